@@ -1,0 +1,145 @@
+"""Command line: one subcommand per stage. Parse options, call the library, print the result.
+
+Heavy libraries are imported inside each command, so ``qrelforge --help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import QrelforgeError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except QrelforgeError as exc:
+        print(f"qrelforge: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="qrelforge", description="Distill a relevance judge into a small student "
+                                  "labeler and measure both against human assessors.")
+    sub = top.add_subparsers(required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="fine-tune a student on a teacher's labels",
+                           description="Fine-tune a cross-encoder student (default base: the packaged "
+                           "all-MiniLM-L6-v2) on a teacher's grades of each dataset's judged pairs.")
+    train.add_argument("--dataset", action="append", required=True, metavar="DIR",
+                       help="dataset folder (queries.tsv, docs.jsonl, qrels.txt); repeat to pool several")
+    train.add_argument("--teacher", metavar="LABELS", help="teacher label file (TREC qrels or UMBRELA-style JSONL); "
+                       "default: the datasets' human qrels")
+    train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
+    train.add_argument("--base", help="Hugging Face model folder to start from")
+    train.add_argument("--epochs", type=int, default=2)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--lr", type=float, default=5e-5)
+    train.add_argument("--max-length", type=int, default=256, help="tokens per pair; the document is cut first")
+    train.add_argument("--val-fraction", type=float, default=0.2, help="share of queries held out for validation")
+    train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    _quiet(train)
+    train.set_defaults(command=cmd_train)
+
+    lab = sub.add_parser("label", help="label pairs with a trained student (resumable)",
+                         description="Label every judged pair of DIR (or the pairs of --pairs) with a student; "
+                         "judgments go to LABELS.judgments.jsonl as they are made, so a rerun resumes.")
+    lab.add_argument("--model", required=True, type=Path, metavar="MODEL_DIR")
+    lab.add_argument("--dataset", required=True, metavar="DIR")
+    lab.add_argument("--out", required=True, type=Path, metavar="LABELS", help="TREC qrels file to write")
+    lab.add_argument("--pairs", type=Path, metavar="FILE", help="TREC qrels or run file naming the pairs to label")
+    lab.add_argument("--batch-size", type=int, default=64)
+    lab.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    _quiet(lab)
+    lab.set_defaults(command=cmd_label)
+
+    ev = sub.add_parser("evaluate", help="agreement of a label file with human qrels",
+                        description="Cohen's kappa, kappa at >=1 and >=2, Krippendorff's alpha (ordinal), "
+                        "accuracy, Spearman and the confusion matrix of LABELS against QRELS.")
+    ev.add_argument("labels", type=Path, metavar="LABELS")
+    ev.add_argument("--qrels", required=True, type=Path, metavar="QRELS")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ev.add_argument("--report", type=Path, metavar="DIR", help="also write report.md and report.html here")
+    ev.set_defaults(command=cmd_evaluate)
+
+    demo = sub.add_parser("demo", help="the main job on bundled data (a few minutes)",
+                          description="Distill GPT-4o's labels of a bundled TREC DL 2020 subset into a MiniLM "
+                          "student and print teacher-vs-human and student-vs-human agreement with throughput.")
+    demo.add_argument("--out", type=Path, default=_cache_dir() / "demo", help="output folder (default: %(default)s)")
+    _quiet(demo)
+    demo.set_defaults(command=cmd_demo)
+    return top
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import TrainConfig, load_dataset, replay_judge, teacher_examples, train_student
+
+    datasets = [load_dataset(d) for d in args.dataset]
+    teacher = replay_judge(args.teacher) if args.teacher else None
+    config = TrainConfig(base=args.base, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                         max_length=args.max_length, val_fraction=args.val_fraction, seed=args.seed,
+                         precision=args.precision, max_steps=args.max_steps)
+    result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
+    v = result.validation
+    print(f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "
+          f"({result.train_pairs_per_second:.1f} pairs/s); loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}")
+    print(f"validation vs teacher ({v.n} pairs of held-out queries): kappa {_f(v.cohen_kappa)}, "
+          f"alpha {_f(v.krippendorff_alpha)}, accuracy {v.accuracy:.4f}")
+    print(f"saved to {result.model_dir}")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from . import JudgmentStore, graded, label, load_dataset, load_student, read_pairs, write_qrels
+
+    dataset = load_dataset(args.dataset)
+    pairs = read_pairs(args.pairs) if args.pairs else dataset.pairs
+    judge = load_student(args.model, dataset, batch_size=args.batch_size, precision=args.precision)
+    store = JudgmentStore(args.out.with_name(args.out.name + ".judgments.jsonl"))
+    run = label(judge, pairs, store, progress=not args.quiet)
+    wanted = set(pairs)
+    judgments = [j for j in store.judgments(judge.fingerprint) if j.pair in wanted]
+    write_qrels(args.out, graded(judgments))
+    failed = sum(j.status != "ok" for j in judgments)
+    print(f"labeled {run.judged} pairs at {run.pairs_per_second:.1f} pairs/s, {run.reused} reused from "
+          f"{store.path}; {failed} failed; wrote {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import JudgeRow, agreement, print_table, read_qrels, write_report
+
+    result = agreement(read_qrels(args.labels), read_qrels(args.qrels))
+    rows = [JudgeRow(args.labels.name, result)]
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print_table(rows, f"{args.labels} vs {args.qrels}")
+    if args.report:
+        write_report(rows, args.report, f"{args.labels.name} vs {args.qrels.name}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import run_demo
+
+    run_demo(args.out, progress=not args.quiet)
+    return 0
+
+
+def _quiet(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qrelforge"
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,103 @@
+"""A Dataset is one collection's queries, docs and human qrels, read lazily from a folder.
+
+The folder format is the one of ``../shared/data``: ``queries.tsv`` (qid<TAB>text), ``docs.jsonl``
+({"doc_id", "text"}) and ``qrels.txt`` (TREC qrels). Each file is read on first use.
+
+>>> from qrelforge import load_dataset
+>>> demo = load_dataset("dl20-demo")
+>>> len(demo.queries), len(demo.pairs) > 1000
+(54, True)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError
+from .io.tables import read_docs_jsonl, read_queries_tsv
+from .io.trec import read_qrels
+from .records import Pair
+
+BUNDLED = {"dl20-demo": "TREC DL 2020 passage subset with GPT-4o (UMBRELA) teacher labels"}
+
+
+class Dataset:
+    """Queries, docs and qrels of one collection. Texts are looked up here, never copied per pair."""
+
+    def __init__(
+        self,
+        name: str,
+        folder: Path | None = None,
+        *,
+        queries: Mapping[str, str] | None = None,
+        docs: Mapping[str, str] | None = None,
+        qrels: Mapping[Pair, int] | None = None,
+    ) -> None:
+        self.name, self.folder = name, folder
+        self._queries, self._docs, self._qrels = queries, docs, qrels
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> Dataset:
+        """A dataset whose files are read from ``folder`` when first needed."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: expected a dataset folder (queries.tsv, docs.jsonl, qrels.txt); not found")
+        return cls(folder.name, folder)
+
+    @property
+    def queries(self) -> Mapping[str, str]:
+        if self._queries is None:
+            self._queries = read_queries_tsv(self._file("queries.tsv"))
+        return self._queries
+
+    @property
+    def docs(self) -> Mapping[str, str]:
+        if self._docs is None:
+            self._docs = read_docs_jsonl(self._file("docs.jsonl"))
+        return self._docs
+
+    @property
+    def qrels(self) -> Mapping[Pair, int]:
+        """Human grades by pair; every id is checked against the dataset's queries and docs."""
+        if self._qrels is None:
+            self._qrels = read_qrels(self._file("qrels.txt"), self.queries, self.docs)
+        return self._qrels
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """The judged pairs, sorted by query id then doc id."""
+        return sorted(self.qrels)
+
+    def subset(self, query_ids: Iterable[str]) -> Dataset:
+        """The same collection restricted to some queries (docs are shared, not copied)."""
+        keep = set(query_ids)
+        return Dataset(
+            self.name, self.folder,
+            queries={q: t for q, t in self.queries.items() if q in keep},
+            docs=self.docs,
+            qrels={p: g for p, g in self.qrels.items() if p.query_id in keep},
+        )
+
+    def _file(self, name: str) -> Path:
+        if self.folder is None:
+            raise ConfigError(f"dataset {self.name!r} has no folder to read {name} from")
+        return self.folder / name
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, folder={str(self.folder) if self.folder else None!r})"
+
+
+def bundled_path(name: str) -> Path:
+    """The folder of a dataset shipped inside the package."""
+    if name not in BUNDLED:
+        known = ", ".join(f"{k} ({v})" for k, v in BUNDLED.items())
+        raise ConfigError(f"unknown bundled dataset {name!r}; known: {known}")
+    return Path(str(resources.files("qrelforge") / "data" / name))
+
+
+def load_dataset(spec: str | Path) -> Dataset:
+    """A dataset from a folder path, or from the id of a bundled dataset (``dl20-demo``)."""
+    if str(spec) in BUNDLED and not Path(spec).exists():
+        return Dataset.from_folder(bundled_path(str(spec)))
+    return Dataset.from_folder(spec)

@@ -1,0 +1,21 @@
+"""One error family: every failure a user can cause says where, what was expected and what was found."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class QrelforgeError(Exception):
+    """Base of every error qrelforge raises on purpose."""
+
+
+class InputFormatError(QrelforgeError):
+    """A file (or one line of it) is missing or not in the expected format."""
+
+    def __init__(self, path: str | Path, line: int | None, expected: str, got: str) -> None:
+        self.path, self.line, self.expected, self.got = str(path), line, expected, got
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: expected {expected}; got {got}")
+
+
+class ConfigError(QrelforgeError):
+    """An option or combination of options cannot work."""

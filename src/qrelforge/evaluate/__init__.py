@@ -1,0 +1,1 @@
+"""Measuring judges against human assessors."""

@@ -1,0 +1,81 @@
+"""Agreement of a judge's grades with human qrels on the pairs both have.
+
+>>> from qrelforge import Pair, agreement
+>>> human = {Pair("q1", "d1"): 0, Pair("q1", "d2"): 2, Pair("q1", "d3"): 3}
+>>> agreement({Pair("q1", "d1"): 0, Pair("q1", "d2"): 2}, human).missing_labels
+1
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from ..errors import QrelforgeError
+from ..records import Pair
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How well ``labels`` agree with human ``qrels``. Confusion rows are human grades, columns the judge's."""
+
+    n: int
+    missing_labels: int  # human-judged pairs the judge gave no grade
+    missing_qrels: int  # pairs the judge graded that humans did not
+    cohen_kappa: float | None
+    kappa_ge1: float | None
+    kappa_ge2: float | None
+    krippendorff_alpha: float | None
+    accuracy: float
+    spearman: float | None
+    grades: tuple[int, ...]
+    confusion: tuple[tuple[int, ...], ...]
+    label_histogram: dict[int, int]
+    qrels_histogram: dict[int, int]
+
+    @property
+    def missing(self) -> int:
+        """Pairs on one side only, both directions counted."""
+        return self.missing_labels + self.missing_qrels
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "missing": self.missing}
+
+
+def agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int]) -> Agreement:
+    """Kappa (4-class, and binarized at >=1 and >=2), ordinal alpha, accuracy, Spearman and confusion."""
+    import krippendorff
+    import numpy as np
+    from scipy.stats import spearmanr
+    from sklearn.metrics import cohen_kappa_score, confusion_matrix
+
+    common = sorted(set(labels) & set(qrels))
+    if not common:
+        raise QrelforgeError(f"no pair is graded by both sides ({len(labels)} labels, {len(qrels)} qrels): "
+                             "are the ids from the same collection?")
+    judge = np.array([labels[p] for p in common])
+    human = np.array([qrels[p] for p in common])
+    grades = tuple(sorted(set(judge.tolist()) | set(human.tolist())))
+    return Agreement(
+        n=len(common),
+        missing_labels=len(qrels.keys() - labels.keys()),
+        missing_qrels=len(labels.keys() - qrels.keys()),
+        cohen_kappa=_finite(cohen_kappa_score(human, judge, labels=list(grades))),
+        kappa_ge1=_finite(cohen_kappa_score(human >= 1, judge >= 1, labels=[False, True])),
+        kappa_ge2=_finite(cohen_kappa_score(human >= 2, judge >= 2, labels=[False, True])),
+        krippendorff_alpha=_finite(krippendorff.alpha(reliability_data=np.vstack([human, judge]).astype(float),
+                                                      level_of_measurement="ordinal", value_domain=list(grades)))
+        if len(grades) > 1 else None,
+        accuracy=float((human == judge).mean()),
+        spearman=_finite(spearmanr(human, judge).statistic) if len(set(judge)) > 1 and len(set(human)) > 1 else None,
+        grades=grades,
+        confusion=tuple(tuple(int(c) for c in row) for row in confusion_matrix(human, judge, labels=list(grades))),
+        label_histogram=dict(sorted(Counter(judge.tolist()).items())),
+        qrels_histogram=dict(sorted(Counter(human.tolist()).items())),
+    )
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None

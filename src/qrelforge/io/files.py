@@ -1,0 +1,51 @@
+"""Line-numbered reading and atomic writing: the two primitives every format builds on."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFormatError
+
+
+def numbered_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, stripped_line)`` for each non-blank line; a missing file names what was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFormatError(path, None, f"an existing file with {what}", "no such file")
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\n")
+            if line.strip():
+                yield number, line
+
+
+def jsonl_objects(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each line of a JSONL file; each line must be a JSON object."""
+    for number, line in numbered_lines(path, what):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputFormatError(path, number, f"one JSON object per line ({what})", f"invalid JSON ({exc.msg})")
+        if not isinstance(obj, dict):
+            raise InputFormatError(path, number, f"one JSON object per line ({what})", type(obj).__name__)
+        yield number, obj
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

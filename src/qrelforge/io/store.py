@@ -1,0 +1,83 @@
+"""An append-only JSONL store of judgments, keyed by ``(judge fingerprint, query_id, doc_id)``.
+
+Each batch is appended with one write and an fsync. A crash can only tear the last line; opening the store
+drops that torn tail, so every stored judgment is whole and none is stored twice.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import InputFormatError
+from ..records import STATUSES, Judgment, Pair
+
+EXPECTED = 'a judgment object {"judge", "query_id", "doc_id", "grade", "status", "probs", "raw"}'
+
+
+class JudgmentStore:
+    """Judgments of any number of judges in one file; at most one judgment per judge and pair."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(exist_ok=True)
+        self._drop_torn_tail()
+        self._by_key: dict[tuple[str, Pair], Judgment] = {}
+        for judgment in self._read():
+            self._by_key[(judgment.judge, judgment.pair)] = judgment
+
+    def done(self, judge: str) -> set[Pair]:
+        """Pairs this judge has a stored judgment for (whatever its status)."""
+        return {pair for (fp, pair) in self._by_key if fp == judge}
+
+    def judgments(self, judge: str) -> list[Judgment]:
+        """This judge's stored judgments, sorted by pair."""
+        return sorted((j for (fp, _), j in self._by_key.items() if fp == judge), key=lambda j: j.pair)
+
+    def append(self, judgments: Iterable[Judgment]) -> int:
+        """Append a batch durably; a judgment whose judge and pair are already stored is an error."""
+        batch = list(judgments)
+        keys = [(j.judge, j.pair) for j in batch]
+        repeated = [k for k in keys if k in self._by_key]
+        if repeated or len(set(keys)) != len(keys):
+            raise ValueError(f"{self.path}: judgments already stored for {repeated[:3] or 'pairs repeated in batch'}")
+        text = "".join(json.dumps(_to_row(j), ensure_ascii=False) + "\n" for j in batch)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._by_key.update(zip(keys, batch))
+        return len(batch)
+
+    def _drop_torn_tail(self) -> None:
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with self.path.open("r+b") as handle:
+                handle.truncate(end)
+                os.fsync(handle.fileno())
+
+    def _read(self) -> Iterable[Judgment]:
+        with self.path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    row = json.loads(line)
+                    yield _from_row(row)
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                    raise InputFormatError(self.path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
+
+
+def _to_row(j: Judgment) -> dict[str, object]:
+    return {"judge": j.judge, "query_id": j.query_id, "doc_id": j.doc_id, "grade": j.grade,
+            "status": j.status, "probs": j.probs, "raw": j.raw}
+
+
+def _from_row(row: dict) -> Judgment:
+    if row["status"] not in STATUSES:
+        raise ValueError(f"status {row['status']!r} is not one of {STATUSES}")
+    probs = row.get("probs")
+    return Judgment(query_id=str(row["query_id"]), doc_id=str(row["doc_id"]), grade=row["grade"],
+                    judge=str(row["judge"]), status=row["status"],
+                    probs=tuple(probs) if probs is not None else None, raw=row.get("raw"))

@@ -1,0 +1,66 @@
+"""TREC qrels (``qid iter docid grade``) and run (``qid Q0 docid rank score tag``) files."""
+from __future__ import annotations
+
+from collections.abc import Container, Iterable, Mapping
+from pathlib import Path
+
+from ..errors import InputFormatError
+from ..records import Pair
+from .files import numbered_lines, write_atomic
+
+QRELS_FORMAT = "4 whitespace-separated fields 'query_id iteration doc_id grade' with an integer grade"
+
+
+def parse_grade(path: str | Path, number: int, value: str) -> int:
+    """An integer grade from a text field, or an error naming the file and line."""
+    try:
+        return int(value)
+    except ValueError:
+        raise InputFormatError(path, number, "an integer grade", repr(value)) from None
+
+
+def read_qrels(
+    path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None
+) -> dict[Pair, int]:
+    """Read a TREC qrels file; with ``queries``/``docs`` given, every id must be among them.
+
+    A pair listed twice with two different grades is an error.
+    """
+    grades: dict[Pair, int] = {}
+    first_line: dict[Pair, int] = {}
+    for number, line in numbered_lines(path, "TREC qrels"):
+        fields = line.split()
+        if len(fields) != 4:
+            raise InputFormatError(path, number, QRELS_FORMAT, f"{len(fields)} fields: {line[:80]!r}")
+        pair, grade = Pair(fields[0], fields[2]), parse_grade(path, number, fields[3])
+        if queries is not None and pair.query_id not in queries:
+            raise InputFormatError(path, number, "a query id listed in the dataset's queries", repr(pair.query_id))
+        if docs is not None and pair.doc_id not in docs:
+            raise InputFormatError(path, number, "a doc id listed in the dataset's docs", repr(pair.doc_id))
+        if pair in grades and grades[pair] != grade:
+            raise InputFormatError(
+                path, number, f"one grade per pair (line {first_line[pair]} gave {pair.query_id}/{pair.doc_id} "
+                f"grade {grades[pair]})", f"grade {grade}")
+        grades[pair] = grade
+        first_line.setdefault(pair, number)
+    return grades
+
+
+def read_pairs(path: str | Path) -> list[Pair]:
+    """Unique pairs, in file order, from a TREC qrels (grades ignored) or run file."""
+    pairs: dict[Pair, None] = {}
+    for number, line in numbered_lines(path, "TREC qrels or run lines"):
+        fields = line.split()
+        if len(fields) not in (4, 6):
+            raise InputFormatError(
+                path, number, "a TREC qrels line (4 fields) or run line (6 fields: qid Q0 docid rank score tag)",
+                f"{len(fields)} fields: {line[:80]!r}")
+        pairs[Pair(fields[0], fields[2])] = None
+    return list(pairs)
+
+
+def write_qrels(path: str | Path, grades: Mapping[Pair, int] | Iterable[tuple[Pair, int]]) -> None:
+    """Write grades as a TREC qrels file, atomically, sorted by query then document id."""
+    items = grades.items() if isinstance(grades, Mapping) else grades
+    lines = [f"{pair.query_id} 0 {pair.doc_id} {grade}\n" for pair, grade in sorted(items)]
+    write_atomic(path, "".join(lines))

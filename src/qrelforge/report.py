@@ -1,0 +1,108 @@
+"""Agreement reports: a terminal table, a Markdown file and a self-contained HTML file with plots."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .evaluate.agreement import Agreement
+from .io.files import write_atomic
+
+COLUMNS = ("judge", "n", "missing", "kappa", "kappa>=1", "kappa>=2", "alpha", "accuracy", "spearman", "pairs/s")
+
+
+@dataclass(frozen=True)
+class JudgeRow:
+    """One line of a report: a judge's agreement with the reference, and how fast it labeled."""
+
+    judge: str
+    agreement: Agreement
+    pairs_per_second: float | None = None
+
+
+def cells(row: JudgeRow) -> list[str]:
+    a = row.agreement
+    values = (a.cohen_kappa, a.kappa_ge1, a.kappa_ge2, a.krippendorff_alpha, a.accuracy, a.spearman)
+    speed = "—" if row.pairs_per_second is None else f"{row.pairs_per_second:,.1f}"
+    return [row.judge, str(a.n), str(a.missing), *("n/a" if v is None else f"{v:.4f}" for v in values), speed]
+
+
+def print_table(rows: Sequence[JudgeRow], title: str) -> None:
+    """Print the agreement table to the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:  # a pipe or a log: do not squeeze the numbers into 80 columns
+        console = Console(width=200)
+    table = Table(title=title)
+    for i, name in enumerate(COLUMNS):
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*cells(row))
+    console.print(table)
+
+
+def markdown_report(rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = ()) -> str:
+    lines = [f"# {title}", "", *(f"- {n}" for n in notes), "", "## Agreement with the reference labels", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    for row in rows:
+        a = row.agreement
+        lines += ["", f"## {row.judge}", "", "Confusion (rows: reference grade, columns: judge grade)", "",
+                  "| | " + " | ".join(map(str, a.grades)) + " |", "|" + "---|" * (len(a.grades) + 1)]
+        lines += [f"| **{g}** | " + " | ".join(map(str, counts)) + " |" for g, counts in zip(a.grades, a.confusion)]
+        lines += ["", f"Label histogram — judge: {a.label_histogram}; reference: {a.qrels_histogram}"]
+    return "\n".join(lines) + "\n"
+
+
+def html_report(rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = ()) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells(r)) + "</tr>" for r in rows)
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}</style></head>
+<body><h1>{html.escape(title)}</h1><ul>{items}</ul><h2>Agreement with the reference labels</h2>
+<table><tr>{head}</tr>{body}</table><h2>Confusion matrices and label histograms</h2>
+<img alt="confusion matrices and label histograms" src="data:image/png;base64,{_plots_png(rows)}"></body></html>
+"""
+
+
+def write_report(rows: Sequence[JudgeRow], out_dir: str | Path, title: str, notes: Sequence[str] = ()) -> Path:
+    """Write ``report.md`` and ``report.html`` into ``out_dir``; returns the HTML path."""
+    out_dir = Path(out_dir)
+    write_atomic(out_dir / "report.md", markdown_report(rows, title, notes))
+    write_atomic(out_dir / "report.html", html_report(rows, title, notes))
+    return out_dir / "report.html"
+
+
+def _plots_png(rows: Sequence[JudgeRow]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(2, len(rows), figsize=(4.2 * len(rows), 7.5), squeeze=False)
+    for col, row in enumerate(rows):
+        a, top, bottom = row.agreement, axes[0][col], axes[1][col]
+        matrix = np.array(a.confusion)
+        top.imshow(matrix, cmap="Blues")
+        for (i, j), count in np.ndenumerate(matrix):
+            top.text(j, i, str(count), ha="center", va="center", color="black" if count < matrix.max() / 2 else "white")
+        top.set(title=row.judge, xlabel="judge grade", ylabel="reference grade",
+                xticks=range(len(a.grades)), yticks=range(len(a.grades)), xticklabels=a.grades, yticklabels=a.grades)
+        x = np.arange(len(a.grades))
+        bottom.bar(x - 0.2, [a.qrels_histogram.get(g, 0) for g in a.grades], 0.4, label="reference")
+        bottom.bar(x + 0.2, [a.label_histogram.get(g, 0) for g in a.grades], 0.4, label="judge")
+        bottom.set(xticks=x, xticklabels=a.grades, xlabel="grade", ylabel="pairs", title="label histogram")
+        bottom.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()

@@ -1,0 +1,1 @@
+"""Turning a teacher's judgments into a trained student."""

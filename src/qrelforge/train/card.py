@@ -1,0 +1,58 @@
+"""The student's record: ``qrelforge.json`` (read back at load time) and a human-readable model card."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..io.files import write_atomic
+from ..judge.student import CARD_FILE
+
+
+def write_card(folder: Path, card: dict[str, Any]) -> None:
+    """Write ``qrelforge.json`` and ``README.md`` (data, teacher, settings, validation agreement)."""
+    write_atomic(folder / CARD_FILE, json.dumps(card, indent=2) + "\n")
+    write_atomic(folder / "README.md", model_card(card))
+
+
+def model_card(card: dict[str, Any]) -> str:
+    val = card["validation"]
+    settings = "\n".join(f"| {k} | {v} |" for k, v in card["config"].items())
+    return f"""---
+library_name: transformers
+pipeline_tag: text-classification
+tags: [qrelforge, relevance, cross-encoder]
+---
+# qrelforge student ({card['kind']})
+
+A cross-encoder that grades query–passage relevance on the scale {card['grades']}, distilled by qrelforge.
+Load it as a judge with `qrelforge label --model THIS_FOLDER --dataset DIR --out LABELS`.
+
+## Data and teacher
+- datasets: {', '.join(card['datasets'])}
+- teacher(s): {', '.join(f'`{t}`' for t in card['teachers'])}
+- teacher judgments by status: {card['teacher_statuses']}
+- training examples: {card['train_examples']}; validation: {card['validation_examples']} pairs of
+  {card['validation_queries']} held-out queries (no validation query was trained on)
+
+## Decision
+Grade = the expected grade under the model's probabilities, cut at thresholds {[round(t, 3) for t in card['thresholds']]}
+(tuned on the validation queries to maximize Cohen's kappa with the teacher).
+
+## Validation agreement with the teacher (held-out queries)
+| n | Cohen kappa | kappa >=1 | kappa >=2 | Krippendorff alpha | accuracy | Spearman |
+|---|---|---|---|---|---|---|
+| {val['n']} | {_f(val['cohen_kappa'])} | {_f(val['kappa_ge1'])} | {_f(val['kappa_ge2'])} | {_f(val['krippendorff_alpha'])} | {_f(val['accuracy'])} | {_f(val['spearman'])} |
+
+## Training settings
+| setting | value |
+|---|---|
+{settings}
+| bf16 autocast | {card['bf16']} |
+| steps | {card['steps']} |
+| training time (s) | {card['train_seconds']} |
+"""
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,56 @@
+"""Training examples from a teacher's judgments, and the split by query that keeps validation honest."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..datasets import Dataset
+from ..errors import ConfigError
+from ..judge.base import Judge
+from ..judge.replay import human_judge
+
+
+@dataclass(frozen=True)
+class Example:
+    group: str  # "dataset/query_id": examples of one query never straddle train and validation
+    doc_id: str
+    query: str
+    doc: str
+    grade: int
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    examples: list[Example]
+    teachers: tuple[str, ...]  # fingerprints of the judges whose grades are the targets
+    datasets: tuple[str, ...]
+    statuses: dict[str, int]  # how many teacher judgments had each status; only "ok" ones train
+
+
+def teacher_examples(datasets: Sequence[Dataset], teacher: Judge | None = None) -> TrainingSet:
+    """The teacher grades every judged pair of each dataset; without a teacher, the human qrels teach."""
+    examples, statuses, teachers = [], Counter(), []
+    for dataset in datasets:
+        judge = teacher or human_judge(dataset)
+        teachers.append(judge.fingerprint)
+        for j in judge.judge(dataset.pairs):
+            statuses[j.status] += 1
+            if j.status == "ok" and j.grade is not None:
+                examples.append(Example(f"{dataset.name}/{j.query_id}", j.doc_id, dataset.queries[j.query_id],
+                                        dataset.docs[j.doc_id], j.grade))
+    if not examples:
+        raise ConfigError(f"the teacher graded none of the {sum(statuses.values())} pairs of "
+                          f"{[d.name for d in datasets]} (statuses {dict(statuses)}): do its ids match the datasets?")
+    return TrainingSet(examples, tuple(dict.fromkeys(teachers)), tuple(d.name for d in datasets), dict(statuses))
+
+
+def split_by_query(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out ``fraction`` of the queries (at least one; never part of a query) for validation."""
+    groups = sorted({e.group for e in examples})
+    if len(groups) < 2:
+        raise ConfigError(f"training needs at least 2 queries to hold one out for validation; got {len(groups)}")
+    random.Random(seed).shuffle(groups)
+    held = set(groups[:min(len(groups) - 1, max(1, round(fraction * len(groups))))])
+    return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]

@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny dataset folders written on the fly, and a tiny random BERT as a fast student base."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qrelforge import load_dataset
+
+DATA = Path(__file__).parent / "data"
+
+
+def write_dataset(folder: Path, queries: dict[str, str], docs: dict[str, str], qrels: list[str]) -> Path:
+    """A dataset folder in the shared format; ``qrels`` are raw lines, so tests can write bad ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "queries.tsv").write_text("".join(f"{q}\t{t}\n" for q, t in queries.items()))
+    (folder / "docs.jsonl").write_text("".join(json.dumps({"doc_id": d, "text": t}) + "\n" for d, t in docs.items()))
+    (folder / "qrels.txt").write_text("".join(line + "\n" for line in qrels))
+    return folder
+
+
+@pytest.fixture
+def small_dataset(tmp_path: Path) -> Path:
+    """Eight real TREC DL 2020 queries with 12 judged pairs each, copied from the bundled demo subset."""
+    demo = load_dataset("dl20-demo")
+    query_ids = sorted(demo.queries)[:8]
+    pairs = [p for q in query_ids for p in [p for p in demo.pairs if p.query_id == q][:12]]
+    return write_dataset(tmp_path / "small", {q: demo.queries[q] for q in query_ids},
+                         {p.doc_id: demo.docs[p.doc_id] for p in pairs},
+                         [f"{p.query_id} 0 {p.doc_id} {demo.qrels[p]}" for p in pairs])
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide random BERT with the real MiniLM tokenizer: trains and labels in a second."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from qrelforge.train.cross_encoder import default_base
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(default_base())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,95 @@
+"""Bad input gives one typed error naming the file, the line, what was expected and what was found."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import write_dataset
+from qrelforge import InputFormatError, Pair, load_dataset, read_pairs, read_qrels, write_qrels
+from qrelforge.io.files import write_atomic
+from qrelforge.judge.replay import read_label_jsonl
+
+QUERIES, DOCS = {"q1": "apple pie", "q2": "pear tart"}, {"d1": "how to bake apple pie", "d2": "tarts"}
+
+
+def dataset_with(tmp_path: Path, qrels: list[str]) -> Path:
+    return write_dataset(tmp_path / "ds", QUERIES, DOCS, qrels)
+
+
+def error_of(call) -> InputFormatError:  # noqa: ANN001
+    with pytest.raises(InputFormatError) as info:
+        call()
+    return info.value
+
+
+def test_good_folder_loads_lazily(tmp_path: Path) -> None:
+    folder = dataset_with(tmp_path, ["q1 0 d1 3", "q2 0 d2 0", "q1 0 d1 3"])
+    dataset = load_dataset(folder)
+    assert dataset._queries is None  # nothing is read until it is used
+    assert dataset.qrels == {Pair("q1", "d1"): 3, Pair("q2", "d2"): 0}
+    assert dataset.pairs == [Pair("q1", "d1"), Pair("q2", "d2")]
+    assert dataset.subset(["q2"]).pairs == [Pair("q2", "d2")]
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    folder = dataset_with(tmp_path, ["q1 0 d1 3"])
+    (folder / "docs.jsonl").unlink()
+    err = error_of(lambda: load_dataset(folder).docs)
+    assert err.path.endswith("docs.jsonl") and err.line is None and "no such file" in str(err)
+
+
+@pytest.mark.parametrize(("line", "expected", "got"), [
+    ("q1 0 d1", "4 whitespace-separated fields", "3 fields"),
+    ("q1 0 d1 high", "an integer grade", "'high'"),
+    ("q9 0 d1 1", "query id listed in the dataset", "'q9'"),
+    ("q1 0 d9 1", "doc id listed in the dataset", "'d9'"),
+    ("q1 0 d1 2", "one grade per pair (line 1 gave q1/d1 grade 3)", "grade 2"),
+])
+def test_bad_qrels_line(tmp_path: Path, line: str, expected: str, got: str) -> None:
+    folder = dataset_with(tmp_path, ["q1 0 d1 3", "", line])
+    err = error_of(lambda: load_dataset(folder).qrels)
+    assert err.path == str(folder / "qrels.txt") and err.line == 3
+    assert expected in err.expected and got in err.got
+    assert f"qrels.txt:3: expected" in str(err)
+
+
+def test_bad_docs_and_queries(tmp_path: Path) -> None:
+    folder = dataset_with(tmp_path, ["q1 0 d1 3"])
+    (folder / "docs.jsonl").write_text('{"doc_id": "d1", "text": "x"}\n{"doc_id": "d2", "text": \n')
+    err = error_of(lambda: load_dataset(folder).docs)
+    assert err.line == 2 and "invalid JSON" in err.got
+    (folder / "docs.jsonl").write_text('{"doc_id": "d1", "body": "x"}\n')
+    assert "doc_id" in error_of(lambda: load_dataset(folder).docs).expected
+    (folder / "queries.tsv").write_text("q1\tapple pie\nq2 pear tart\n")
+    err = error_of(lambda: load_dataset(folder).queries)
+    assert err.line == 2 and "query_id<TAB>text" in err.expected
+
+
+def test_pairs_from_qrels_and_run_files(tmp_path: Path) -> None:
+    run = tmp_path / "run.txt"
+    run.write_text("q1 Q0 d2 1 9.5 bm25\nq1 Q0 d1 2 8.0 bm25\nq1 Q0 d2 1 9.5 bm25\n")
+    assert read_pairs(run) == [Pair("q1", "d2"), Pair("q1", "d1")]
+    run.write_text("q1 Q0 d2 1 9.5\n")
+    assert error_of(lambda: read_pairs(run)).line == 1
+
+
+def test_label_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "umbrela.jsonl"
+    path.write_text('{"qid": "q1", "docid": "d1", "judgment": 2, "prediction": "##final score: 2"}\n'
+                    '{"query_id": "q2", "doc_id": "d2", "score": 0}\n')
+    assert read_label_jsonl(path) == {Pair("q1", "d1"): 2, Pair("q2", "d2"): 0}
+    path.write_text('{"qid": "q1", "docid": "d1", "judgment": "two"}\n')
+    err = error_of(lambda: read_label_jsonl(path))
+    assert err.line == 1 and "integer grade" in err.expected
+
+
+def test_writes_are_atomic(tmp_path: Path) -> None:
+    target = tmp_path / "labels.txt"
+    write_qrels(target, {Pair("q2", "d1"): 1, Pair("q1", "d2"): 3})
+    assert target.read_text() == "q1 0 d2 3\nq2 0 d1 1\n"
+    assert read_qrels(target) == {Pair("q1", "d2"): 3, Pair("q2", "d1"): 1}
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, "q1 0 d1 2\n" + "\ud800")  # fails halfway through the write
+    assert target.read_text() == "q1 0 d2 3\nq2 0 d1 1\n"  # the old file is whole
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # no temp file left behind

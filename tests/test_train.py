@@ -1,0 +1,80 @@
+"""Student training mechanics on a tiny random BERT (fast): splits, thresholds, saving, loading, labeling."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qrelforge import (ConfigError, TrainConfig, load_dataset, load_student, replay_judge, teacher_examples,
+                       train_student)
+from qrelforge.judge.student import use_bf16
+from qrelforge.train.cross_encoder import tune_thresholds
+from qrelforge.train.data import split_by_query
+
+
+def test_split_is_by_query_never_by_pair(small_dataset: Path) -> None:
+    examples = teacher_examples([load_dataset(small_dataset)]).examples
+    train, val = split_by_query(examples, 0.25, seed=1)
+    assert {e.group for e in train}.isdisjoint({e.group for e in val})
+    assert len({e.group for e in val}) == 2 and len(train) + len(val) == len(examples) == 96
+    with pytest.raises(ConfigError, match="at least 2 queries"):
+        split_by_query([e for e in examples if e.group == examples[0].group], 0.2, seed=1)
+
+
+def test_teacher_file_or_human_qrels_teach(small_dataset: Path, tmp_path: Path) -> None:
+    dataset = load_dataset(small_dataset)
+    humans = teacher_examples([dataset])
+    assert humans.teachers[0].startswith("human:") and humans.statuses == {"ok": 96}
+    partial = tmp_path / "teacher.txt"
+    partial.write_text("".join(f"{p.query_id} 0 {p.doc_id} 3\n" for p in dataset.pairs[:10]))
+    taught = teacher_examples([dataset], replay_judge(partial))
+    assert taught.statuses == {"ok": 10, "no_label": 86} and {e.grade for e in taught.examples} == {3}
+    partial.write_text("other 0 ids 1\n")
+    with pytest.raises(ConfigError, match="graded none of the 96 pairs"):
+        teacher_examples([dataset], replay_judge(partial))
+
+
+def test_thresholds_are_tuned_to_the_target() -> None:
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 4, 400)
+    expected = 0.3 * target + rng.normal(0, 0.05, 400)  # a compressed but perfectly ordered score
+    cuts = tune_thresholds(expected, target, [0, 1, 2, 3])
+    predicted = np.searchsorted(cuts, expected, side="right")
+    assert (predicted == target).mean() > 0.97  # the default cuts 0.5/1.5/2.5 would get ~0.5
+
+
+def test_precision_choice() -> None:
+    assert use_bf16("bf16", "cpu") and not use_bf16("fp32", "cpu")
+    with pytest.raises(ConfigError, match="precision"):
+        use_bf16("fp8", "cpu")
+
+
+def test_train_save_load_and_label(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
+    dataset = load_dataset(small_dataset)
+    config = TrainConfig(base=str(tiny_base), epochs=1, batch_size=8, max_length=64)
+    result = train_student(teacher_examples([dataset]), tmp_path / "student", config, progress=False)
+    folder = result.model_dir
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "qrelforge.json", "README.md"):
+        assert (folder / name).is_file(), name
+    card = json.loads((folder / "qrelforge.json").read_text())
+    assert card["kind"] == "cross-encoder" and card["grades"] == [0, 1, 2, 3] and len(card["thresholds"]) == 3
+    assert card["validation_queries"] == 2 and card["train_examples"] == 72 and len(result.losses) == 9
+    assert "Validation agreement with the teacher" in (folder / "README.md").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic save left no temp folder
+
+    one_by_one = load_student(folder, dataset, batch_size=1)
+    batched = load_student(folder, dataset, batch_size=64)
+    assert one_by_one.fingerprint == batched.fingerprint
+    a, b = list(one_by_one.judge(dataset.pairs)), list(batched.judge(dataset.pairs))
+    assert [j.pair for j in a] == dataset.pairs
+    assert [j.grade for j in a] == [j.grade for j in b]  # results do not depend on batching
+    assert np.allclose([j.probs for j in a], [j.probs for j in b], atol=1e-4)
+    assert all(abs(sum(j.probs) - 1) < 1e-3 and j.grade in (0, 1, 2, 3) for j in a)
+
+
+def test_unknown_student_kind_lists_known(tmp_path: Path, small_dataset: Path) -> None:
+    (tmp_path / "qrelforge.json").write_text('{"kind": "crystal-ball"}')
+    with pytest.raises(ConfigError, match="known kinds: \\['cross-encoder'\\]"):
+        load_student(tmp_path, load_dataset(small_dataset))
