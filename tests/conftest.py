@@ -22,10 +22,13 @@ def write_dataset(folder: Path, queries: dict[str, str], docs: dict[str, str], q
 
 @pytest.fixture
 def small_dataset(tmp_path: Path) -> Path:
-    """Eight real TREC DL 2020 queries with 12 judged pairs each, copied from the bundled demo subset."""
+    """Eight real TREC DL 2020 queries with 12 judged pairs each (the 4 best graded, 8 more), from the demo subset."""
     demo = load_dataset("dl20-demo")
     query_ids = sorted(demo.queries)[:8]
-    pairs = [p for q in query_ids for p in [p for p in demo.pairs if p.query_id == q][:12]]
+    pairs = []
+    for q in query_ids:
+        pool = sorted((p for p in demo.pairs if p.query_id == q), key=lambda p: -demo.qrels[p])
+        pairs += pool[:4] + pool[-8:]
     return write_dataset(tmp_path / "small", {q: demo.queries[q] for q in query_ids},
                          {p.doc_id: demo.docs[p.doc_id] for p in pairs},
                          [f"{p.query_id} 0 {p.doc_id} {demo.qrels[p]}" for p in pairs])

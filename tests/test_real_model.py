@@ -38,7 +38,7 @@ def test_minilm_loads_offline() -> None:
 
 
 def test_short_distillation_learns(tmp_path: Path) -> None:
-    """A minute of training on GPT-4o's labels: loss falls, and on unseen queries the student agrees with the
+    """Four minutes of training on GPT-4o's labels: loss falls, and on unseen queries the student agrees with the
     NIST assessors better than a constant predictor (kappa 0)."""
     demo = load_dataset("dl20-demo")
     query_ids = sorted(demo.queries)
@@ -54,16 +54,16 @@ def test_short_distillation_learns(tmp_path: Path) -> None:
     label(student, test_set.pairs, store, progress=False)
     held_out = agreement(graded(store.judgments(student.fingerprint)), test_set.qrels)
     print(f"held-out vs NIST after {len(result.losses)} steps: kappa {held_out.cohen_kappa:.3f}, "
-          f"spearman {held_out.spearman:.3f}")
-    assert held_out.n == 900 and held_out.missing == 0
-    assert held_out.cohen_kappa > 0.05 and held_out.spearman > 0.2
+          f"alpha {held_out.krippendorff_alpha:.3f}, spearman {held_out.spearman:.3f}")
+    assert held_out.n == 1440 and held_out.missing == 0
+    assert held_out.cohen_kappa > 0.05 and held_out.krippendorff_alpha > 0.1 and held_out.spearman > 0.2
 
 
 def test_demo_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = run_demo(tmp_path, TrainConfig(max_steps=8, max_length=96), progress=False)
-    assert [r.agreement.n for r in rows] == [900, 900, 900]
+    assert [r.agreement.n for r in rows] == [1440, 1440, 1440]
     printed = capsys.readouterr().out
     assert "teacher GPT-4o" in printed and "student vs human" in printed and "pairs/s" in printed
     html = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in html and "student vs teacher" in html
-    assert len((tmp_path / "student-labels.txt").read_text().splitlines()) == 900
+    assert len((tmp_path / "student-labels.txt").read_text().splitlines()) == 1440

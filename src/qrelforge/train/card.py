@@ -37,7 +37,7 @@ Load it as a judge with `qrelforge label --model THIS_FOLDER --dataset DIR --out
 
 ## Decision
 Grade = the expected grade under the model's probabilities, cut at thresholds {[round(t, 3) for t in card['thresholds']]}
-(tuned on the validation queries to maximize Cohen's kappa with the teacher).
+(tuned on the validation queries to maximize Krippendorff's ordinal alpha with the teacher).
 
 ## Validation agreement with the teacher (held-out queries)
 | n | Cohen kappa | kappa >=1 | kappa >=2 | Krippendorff alpha | accuracy | Spearman |

@@ -1,0 +1,68 @@
+"""The CLI contract: instant --help, clear errors with exit code 2, and train -> label -> evaluate that resumes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qrelforge import read_qrels
+from qrelforge.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qrelforge", *args], capture_output=True, text=True)
+
+
+def test_help_loads_no_heavy_library() -> None:
+    code = ("import sys; from qrelforge.cli import parser; parser().format_help(); import qrelforge; "
+            "heavy = {'torch', 'transformers', 'sklearn', 'matplotlib', 'numpy'} & set(sys.modules); print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "set()"
+
+
+@pytest.mark.parametrize("command", ["train", "label", "evaluate", "demo"])
+def test_every_subcommand_has_help(command: str) -> None:
+    out = run(command, "--help")
+    assert out.returncode == 0 and "usage: qrelforge " + command in out.stdout
+
+
+def test_bad_input_exits_2_with_file_and_line(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("q1 0 d1 2\nq1 0 d2\n")
+    out = run("evaluate", str(labels), "--qrels", str(labels))
+    assert out.returncode == 2 and f"{labels}:2: expected 4 whitespace-separated fields" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = run("evaluate", str(tmp_path / "none.txt"), "--qrels", str(labels))
+    assert out.returncode == 2 and "none.txt: expected an existing file" in out.stderr
+
+
+def test_train_label_evaluate(small_dataset: Path, tiny_base: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    model, labels = tmp_path / "model", tmp_path / "labels.txt"
+    assert main(["train", "--dataset", str(small_dataset), "--out", str(model), "--base", str(tiny_base),
+                 "--epochs", "1", "--max-length", "64", "--quiet"]) == 0
+    assert "validation vs teacher" in capsys.readouterr().out
+
+    pairs = tmp_path / "run.txt"
+    wanted = sorted(read_qrels(small_dataset / "qrels.txt"))[:30]
+    pairs.write_text("".join(f"{p.query_id} Q0 {p.doc_id} {i + 1} 1.0 bm25\n" for i, p in enumerate(wanted)))
+    assert main(["label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
+                 "--out", str(labels), "--quiet"]) == 0
+    assert "labeled 30 pairs" in capsys.readouterr().out
+    assert sorted(read_qrels(labels)) == wanted
+
+    assert main(["label", "--model", str(model), "--dataset", str(small_dataset), "--out", str(labels), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "labeled 66 pairs" in printed and "30 reused" in printed
+    assert len(read_qrels(labels)) == 96
+    store = labels.with_name("labels.txt.judgments.jsonl")
+    assert len(store.read_text().splitlines()) == 96  # the 30 from the first run were not judged again
+
+    assert main(["evaluate", str(labels), "--qrels", str(small_dataset / "qrels.txt"), "--json",
+                 "--report", str(tmp_path / "report")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 96 and result["missing"] == 0
+    assert (tmp_path / "report" / "report.html").is_file() and (tmp_path / "report" / "report.md").is_file()

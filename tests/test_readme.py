@@ -1,0 +1,20 @@
+"""The README's Python examples run as written, and its set-up commands are the ones CI runs."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_python_examples_run() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    test_command = next(line.split("#")[0].strip() for line in README.splitlines() if "pytest" in line and "pip" in line)
+    assert test_command in (ROOT / ".ci" / "run").read_text()
