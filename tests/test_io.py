@@ -72,6 +72,9 @@ def test_pairs_from_qrels_and_run_files(tmp_path: Path) -> None:
     assert read_pairs(run) == [Pair("q1", "d2"), Pair("q1", "d1")]
     run.write_text("q1 Q0 d2 1 9.5\n")
     assert error_of(lambda: read_pairs(run)).line == 1
+    run.write_text("q1 Q0 d2 1 9.5 bm25\nq1 Q0 d7 2 8.0 bm25\n")
+    err = error_of(lambda: read_pairs(run, QUERIES, DOCS))
+    assert err.line == 2 and "doc id listed in the dataset" in err.expected and "'d7'" in err.got
 
 
 def test_label_jsonl(tmp_path: Path) -> None:

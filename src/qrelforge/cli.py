@@ -99,7 +99,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     from . import JudgmentStore, graded, label, load_dataset, load_student, read_pairs, write_qrels
 
     dataset = load_dataset(args.dataset)
-    pairs = read_pairs(args.pairs) if args.pairs else dataset.pairs
+    pairs = read_pairs(args.pairs, dataset.queries, dataset.docs) if args.pairs else dataset.pairs
     judge = load_student(args.model, dataset, batch_size=args.batch_size, precision=args.precision)
     store = JudgmentStore(args.out.with_name(args.out.name + ".judgments.jsonl"))
     run = label(judge, pairs, store, progress=not args.quiet)

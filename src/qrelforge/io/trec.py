@@ -19,6 +19,15 @@ def parse_grade(path: str | Path, number: int, value: str) -> int:
         raise InputFormatError(path, number, "an integer grade", repr(value)) from None
 
 
+def check_ids(path: str | Path, number: int, pair: Pair, queries: Container[str] | None,
+              docs: Container[str] | None) -> None:
+    """Raise unless the pair's ids are among the known ones (when those are given)."""
+    if queries is not None and pair.query_id not in queries:
+        raise InputFormatError(path, number, "a query id listed in the dataset's queries", repr(pair.query_id))
+    if docs is not None and pair.doc_id not in docs:
+        raise InputFormatError(path, number, "a doc id listed in the dataset's docs", repr(pair.doc_id))
+
+
 def read_qrels(
     path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None
 ) -> dict[Pair, int]:
@@ -33,10 +42,7 @@ def read_qrels(
         if len(fields) != 4:
             raise InputFormatError(path, number, QRELS_FORMAT, f"{len(fields)} fields: {line[:80]!r}")
         pair, grade = Pair(fields[0], fields[2]), parse_grade(path, number, fields[3])
-        if queries is not None and pair.query_id not in queries:
-            raise InputFormatError(path, number, "a query id listed in the dataset's queries", repr(pair.query_id))
-        if docs is not None and pair.doc_id not in docs:
-            raise InputFormatError(path, number, "a doc id listed in the dataset's docs", repr(pair.doc_id))
+        check_ids(path, number, pair, queries, docs)
         if pair in grades and grades[pair] != grade:
             raise InputFormatError(
                 path, number, f"one grade per pair (line {first_line[pair]} gave {pair.query_id}/{pair.doc_id} "
@@ -46,8 +52,10 @@ def read_qrels(
     return grades
 
 
-def read_pairs(path: str | Path) -> list[Pair]:
-    """Unique pairs, in file order, from a TREC qrels (grades ignored) or run file."""
+def read_pairs(
+    path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None
+) -> list[Pair]:
+    """Unique pairs, in file order, from a TREC qrels (grades ignored) or run file; ids checked as in read_qrels."""
     pairs: dict[Pair, None] = {}
     for number, line in numbered_lines(path, "TREC qrels or run lines"):
         fields = line.split()
@@ -55,7 +63,9 @@ def read_pairs(path: str | Path) -> list[Pair]:
             raise InputFormatError(
                 path, number, "a TREC qrels line (4 fields) or run line (6 fields: qid Q0 docid rank score tag)",
                 f"{len(fields)} fields: {line[:80]!r}")
-        pairs[Pair(fields[0], fields[2])] = None
+        pair = Pair(fields[0], fields[2])
+        check_ids(path, number, pair, queries, docs)
+        pairs[pair] = None
     return list(pairs)
 
 

@@ -52,23 +52,33 @@ def quiet_transformers() -> None:
     logging.disable_progress_bar()
 
 
-def encode(tokenizer: Any, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[list[int]]:
-    """Token ids of ``[CLS] query [SEP] doc [SEP]``; the longer text (normally the doc) is cut first."""
-    return tokenizer(list(queries), list(docs), truncation="longest_first", max_length=max_length)["input_ids"]
+Features = dict[str, list[int]]  # one encoded pair: input_ids (+ token_type_ids where the model uses them)
 
 
-def predict_probs(model: Any, tokenizer: Any, ids: Sequence[list[int]], batch_size: int, bf16: bool) -> np.ndarray:
+def encode(tokenizer: Any, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]:
+    """``[CLS] query [SEP] doc [SEP]`` with segment ids; the longer text (normally the doc) is cut first."""
+    encoded = tokenizer(list(queries), list(docs), truncation="longest_first", max_length=max_length,
+                        return_attention_mask=False)
+    return [dict(zip(encoded.keys(), values)) for values in zip(*encoded.values())]
+
+
+def pad(tokenizer: Any, features: Sequence[Features], device: Any) -> dict[str, Any]:
+    """A batch padded to its longest pair (dynamic padding), as tensors on ``device``."""
+    return tokenizer.pad(list(features), return_tensors="pt").to(device)
+
+
+def predict_probs(model: Any, tokenizer: Any, features: Sequence[Features], batch_size: int, bf16: bool) -> np.ndarray:
     """Grade probabilities per pair. Pairs are batched by length (dynamic padding); output keeps input order."""
     import torch
 
     device = next(model.parameters()).device
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
+    order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+    out = np.zeros((len(features), model.config.num_labels), dtype=np.float32)
     model.eval()
     with torch.inference_mode(), autocast(bf16, device.type):
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            batch = tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt").to(device)
+            batch = pad(tokenizer, [features[i] for i in chunk], device)
             out[chunk] = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
     return out
 
@@ -109,9 +119,9 @@ class CrossEncoderStudent:
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
         queries, docs = self.dataset.queries, self.dataset.docs
-        ids = encode(self.tokenizer, [queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
-                     self.card["max_length"])
-        probs = predict_probs(self.model, self.tokenizer, ids, self.batch_size, self.bf16)
+        features = encode(self.tokenizer, [queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
+                          self.card["max_length"])
+        probs = predict_probs(self.model, self.tokenizer, features, self.batch_size, self.bf16)
         grades = decide(probs, self.card["grades"], self.card["thresholds"])
         for pair, grade, row in zip(pairs, grades.tolist(), probs.tolist()):
             yield Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint,

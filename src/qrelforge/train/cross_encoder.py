@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluate.agreement import Agreement, agreement
-from ..judge.student import autocast, decide, encode, predict_probs, quiet_transformers, use_bf16
+from ..judge.student import Features, autocast, decide, encode, pad, predict_probs, quiet_transformers, use_bf16
 from ..progress import progress_bar
 from ..records import Pair
 from .card import write_card
@@ -110,10 +110,10 @@ def _fit(model: Any, tokenizer: Any, train: Sequence[Example], grades: Sequence[
     from transformers import get_linear_schedule_with_warmup
 
     device = next(model.parameters()).device
-    ids = _encode(tokenizer, train, config.max_length)
+    features = _encode(tokenizer, train, config.max_length)
     targets = torch.tensor([grades.index(e.grade) for e in train])
     batches = [b for epoch in range(config.epochs)
-               for b in _length_grouped(ids, config.batch_size, random.Random(config.seed + epoch))]
+               for b in _length_grouped(features, config.batch_size, random.Random(config.seed + epoch))]
     batches = batches[:config.max_steps] if config.max_steps else batches
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * len(batches)), len(batches))
@@ -121,7 +121,7 @@ def _fit(model: Any, tokenizer: Any, train: Sequence[Example], grades: Sequence[
     model.train()
     with progress_bar("training", len(batches), "steps", enabled=progress) as advance:
         for batch in batches:
-            inputs = tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt").to(device)
+            inputs = pad(tokenizer, [features[i] for i in batch], device)
             with autocast(bf16, device.type):
                 logits = model(**inputs).logits.float()
             loss = torch.nn.functional.cross_entropy(logits, targets[batch].to(device))
@@ -165,18 +165,18 @@ def tune_thresholds(expected: np.ndarray, target: np.ndarray, grades: Sequence[i
     return [float(c) for c in cuts]
 
 
-def _encode(tokenizer: object, examples: Sequence[Example], max_length: int) -> list[list[int]]:
+def _encode(tokenizer: object, examples: Sequence[Example], max_length: int) -> list[Features]:
     return encode(tokenizer, [e.query for e in examples], [e.doc for e in examples], max_length)
 
 
-def _length_grouped(ids: Sequence[list[int]], batch_size: int, rng: random.Random) -> list[list[int]]:
+def _length_grouped(features: Sequence[Features], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Shuffled batches of similar lengths: shuffle, sort within windows of 50 batches, shuffle the batches."""
-    order = list(range(len(ids)))
+    order = list(range(len(features)))
     rng.shuffle(order)
     window = batch_size * 50
     batches = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: len(ids[i]))
+        chunk = sorted(order[start:start + window], key=lambda i: len(features[i]["input_ids"]))
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
