@@ -96,3 +96,20 @@ def test_writes_are_atomic(tmp_path: Path) -> None:
         write_atomic(target, "q1 0 d1 2\n" + "\ud800")  # fails halfway through the write
     assert target.read_text() == "q1 0 d2 3\nq2 0 d1 1\n"  # the old file is whole
     assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"]  # no temp file left behind
+
+
+def test_folder_is_replaced_whole(tmp_path: Path) -> None:
+    from qrelforge.io.files import write_folder_atomic
+
+    out = tmp_path / "model"
+    write_folder_atomic(out, lambda folder: (folder / "a.txt").write_text("old"))
+
+    def crash(folder: Path) -> None:
+        (folder / "a.txt").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_folder_atomic(out, crash)
+    assert (out / "a.txt").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["model"]
+    write_folder_atomic(out, lambda folder: (folder / "b.txt").write_text("new"))
+    assert [p.name for p in out.iterdir()] == ["b.txt"] and [p.name for p in tmp_path.iterdir()] == ["model"]

@@ -83,10 +83,14 @@ def predict_probs(model: Any, tokenizer: Any, features: Sequence[Features], batc
     return out
 
 
+def expected_grade(probs: np.ndarray, grades: Sequence[int]) -> np.ndarray:
+    """The mean grade under each pair's probabilities."""
+    return probs @ np.asarray(grades, dtype=np.float64)
+
+
 def decide(probs: np.ndarray, grades: Sequence[int], thresholds: Sequence[float]) -> np.ndarray:
     """Grade per pair: the expected grade cut at the tuned thresholds (one fewer than there are grades)."""
-    expected = probs @ np.asarray(grades, dtype=np.float64)
-    return np.asarray(grades)[np.searchsorted(np.asarray(thresholds), expected, side="right")]
+    return np.asarray(grades)[np.searchsorted(np.asarray(thresholds), expected_grade(probs, grades), side="right")]
 
 
 def read_card(model_dir: str | Path) -> dict[str, Any]:

@@ -7,10 +7,8 @@ folder with ``qrelforge.json`` and a model card.
 from __future__ import annotations
 
 import random
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..evaluate.agreement import Agreement, agreement
-from ..judge.student import Features, autocast, decide, encode, pad, predict_probs, quiet_transformers, use_bf16
+from ..io.files import write_folder_atomic
+from ..judge.student import (Features, autocast, decide, encode, expected_grade, pad, predict_probs,
+                             quiet_transformers, use_bf16)
 from ..progress import progress_bar
 from ..records import Pair
 from .card import write_card
@@ -80,7 +80,7 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     losses, seconds, seen = _fit(model, tokenizer, train, grades, config, bf16, progress)
     probs = predict_probs(model, tokenizer, _encode(tokenizer, val, config.max_length), 64, bf16)
     target = np.array([e.grade for e in val])
-    thresholds = tune_thresholds(probs @ np.asarray(grades, float), target, grades)
+    thresholds = tune_thresholds(expected_grade(probs, grades), target, grades)
     predicted = decide(probs, grades, thresholds)
     validation = agreement({Pair(e.group, e.doc_id): int(g) for e, g in zip(val, predicted)},
                            {Pair(e.group, e.doc_id): e.grade for e in val})
@@ -96,7 +96,7 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
         write_card(folder, card)
 
     out = Path(out)
-    _save_atomically(out, save)
+    write_folder_atomic(out, save)
     return TrainResult(out, losses, validation, tuple(thresholds), len(train), seconds, seen / seconds, bf16)
 
 
@@ -180,21 +180,3 @@ def _length_grouped(features: Sequence[Features], batch_size: int, rng: random.R
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
-
-
-def _save_atomically(out: Path, write: Callable[[Path], None]) -> None:
-    """Write a folder beside ``out``, then swap it in: a crash leaves the old folder or the new, never half."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
-        write(tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
