@@ -1,0 +1,79 @@
+"""Leave-one-collection-out: train a student on two collections, measure it against the humans of the third.
+
+    python benchmarks/loco.py --data ../shared/data --out /tmp/loco [--held-out trec-dl-2020-passage ...]
+    python benchmarks/loco.py --data ../shared/data --out /tmp/loco --distill   # GPT-4o's DL20 labels teach
+
+Without --distill the human qrels of the two training collections teach. With --distill the student learns only
+from GPT-4o's (UMBRELA) labels of all DL20 pairs and is measured on DL19 and llmjudge-dev. Each held-out row comes
+with the best LLM judge file of that collection's judges/ folder on the same pairs (when it has one), as reference.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from qrelforge import (InputFormatError, JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset, load_student,
+                       print_table, read_qrels, replay_judge, teacher_examples, train_student, write_report)
+
+COLLECTIONS = ("llmjudge-dev", "trec-dl-2019-passage", "trec-dl-2020-passage")
+GPT4O_DL20 = "trec-dl-2020-passage/judges/narabzad__gpt-4o_graded_dl20_32.txt"
+
+
+def best_llm_judge(folder: Path, qrels: dict) -> JudgeRow | None:
+    """The judge file in ``folder/judges`` with the highest kappa among those covering at least 95% of the pairs."""
+    rows = []
+    for path in sorted((folder / "judges").glob("*.txt")):
+        try:
+            labels = read_qrels(path)
+        except InputFormatError as exc:
+            print(f"skipped judge file: {exc}")
+            continue
+        if len(labels.keys() & qrels.keys()) >= 0.95 * len(qrels):
+            rows.append(JudgeRow(f"best LLM judge: {path.stem}", agreement(labels, qrels)))
+    return max(rows, key=lambda r: r.agreement.cohen_kappa or -1, default=None)
+
+
+def run_fold(data: Path, train_names: list[str], held_out: str, teacher_file: Path | None, config: TrainConfig,
+             out: Path) -> list[JudgeRow]:
+    train_sets = [load_dataset(data / name) for name in train_names]
+    teacher = replay_judge(teacher_file) if teacher_file else None
+    start = time.perf_counter()
+    trained = train_student(teacher_examples(train_sets, teacher), out / "student", config)
+    minutes = (time.perf_counter() - start) / 60
+    test = load_dataset(data / held_out)
+    student = load_student(trained.model_dir, test)
+    taught_by = "GPT-4o DL20 labels" if teacher_file else "human qrels of " + " + ".join(train_names)
+    store = JudgmentStore(out / "judgments.jsonl")
+    run = label(student, test.pairs, store)
+    rows = [JudgeRow(f"student ({taught_by}; {minutes:.0f} min training)",
+                     agreement(graded(store.judgments(student.fingerprint)), test.qrels), run.pairs_per_second or None)]
+    reference = best_llm_judge(data / held_out, test.qrels)
+    return rows + ([reference] if reference else [])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--held-out", nargs="*", help="collections to hold out (default: each in turn)")
+    parser.add_argument("--distill", action="store_true", help="teach with GPT-4o's DL20 labels instead of humans")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--max-steps", type=int)
+    args = parser.parse_args()
+    config = TrainConfig(epochs=args.epochs, max_steps=args.max_steps)
+    held_outs = args.held_out or ([c for c in COLLECTIONS if c != "trec-dl-2020-passage"] if args.distill else COLLECTIONS)
+    for held_out in held_outs:
+        train_names = ["trec-dl-2020-passage"] if args.distill else [c for c in COLLECTIONS if c != held_out]
+        teacher = args.data / GPT4O_DL20 if args.distill else None
+        out = args.out / (("distill-" if args.distill else "") + held_out)
+        rows = run_fold(args.data, train_names, held_out, teacher, config, out)
+        title = f"held out: {held_out} (vs its human qrels)"
+        print_table(rows, title)
+        for row in rows:
+            print(f"  {row.judge}: predicted {row.agreement.label_histogram}, human {row.agreement.qrels_histogram}")
+        write_report(rows, out, title)
+
+
+if __name__ == "__main__":
+    main()
