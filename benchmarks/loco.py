@@ -34,22 +34,32 @@ def best_llm_judge(folder: Path, qrels: dict) -> JudgeRow | None:
     return max(rows, key=lambda r: r.agreement.cohen_kappa or -1, default=None)
 
 
-def run_fold(data: Path, train_names: list[str], held_out: str, teacher_file: Path | None, config: TrainConfig,
-             out: Path) -> list[JudgeRow]:
-    train_sets = [load_dataset(data / name) for name in train_names]
+def train(data: Path, train_names: list[str], teacher_file: Path | None, config: TrainConfig,
+          out: Path) -> tuple[Path, str]:
+    """Train a student on the named collections; returns its folder and a label saying what taught it, how long."""
     teacher = replay_judge(teacher_file) if teacher_file else None
     start = time.perf_counter()
-    trained = train_student(teacher_examples(train_sets, teacher), out / "student", config)
-    minutes = (time.perf_counter() - start) / 60
-    test = load_dataset(data / held_out)
-    student = load_student(trained.model_dir, test)
+    trained = train_student(teacher_examples([load_dataset(data / n) for n in train_names], teacher), out, config)
     taught_by = "GPT-4o DL20 labels" if teacher_file else "human qrels of " + " + ".join(train_names)
+    return trained.model_dir, f"student ({taught_by}; {(time.perf_counter() - start) / 60:.0f} min training)"
+
+
+def evaluate_on(data: Path, model_dir: Path, name: str, held_out: str, out: Path) -> list[JudgeRow]:
+    """Label every judged pair of the held-out collection; agreement with its humans, and the best LLM judge's."""
+    test = load_dataset(data / held_out)
+    student = load_student(model_dir, test)
     store = JudgmentStore(out / "judgments.jsonl")
     run = label(student, test.pairs, store)
-    rows = [JudgeRow(f"student ({taught_by}; {minutes:.0f} min training)",
-                     agreement(graded(store.judgments(student.fingerprint)), test.qrels), run.pairs_per_second or None)]
+    rows = [JudgeRow(name, agreement(graded(store.judgments(student.fingerprint)), test.qrels),
+                     run.pairs_per_second or None)]
     reference = best_llm_judge(data / held_out, test.qrels)
-    return rows + ([reference] if reference else [])
+    rows += [reference] if reference else []
+    title = f"held out: {held_out} (vs its human qrels)"
+    print_table(rows, title)
+    for row in rows:
+        print(f"  {row.judge}: predicted {row.agreement.label_histogram}, human {row.agreement.qrels_histogram}")
+    write_report(rows, out, title)
+    return rows
 
 
 def main() -> None:
@@ -62,17 +72,16 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int)
     args = parser.parse_args()
     config = TrainConfig(epochs=args.epochs, max_steps=args.max_steps)
-    held_outs = args.held_out or ([c for c in COLLECTIONS if c != "trec-dl-2020-passage"] if args.distill else COLLECTIONS)
-    for held_out in held_outs:
-        train_names = ["trec-dl-2020-passage"] if args.distill else [c for c in COLLECTIONS if c != held_out]
-        teacher = args.data / GPT4O_DL20 if args.distill else None
-        out = args.out / (("distill-" if args.distill else "") + held_out)
-        rows = run_fold(args.data, train_names, held_out, teacher, config, out)
-        title = f"held out: {held_out} (vs its human qrels)"
-        print_table(rows, title)
-        for row in rows:
-            print(f"  {row.judge}: predicted {row.agreement.label_histogram}, human {row.agreement.qrels_histogram}")
-        write_report(rows, out, title)
+    if args.distill:
+        model, name = train(args.data, ["trec-dl-2020-passage"], args.data / GPT4O_DL20, config,
+                            args.out / "distill-student")
+        for held_out in args.held_out or [c for c in COLLECTIONS if c != "trec-dl-2020-passage"]:
+            evaluate_on(args.data, model, name, held_out, args.out / f"distill-{held_out}")
+        return
+    for held_out in args.held_out or COLLECTIONS:
+        model, name = train(args.data, [c for c in COLLECTIONS if c != held_out], None, config,
+                            args.out / held_out / "student")
+        evaluate_on(args.data, model, name, held_out, args.out / held_out)
 
 
 if __name__ == "__main__":
