@@ -13,8 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
-from qrelforge import (InputFormatError, JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset, load_student,
-                       print_table, read_qrels, replay_judge, teacher_examples, train_student, write_report)
+from qrelforge import (InputFormatError, JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label,
+                       load_dataset, load_student, print_table, read_qrels, replay_judge, teacher_examples,
+                       train_student, write_report)
 
 COLLECTIONS = ("llmjudge-dev", "trec-dl-2019-passage", "trec-dl-2020-passage")
 GPT4O_DL20 = "trec-dl-2020-passage/judges/narabzad__gpt-4o_graded_dl20_32.txt"
