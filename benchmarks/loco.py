@@ -2,6 +2,7 @@
 
     python benchmarks/loco.py --data ../shared/data --out /tmp/loco [--held-out trec-dl-2020-passage ...]
     python benchmarks/loco.py --data ../shared/data --out /tmp/loco --distill   # GPT-4o's DL20 labels teach
+    python benchmarks/loco.py ... --student cross-encoder --epochs 2 --lr 5e-5       # the foundation's baseline
 
 Without --distill the human qrels of the two training collections teach. With --distill the student learns only
 from GPT-4o's (UMBRELA) labels of all DL20 pairs and is measured on DL19 and llmjudge-dev. Each held-out row comes
@@ -42,7 +43,8 @@ def train(data: Path, train_names: list[str], teacher_file: Path | None, config:
     start = time.perf_counter()
     trained = train_student(teacher_examples([load_dataset(data / n) for n in train_names], teacher), out, config)
     taught_by = "GPT-4o DL20 labels" if teacher_file else "human qrels of " + " + ".join(train_names)
-    return trained.model_dir, f"student ({taught_by}; {(time.perf_counter() - start) / 60:.0f} min training)"
+    minutes = (time.perf_counter() - start) / 60
+    return trained.model_dir, f"{config.student} student ({taught_by}; {minutes:.0f} min training)"
 
 
 def evaluate_on(data: Path, model_dir: Path, name: str, held_out: str, out: Path) -> list[JudgeRow]:
@@ -69,10 +71,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--held-out", nargs="*", help="collections to hold out (default: each in turn)")
     parser.add_argument("--distill", action="store_true", help="teach with GPT-4o's DL20 labels instead of humans")
+    parser.add_argument("--student", default=TrainConfig.student, help="student kind (the baseline: cross-encoder)")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--max-steps", type=int)
     args = parser.parse_args()
-    config = TrainConfig(epochs=args.epochs, max_steps=args.max_steps)
+    config = TrainConfig(student=args.student, epochs=args.epochs, learning_rate=args.lr, max_steps=args.max_steps)
     if args.distill:
         model, name = train(args.data, ["trec-dl-2020-passage"], args.data / GPT4O_DL20, config,
                             args.out / "distill-student")

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from qrelforge import JudgmentStore, TrainConfig, label, load_dataset, load_student, teacher_examples, train_student
-from qrelforge.judge.student import bf16_is_fast
+from qrelforge.students.base import bf16_is_fast
 
 
 def matmul_tflops(dtype: torch.dtype, n: int = 2048, reps: int = 8) -> float:

@@ -9,8 +9,8 @@ import pytest
 
 from qrelforge import (ConfigError, TrainConfig, load_dataset, load_student, replay_judge, teacher_examples,
                        train_student)
-from qrelforge.judge.student import use_bf16
-from qrelforge.train.cross_encoder import tune_thresholds
+from qrelforge.students.base import use_bf16
+from qrelforge.train.student import tune_thresholds
 from qrelforge.train.data import split_by_query
 
 
@@ -51,15 +51,17 @@ def test_precision_choice() -> None:
         use_bf16("fp8", "cpu")
 
 
-def test_train_save_load_and_label(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind, weights", [("bi-encoder", "ordinal_head.json"), ("cross-encoder", "model.safetensors")])
+def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path, tiny_base: Path,
+                                   tmp_path: Path) -> None:
     dataset = load_dataset(small_dataset)
-    config = TrainConfig(base=str(tiny_base), epochs=1, batch_size=8, max_length=64)
+    config = TrainConfig(student=kind, base=str(tiny_base), epochs=1, batch_size=8, max_length=64)
     result = train_student(teacher_examples([dataset]), tmp_path / "student", config, progress=False)
     folder = result.model_dir
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "qrelforge.json", "README.md"):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "qrelforge.json", "README.md", weights):
         assert (folder / name).is_file(), name
     card = json.loads((folder / "qrelforge.json").read_text())
-    assert card["kind"] == "cross-encoder" and card["grades"] == [0, 1, 2, 3] and len(card["thresholds"]) == 3
+    assert card["kind"] == kind and card["grades"] == [0, 1, 2, 3] and len(card["thresholds"]) == 3
     assert card["validation_queries"] == 2 and card["train_examples"] == 72 and len(result.losses) == 9
     assert "Validation agreement with the teacher" in (folder / "README.md").read_text()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic save left no temp folder
@@ -76,5 +78,20 @@ def test_train_save_load_and_label(small_dataset: Path, tiny_base: Path, tmp_pat
 
 def test_unknown_student_kind_lists_known(tmp_path: Path, small_dataset: Path) -> None:
     (tmp_path / "qrelforge.json").write_text('{"kind": "crystal-ball"}')
-    with pytest.raises(ConfigError, match="known kinds: \\['cross-encoder'\\]"):
+    with pytest.raises(ConfigError, match="known kinds: \\['bi-encoder', 'cross-encoder'\\]"):
         load_student(tmp_path, load_dataset(small_dataset))
+
+
+def test_ordinal_head_keeps_grades_ordered() -> None:
+    import torch
+
+    from qrelforge.students.bi_encoder import ordinal_head
+
+    head = ordinal_head(4)
+    with torch.no_grad():
+        head.log_gaps[:] = torch.tensor([-5.0, -2.0])  # cuts 0.3, 0.307 (almost on the first), 0.434
+        probs = head(torch.linspace(-1, 1, 201)).exp()
+    assert torch.allclose(probs.sum(1), torch.ones(201), atol=1e-4) and (probs >= 0).all()
+    expected = probs @ torch.arange(4.0)
+    assert (expected.diff() >= 0).all() and expected[-1] - expected[0] > 2.9  # monotone, spans the scale
+    assert (head.cuts().diff() > 0).all()

@@ -23,25 +23,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .train.config import TrainConfig
+
     top = argparse.ArgumentParser(prog="qrelforge", description="Distill a relevance judge into a small student "
                                   "labeler and measure both against human assessors.")
     sub = top.add_subparsers(required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="fine-tune a student on a teacher's labels",
-                           description="Fine-tune a cross-encoder student (default base: the packaged "
+                           description="Fine-tune a student (default: a bi-encoder with an ordinal head on the packaged "
                            "all-MiniLM-L6-v2) on a teacher's grades of each dataset's judged pairs.")
     train.add_argument("--dataset", action="append", required=True, metavar="DIR",
                        help="dataset folder (queries.tsv, docs.jsonl, qrels.txt); repeat to pool several")
     train.add_argument("--teacher", metavar="LABELS", help="teacher label file (TREC qrels or UMBRELA-style JSONL); "
                        "default: the datasets' human qrels")
     train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
+    train.add_argument("--student", choices=("bi-encoder", "cross-encoder"), default=TrainConfig.student,
+                       help="model kind (default: %(default)s)")
     train.add_argument("--base", help="Hugging Face model folder to start from")
-    train.add_argument("--epochs", type=int, default=2)
-    train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--lr", type=float, default=5e-5)
-    train.add_argument("--max-length", type=int, default=256, help="tokens per pair; the document is cut first")
-    train.add_argument("--val-fraction", type=float, default=0.2, help="share of queries held out for validation")
-    train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    train.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    train.add_argument("--max-length", type=int, default=TrainConfig.max_length,
+                       help="tokens per text (cross-encoder: per pair, the document cut first)")
+    train.add_argument("--val-fraction", type=float, default=TrainConfig.val_fraction,
+                       help="share of queries held out for validation")
+    train.add_argument("--seed", type=int, default=TrainConfig.seed)
     train.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     _quiet(train)
@@ -82,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     datasets = [load_dataset(d) for d in args.dataset]
     teacher = replay_judge(args.teacher) if args.teacher else None
-    config = TrainConfig(base=args.base, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+    config = TrainConfig(student=args.student, base=args.base, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                          max_length=args.max_length, val_fraction=args.val_fraction, seed=args.seed,
                          precision=args.precision, max_steps=args.max_steps)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)

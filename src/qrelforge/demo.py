@@ -20,7 +20,8 @@ from .judge.student import load_student
 from .labeling import label
 from .records import graded
 from .report import JudgeRow, print_table, write_report
-from .train.cross_encoder import TrainConfig, train_student
+from .train.config import TrainConfig
+from .train.student import train_student
 from .train.data import teacher_examples
 
 DEMO_DATASET, DEMO_TEACHER = "dl20-demo", "teacher-gpt-4o-umbrela.txt"

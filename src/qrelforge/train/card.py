@@ -21,11 +21,11 @@ def model_card(card: dict[str, Any]) -> str:
     return f"""---
 library_name: transformers
 pipeline_tag: text-classification
-tags: [qrelforge, relevance, cross-encoder]
+tags: [qrelforge, relevance, {card['kind']}]
 ---
 # qrelforge student ({card['kind']})
 
-A cross-encoder that grades query–passage relevance on the scale {card['grades']}, distilled by qrelforge.
+A {card['kind']} that grades query–passage relevance on the scale {card['grades']}, distilled by qrelforge.
 Load it as a judge with `qrelforge label --model THIS_FOLDER --dataset DIR --out LABELS`.
 
 ## Data and teacher

@@ -1,8 +1,8 @@
-"""Fine-tune a cross-encoder student on a teacher's grades, on CPU-friendly defaults.
+"""Fine-tune a student on a teacher's grades, on CPU-friendly defaults.
 
-Length-grouped batches with dynamic padding, bf16 autocast where the hardware makes it fast, a fixed seed,
-validation on held-out queries, and the grade thresholds tuned there. The result is a Hugging Face model
-folder with ``qrelforge.json`` and a model card.
+Any kind of ``students/`` trains through the same loop: length-grouped batches with dynamic padding, bf16 autocast
+where the hardware makes it fast, a fixed seed, validation on held-out queries, and grade thresholds tuned there.
+The result is a Hugging Face model folder with ``qrelforge.json`` and a model card.
 """
 from __future__ import annotations
 
@@ -11,32 +11,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..evaluate.agreement import Agreement, agreement
 from ..io.files import write_folder_atomic
-from ..judge.student import (Features, autocast, decide, encode, expected_grade, pad, predict_probs,
-                             quiet_transformers, use_bf16)
+from ..judge.student import student_kind
 from ..progress import progress_bar
 from ..records import Pair
+from ..students.base import (Features, StudentModel, autocast, decide, default_device, expected_grade,
+                             predict_probs, quiet_transformers, use_bf16)
 from .card import write_card
+from .config import TrainConfig
 from .data import Example, TrainingSet, split_by_query
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    base: str | None = None  # a Hugging Face model folder; None = the packaged all-MiniLM-L6-v2
-    epochs: int = 2
-    batch_size: int = 16
-    learning_rate: float = 5e-5
-    warmup_ratio: float = 0.1
-    max_length: int = 256
-    val_fraction: float = 0.2
-    seed: int = 13
-    precision: str = "auto"  # auto = bf16 only where the hardware makes it fast
-    max_steps: int | None = None  # stop early (smoke tests, benchmarks)
 
 
 @dataclass(frozen=True)
@@ -61,38 +49,36 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
                   progress: bool = True) -> TrainResult:
     """Train, validate on held-out queries, tune thresholds, and save the student to ``out``."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    kind = student_kind(config.student, "TrainConfig.student")
+    grades = sorted({e.grade for e in training.examples})
+    if len(grades) < 2:
+        raise ConfigError(f"the teacher gave only grade(s) {grades}: a student needs at least two grades to learn")
     quiet_transformers()
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     train, val = split_by_query(training.examples, config.val_fraction, config.seed)
-    grades = sorted({e.grade for e in training.examples})
     base = config.base or default_base()
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=len(grades),
-                                                               ignore_mismatched_sizes=True)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
+    device = default_device()
+    model = kind.from_base(base, len(grades), device)
     bf16 = use_bf16(config.precision, device)
 
-    losses, seconds, seen = _fit(model, tokenizer, train, grades, config, bf16, progress)
-    probs = predict_probs(model, tokenizer, _encode(tokenizer, val, config.max_length), 64, bf16)
+    losses, seconds, seen = _fit(model, train, grades, config, bf16, progress)
+    probs = predict_probs(model, _encode(model, val, config.max_length), 64, bf16)
     target = np.array([e.grade for e in val])
     thresholds = tune_thresholds(expected_grade(probs, grades), target, grades)
     predicted = decide(probs, grades, thresholds)
     validation = agreement({Pair(e.group, e.doc_id): int(g) for e, g in zip(val, predicted)},
                            {Pair(e.group, e.doc_id): e.grade for e in val})
-    card = {"kind": "cross-encoder", "grades": grades, "thresholds": thresholds, "max_length": config.max_length,
+    card = {"kind": kind.kind, "grades": grades, "thresholds": thresholds, "max_length": config.max_length,
             "base": base, "teachers": list(training.teachers), "datasets": list(training.datasets),
             "teacher_statuses": training.statuses, "train_examples": len(train), "validation_examples": len(val),
             "validation_queries": len({e.group for e in val}), "config": asdict(config) | {"base": base},
             "bf16": bf16, "steps": len(losses), "train_seconds": round(seconds, 1), "validation": validation.to_dict()}
 
     def save(folder: Path) -> None:
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
+        model.save(folder)
         write_card(folder, card)
 
     out = Path(out)
@@ -100,33 +86,33 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     return TrainResult(out, losses, validation, tuple(thresholds), len(train), seconds, seen / seconds, bf16)
 
 
-def _fit(model: Any, tokenizer: Any, train: Sequence[Example], grades: Sequence[int], config: TrainConfig,
+def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], config: TrainConfig,
          bf16: bool, progress: bool) -> tuple[list[float], float, int]:
-    """The training loop: AdamW with linear warm-up and decay over length-grouped batches.
+    """The training loop: AdamW with linear warm-up and decay over length-grouped batches, loss = NLL of the grade.
 
     Returns the loss of each step, the seconds spent, and the number of pairs seen.
     """
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    device = next(model.parameters()).device
-    features = _encode(tokenizer, train, config.max_length)
+    features = _encode(model, train, config.max_length)
     targets = torch.tensor([grades.index(e.grade) for e in train])
+    lengths = [model.length(f) for f in features]
     batches = [b for epoch in range(config.epochs)
-               for b in _length_grouped(features, config.batch_size, random.Random(config.seed + epoch))]
+               for b in _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))]
     batches = batches[:config.max_steps] if config.max_steps else batches
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(model.param_groups(config.learning_rate, config.head_learning_rate))
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * len(batches)), len(batches))
+    device_type = next(model.module.parameters()).device.type
     losses, seen, start = [], 0, time.perf_counter()
-    model.train()
+    model.module.train()
     with progress_bar("training", len(batches), "steps", enabled=progress) as advance:
         for batch in batches:
-            inputs = pad(tokenizer, [features[i] for i in batch], device)
-            with autocast(bf16, device.type):
-                logits = model(**inputs).logits.float()
-            loss = torch.nn.functional.cross_entropy(logits, targets[batch].to(device))
+            with autocast(bf16, device_type):
+                log_probs = model.log_probs([features[i] for i in batch]).float()
+            loss = torch.nn.functional.nll_loss(log_probs, targets[batch].to(log_probs.device))
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
@@ -165,18 +151,18 @@ def tune_thresholds(expected: np.ndarray, target: np.ndarray, grades: Sequence[i
     return [float(c) for c in cuts]
 
 
-def _encode(tokenizer: object, examples: Sequence[Example], max_length: int) -> list[Features]:
-    return encode(tokenizer, [e.query for e in examples], [e.doc for e in examples], max_length)
+def _encode(model: StudentModel, examples: Sequence[Example], max_length: int) -> list[Features]:
+    return model.encode([e.query for e in examples], [e.doc for e in examples], max_length)
 
 
-def _length_grouped(features: Sequence[Features], batch_size: int, rng: random.Random) -> list[list[int]]:
+def _length_grouped(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Shuffled batches of similar lengths: shuffle, sort within windows of 50 batches, shuffle the batches."""
-    order = list(range(len(features)))
+    order = list(range(len(lengths)))
     rng.shuffle(order)
     window = batch_size * 50
     batches = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: len(features[i]["input_ids"]))
+        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches

@@ -1,0 +1,105 @@
+"""What every student model kind provides, and the inference helpers shared by training and labeling.
+
+A kind (``cross_encoder.py``, ``bi_encoder.py``) wraps a torch module and its tokenizer. Training and labeling only
+use the ``StudentModel`` protocol, so both score pairs exactly the same way and a new kind is a new class.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import ConfigError
+
+PRECISIONS = ("auto", "bf16", "fp32")
+Features = dict[str, list[int]]  # one encoded pair, ready to be padded into a batch
+
+
+class StudentModel(Protocol):
+    kind: str  # the name in qrelforge.json that load_student dispatches on
+    weight_files: tuple[str, ...]  # files whose bytes fix the outputs (they go into the judge's fingerprint)
+    module: Any  # the torch.nn.Module that is trained
+    num_grades: int
+
+    def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]: ...
+
+    def length(self, features: Features) -> int: ...  # tokens, for length-grouped batches
+
+    def log_probs(self, features: Sequence[Features]) -> Any: ...  # (n, grades) tensor of log-probabilities
+
+    def param_groups(self, learning_rate: float, head_learning_rate: float) -> list[dict[str, Any]]: ...
+
+    def save(self, folder: Path) -> None: ...
+
+
+def bf16_is_fast(device: str) -> bool:
+    """True where bf16 matrix work beats fp32: CUDA with bf16, or a CPU with AMX or AVX512-BF16 (detected)."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+
+
+def use_bf16(precision: str, device: str) -> bool:
+    """Resolve ``auto``/``bf16``/``fp32`` to whether autocast to bf16 is used."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r} is not one of {PRECISIONS}")
+    return precision == "bf16" or (precision == "auto" and bf16_is_fast(device))
+
+
+def autocast(bf16: bool, device: str) -> contextlib.AbstractContextManager:
+    import torch
+
+    return torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def quiet_transformers() -> None:
+    """Keep transformers' own progress bars and load reports out of our output."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def device_of(module: Any) -> Any:
+    return next(module.parameters()).device
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pad(tokenizer: Any, ids: Sequence[Features], device: Any) -> dict[str, Any]:
+    """A batch padded to its longest member (dynamic padding), as tensors on ``device``."""
+    return tokenizer.pad(list(ids), return_tensors="pt").to(device)
+
+
+def predict_probs(model: StudentModel, features: Sequence[Features], batch_size: int, bf16: bool) -> np.ndarray:
+    """Grade probabilities per pair. Pairs are batched by length (dynamic padding); output keeps input order."""
+    import torch
+
+    order = sorted(range(len(features)), key=lambda i: model.length(features[i]))
+    out = np.zeros((len(features), model.num_grades), dtype=np.float32)
+    model.module.eval()
+    with torch.inference_mode(), autocast(bf16, device_of(model.module).type):
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            out[chunk] = model.log_probs([features[i] for i in chunk]).float().exp().cpu().numpy()
+    return out
+
+
+def expected_grade(probs: np.ndarray, grades: Sequence[int]) -> np.ndarray:
+    """The mean grade under each pair's probabilities."""
+    return probs @ np.asarray(grades, dtype=np.float64)
+
+
+def decide(probs: np.ndarray, grades: Sequence[int], thresholds: Sequence[float]) -> np.ndarray:
+    """Grade per pair: the expected grade cut at the tuned thresholds (one fewer than there are grades)."""
+    return np.asarray(grades)[np.searchsorted(np.asarray(thresholds), expected_grade(probs, grades), side="right")]
