@@ -19,12 +19,13 @@ def main() -> None:
     args.add_argument("--teacher", required=True, help="TREC label file of the teacher")
     args.add_argument("--teacher-name", default="GPT-4o (UMBRELA)")
     args.add_argument("--out", required=True, type=Path)
-    args.add_argument("--epochs", type=int, default=2)
-    args.add_argument("--max-length", type=int, default=256)
+    args.add_argument("--student", default=TrainConfig.student, help="student kind")
+    args.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    args.add_argument("--max-length", type=int, default=TrainConfig.max_length)
     args.add_argument("--seed", type=int, default=2020, help="seed of the train/test query split")
     opts = args.parse_args()
     distill_and_compare(load_dataset(opts.dataset), replay_judge(opts.teacher), opts.teacher_name, opts.out,
-                        TrainConfig(epochs=opts.epochs, max_length=opts.max_length), seed=opts.seed)
+                        TrainConfig(student=opts.student, epochs=opts.epochs, max_length=opts.max_length), seed=opts.seed)
 
 
 if __name__ == "__main__":

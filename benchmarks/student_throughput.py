@@ -1,6 +1,6 @@
-"""Training and labeling throughput of the MiniLM cross-encoder student on this machine (pairs/s).
+"""Training and labeling throughput of a MiniLM student on this machine (pairs/s).
 
-    python benchmarks/student_throughput.py [--data ../shared/data/trec-dl-2020-passage]
+    python benchmarks/student_throughput.py [--data ../shared/data/trec-dl-2020-passage] [--student cross-encoder]
 
 Training: steps of the real training loop (length-grouped batches of 16, max length 256), model load excluded.
 Labeling: the student Judge through `label` into a judgment store (tokenization included), at each precision.
@@ -32,6 +32,7 @@ def matmul_tflops(dtype: torch.dtype, n: int = 2048, reps: int = 8) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="dl20-demo", help="dataset folder or bundled id")
+    parser.add_argument("--student", default=TrainConfig.student, help="student kind")
     parser.add_argument("--train-steps", type=int, default=40)
     parser.add_argument("--label-pairs", type=int, default=2000)
     parser.add_argument("--bf16-pairs", type=int, default=300, help="pairs for the forced-bf16 labeling run")
@@ -42,10 +43,10 @@ def main() -> None:
     print(f"matmul 2048^2: fp32 {matmul_tflops(torch.float32):.3f} TFLOP/s, bf16 {matmul_tflops(torch.bfloat16):.3f} TFLOP/s")
     dataset = load_dataset(args.data)
     with tempfile.TemporaryDirectory() as tmp:
-        config = TrainConfig(epochs=1, max_steps=args.train_steps)
+        config = TrainConfig(student=args.student, epochs=1, max_steps=args.train_steps)
         trained = train_student(teacher_examples([dataset]), Path(tmp) / "student", config, progress=False)
-        print(f"training: {trained.train_pairs_per_second:.1f} pairs/s over {len(trained.losses)} steps of "
-              f"{config.batch_size} (max length {config.max_length}, {'bf16' if trained.bf16 else 'fp32'})")
+        print(f"{args.student} training: {trained.train_pairs_per_second:.1f} pairs/s over "
+              f"{len(trained.losses)} steps of {config.batch_size} (max length {config.max_length}, {'bf16' if trained.bf16 else 'fp32'})")
         pairs = dataset.pairs[:args.label_pairs]
         for precision, n in (("fp32", len(pairs)), ("bf16", args.bf16_pairs)):
             judge = load_student(trained.model_dir, dataset, precision=precision)

@@ -63,7 +63,10 @@ def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path,
     card = json.loads((folder / "qrelforge.json").read_text())
     assert card["kind"] == kind and card["grades"] == [0, 1, 2, 3] and len(card["thresholds"]) == 3
     assert card["validation_queries"] == 2 and card["train_examples"] == 72 and len(result.losses) == 9
-    assert "Validation agreement with the teacher" in (folder / "README.md").read_text()
+    readme = (folder / "README.md").read_text()
+    assert "Validation agreement with the teacher" in readme and "Development benchmark" in readme
+    changed = (["student"] if kind == "cross-encoder" else []) + ["base", "batch_size", "max_length"]
+    assert card["recipe_changes"] == changed and f"differ from that recipe in: {', '.join(changed)}" in readme
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic save left no temp folder
 
     one_by_one = load_student(folder, dataset, batch_size=1)

@@ -88,9 +88,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     datasets = [load_dataset(d) for d in args.dataset]
     teacher = replay_judge(args.teacher) if args.teacher else None
-    config = TrainConfig(student=args.student, base=args.base, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                         max_length=args.max_length, val_fraction=args.val_fraction, seed=args.seed,
-                         precision=args.precision, max_steps=args.max_steps)
+    config = TrainConfig(student=args.student, base=args.base, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.lr, max_length=args.max_length, val_fraction=args.val_fraction,
+                         seed=args.seed, precision=args.precision, max_steps=args.max_steps)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
     v = result.validation
     print(f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,12 @@ def write_card(folder: Path, card: dict[str, Any]) -> None:
     """Write ``qrelforge.json`` and ``README.md`` (data, teacher, settings, validation agreement)."""
     write_atomic(folder / CARD_FILE, json.dumps(card, indent=2) + "\n")
     write_atomic(folder / "README.md", model_card(card))
+
+
+def recipe_benchmark() -> dict[str, Any]:
+    """The default recipe's leave-one-collection-out numbers (benchmarks/loco.py), shipped with the package."""
+    path = resources.files("qrelforge") / "data" / "benchmarks" / "default-recipe.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def model_card(card: dict[str, Any]) -> str:
@@ -44,6 +51,7 @@ Grade = the expected grade under the model's probabilities, cut at thresholds {[
 |---|---|---|---|---|---|---|
 | {val['n']} | {_f(val['cohen_kappa'])} | {_f(val['kappa_ge1'])} | {_f(val['kappa_ge2'])} | {_f(val['krippendorff_alpha'])} | {_f(val['accuracy'])} | {_f(val['spearman'])} |
 
+{_benchmark_section(card.get("recipe_changes", []))}
 ## Training settings
 | setting | value |
 |---|---|
@@ -51,6 +59,21 @@ Grade = the expected grade under the model's probabilities, cut at thresholds {[
 | bf16 autocast | {card['bf16']} |
 | steps | {card['steps']} |
 | training time (s) | {card['train_seconds']} |
+"""
+
+
+def _benchmark_section(changes: list[str]) -> str:
+    bench = recipe_benchmark()
+    rows = "\n".join(f"| {r['held_out']} | {r['taught_by']} | {r['n']} | {_f(r['kappa'])} | {_f(r['kappa_ge2'])} | "
+                     f"{_f(r['alpha'])} | {_f(r['spearman'])} | {r['reference']} |" for r in bench["rows"])
+    same = ("This model was trained with that recipe." if not changes else
+            f"This model's settings differ from that recipe in: {', '.join(changes)}; the numbers do not describe it.")
+    return f"""## Development benchmark of the default recipe (humans of unseen collections)
+{bench['description']} {same}
+
+| held out | taught by | n | Cohen kappa | kappa >=2 | Krippendorff alpha | Spearman | reference on the same pairs |
+|---|---|---|---|---|---|---|---|
+{rows}
 """
 
 

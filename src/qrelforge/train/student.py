@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +75,8 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
             "base": base, "teachers": list(training.teachers), "datasets": list(training.datasets),
             "teacher_statuses": training.statuses, "train_examples": len(train), "validation_examples": len(val),
             "validation_queries": len({e.group for e in val}), "config": asdict(config) | {"base": base},
-            "bf16": bf16, "steps": len(losses), "train_seconds": round(seconds, 1), "validation": validation.to_dict()}
+            "recipe_changes": recipe_changes(config), "bf16": bf16, "steps": len(losses),
+            "train_seconds": round(seconds, 1), "validation": validation.to_dict()}
 
     def save(folder: Path) -> None:
         model.save(folder)
@@ -84,6 +85,13 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     out = Path(out)
     write_folder_atomic(out, save)
     return TrainResult(out, losses, validation, tuple(thresholds), len(train), seconds, seen / seconds, bf16)
+
+
+def recipe_changes(config: TrainConfig) -> list[str]:
+    """The settings in which ``config`` departs from the default recipe (seed and precision do not count)."""
+    default = TrainConfig()
+    return [f.name for f in fields(config)
+            if f.name not in ("seed", "precision") and getattr(config, f.name) != getattr(default, f.name)]
 
 
 def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], config: TrainConfig,
