@@ -30,15 +30,15 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="fine-tune a student on a teacher's labels",
-                           description="Fine-tune a student (default: a bi-encoder with an ordinal head on the packaged "
-                           "all-MiniLM-L6-v2) on a teacher's grades of each dataset's judged pairs.")
+                           description="Fine-tune a student (default: a bi-encoder with an ordinal head on the "
+                           "packaged all-MiniLM-L6-v2) on a teacher's grades of each dataset's judged pairs.")
     train.add_argument("--dataset", action="append", required=True, metavar="DIR",
                        help="dataset folder (queries.tsv, docs.jsonl, qrels.txt); repeat to pool several")
     train.add_argument("--teacher", metavar="LABELS", help="teacher label file (TREC qrels or UMBRELA-style JSONL); "
                        "default: the datasets' human qrels")
     train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
-    train.add_argument("--student", choices=("bi-encoder", "cross-encoder"), default=TrainConfig.student,
-                       help="model kind (default: %(default)s)")
+    train.add_argument("--student", default=TrainConfig.student,
+                       help="model kind: bi-encoder or cross-encoder (default: %(default)s)")
     train.add_argument("--base", help="Hugging Face model folder to start from")
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)

@@ -48,6 +48,7 @@ class CrossEncoder:
         return torch.log_softmax(logits.float(), dim=-1)
 
     def param_groups(self, learning_rate: float, head_learning_rate: float) -> list[dict[str, Any]]:
+        """One rate for all: the classification head is a plain layer of the model (``head_learning_rate`` unused)."""
         return [{"params": list(self.module.parameters()), "lr": learning_rate}]
 
     def save(self, folder: Path) -> None:

@@ -20,8 +20,8 @@ from ..io.files import write_folder_atomic
 from ..judge.student import student_kind
 from ..progress import progress_bar
 from ..records import Pair
-from ..students.base import (Features, StudentModel, autocast, decide, default_device, expected_grade,
-                             predict_probs, quiet_transformers, use_bf16)
+from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of,
+                             expected_grade, predict_probs, quiet_transformers, use_bf16)
 from .card import write_card
 from .config import TrainConfig
 from .data import Example, TrainingSet, split_by_query
@@ -111,7 +111,7 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
     batches = batches[:config.max_steps] if config.max_steps else batches
     optimizer = torch.optim.AdamW(model.param_groups(config.learning_rate, config.head_learning_rate))
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * len(batches)), len(batches))
-    device_type = next(model.module.parameters()).device.type
+    device_type = device_of(model.module).type
     losses, seen, start = [], 0, time.perf_counter()
     model.module.train()
     with progress_bar("training", len(batches), "steps", enabled=progress) as advance:
