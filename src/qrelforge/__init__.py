@@ -10,7 +10,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "qrelforge.records": ["Query", "Doc", "Pair", "Judgment", "graded"],
+    "qrelforge.records": ["Query", "Doc", "Pair", "Judgment", "Usage", "GradeScale", "graded"],
     "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError"],
     "qrelforge.datasets": ["Dataset", "load_dataset"],
     "qrelforge.io.trec": ["read_qrels", "read_pairs", "write_qrels"],
@@ -18,6 +18,8 @@ _EXPORTS = {
     "qrelforge.judge.base": ["Judge", "LookupJudge"],
     "qrelforge.judge.replay": ["human_judge", "replay_judge"],
     "qrelforge.judge.student": ["load_student"],
+    "qrelforge.judge.config": ["TeacherConfig", "Prices", "load_teacher_config"],
+    "qrelforge.judge.teachers": ["load_teacher"],
     "qrelforge.train.data": ["teacher_examples", "TrainingSet"],
     "qrelforge.train.config": ["TrainConfig"],
     "qrelforge.train.student": ["train_student"],

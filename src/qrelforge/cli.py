@@ -65,6 +65,22 @@ def parser() -> argparse.ArgumentParser:
     _quiet(lab)
     lab.set_defaults(command=cmd_label)
 
+    jud = sub.add_parser("judge", help="grade pairs with a teacher LLM (resumable, cached, budgeted)",
+                         description="Grade every judged pair of DIR (or the pairs of --pairs) with the teacher of "
+                         "CONFIG (a YAML file: backend kind, model, base URL, prompt template, scale, decoding, "
+                         "concurrency, prices). Judgments go to LABELS.judgments.jsonl as they are made: a rerun "
+                         "asks only for pairs without an answer, and pairs whose request failed are retried.")
+    jud.add_argument("--dataset", required=True, metavar="DIR")
+    jud.add_argument("--teacher", required=True, type=Path, metavar="CONFIG", help="teacher YAML file")
+    jud.add_argument("--out", required=True, type=Path, metavar="LABELS", help="TREC qrels file to write")
+    jud.add_argument("--pairs", type=Path, metavar="FILE", help="TREC qrels or run file naming the pairs to judge")
+    jud.add_argument("--dry-run", action="store_true", help="print requests, estimated tokens and cost; call nothing")
+    jud.add_argument("--budget", type=float, metavar="USD", help="stop before the teacher's spend on LABELS could "
+                     "exceed this many US dollars (earlier runs count)")
+    jud.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
+    _quiet(jud)
+    jud.set_defaults(command=cmd_judge)
+
     ev = sub.add_parser("evaluate", help="agreement of a label file with human qrels",
                         description="Cohen's kappa, kappa at >=1 and >=2, Krippendorff's alpha (ordinal), "
                         "accuracy, Spearman and the confusion matrix of LABELS against QRELS.")
@@ -115,6 +131,36 @@ def cmd_label(args: argparse.Namespace) -> int:
     failed = sum(j.status != "ok" for j in judgments)
     print(f"labeled {run.judged} pairs at {run.pairs_per_second:.1f} pairs/s, {run.reused} reused from "
           f"{store.path}; {failed} failed; wrote {args.out}")
+    return 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from . import (JudgeRow, JudgmentStore, agreement, graded, label, load_dataset, load_teacher,
+                   load_teacher_config, print_table, read_pairs, write_qrels, write_report)
+    from .cost import plan
+    from .report import run_summary
+
+    config = load_teacher_config(args.teacher)
+    dataset = load_dataset(args.dataset)
+    pairs = read_pairs(args.pairs, dataset.queries, dataset.docs) if args.pairs else dataset.pairs
+    teacher = load_teacher(config, dataset, pairs)
+    store = JudgmentStore(args.out.with_name(args.out.name + ".judgments.jsonl"))
+    if args.dry_run:
+        p = plan(teacher, pairs, store)
+        print(f"dry run: {p.todo} requests ({p.reused} pairs already answered in {store.path}); at most about "
+              f"{p.estimate.prompt_tokens:,} prompt + {p.estimate.completion_tokens:,} completion tokens, "
+              f"${p.cost:.4f}; teacher {teacher.fingerprint}")
+        return 0
+    run = label(teacher, pairs, store, batch_size=4 * config.concurrency, progress=not args.quiet, budget=args.budget)
+    wanted = set(pairs)
+    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in wanted]
+    write_qrels(args.out, graded(judgments))
+    summary = run_summary(judgments, len(pairs), config.prices, run)
+    print("\n".join(summary) + f"\nwrote {args.out}")
+    rows = [JudgeRow(teacher.fingerprint, agreement(graded(judgments), dataset.qrels), run.pairs_per_second or None)]
+    print_table(rows, f"teacher vs the human qrels of {args.dataset}")
+    if args.report:
+        write_report(rows, args.report, f"{args.out.name}: teacher run", summary)
     return 0
 
 

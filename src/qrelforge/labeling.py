@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import ConfigError
 from .io.store import JudgmentStore
 from .judge.base import Judge
 from .progress import progress_bar
-from .records import Pair
+from .records import Pair, Usage
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class LabelRun:
     reused: int  # pairs already in the store from an earlier run
     seconds: float
     statuses: dict[str, int]  # this call's judgments by status
+    usage: Usage = Usage()  # what this call's judgments billed (teachers only)
+    stopped_by_budget: bool = False  # pairs were left unjudged because the next ones could exceed the budget
 
     @property
     def pairs_per_second(self) -> float:
@@ -26,19 +29,38 @@ class LabelRun:
 
 
 def label(judge: Judge, pairs: Sequence[Pair], store: JudgmentStore, batch_size: int = 256,
-          progress: bool = True) -> LabelRun:
-    """Judge every pair the store lacks for this judge, appending each batch durably as it completes."""
+          progress: bool = True, budget: float | None = None) -> LabelRun:
+    """Judge every pair the store lacks for this judge, appending each batch durably as it completes.
+
+    With a ``budget`` (US$, for a billed judge), the judge's total spend in this store — earlier runs included —
+    never exceeds it by the judge's worst-case estimate: the run stops before the first pair that could.
+    """
+    from .cost import BilledJudge, affordable, total_usage
+
+    billed = isinstance(judge, BilledJudge)
+    if budget is not None and not billed:
+        raise ConfigError(f"a budget needs a judge that bills tokens; {judge.fingerprint} does not")
     done, unique = store.done(judge.fingerprint), list(dict.fromkeys(pairs))
     todo = [p for p in unique if p not in done]
+    spent = judge.prices.cost(total_usage(store.judgments(judge.fingerprint))) if billed else 0.0
     statuses: Counter[str] = Counter()
-    start = time.perf_counter()
-    with progress_bar("labeling", len(todo), "pairs", enabled=progress) as advance:
+    usage, judged, stopped, start = Usage(), 0, False, time.perf_counter()
+    with progress_bar("judging" if billed else "labeling", len(todo), "pairs", enabled=progress) as advance:
         for offset in range(0, len(todo), batch_size):
             batch = todo[offset:offset + batch_size]
-            judgments = list(judge.judge(batch))
+            if budget is not None:
+                fits = affordable(judge, batch, spent, budget)
+                stopped, batch = len(fits) < len(batch), fits
+            judgments = list(judge.judge(batch)) if batch else []
             if [j.pair for j in judgments] != batch:
                 raise RuntimeError(f"judge {judge.fingerprint} did not answer the {len(batch)} pairs it was given, in order")
             store.append(judgments)
             statuses.update(j.status for j in judgments)
-            advance(len(batch))
-    return LabelRun(judge.fingerprint, len(todo), len(unique) - len(todo), time.perf_counter() - start, dict(statuses))
+            usage, judged = usage + total_usage(judgments), judged + len(batch)
+            if billed:
+                spent = judge.prices.cost(total_usage(store.judgments(judge.fingerprint)))
+            advance(len(batch), f"{usage.prompt_tokens + usage.completion_tokens:,} tokens, ${spent:.4f}" if billed else "")
+            if stopped:
+                break
+    return LabelRun(judge.fingerprint, judged, len(unique) - len(todo), time.perf_counter() - start, dict(statuses),
+                    usage, stopped)

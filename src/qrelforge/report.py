@@ -10,6 +10,9 @@ from pathlib import Path
 
 from .evaluate.agreement import Agreement
 from .io.files import write_atomic
+from .judge.config import Prices
+from .labeling import LabelRun
+from .records import Judgment
 
 COLUMNS = ("judge", "n", "missing", "kappa", "kappa>=1", "kappa>=2", "alpha", "accuracy", "spearman", "pairs/s")
 
@@ -28,6 +31,31 @@ def cells(row: JudgeRow) -> list[str]:
     values = (a.cohen_kappa, a.kappa_ge1, a.kappa_ge2, a.krippendorff_alpha, a.accuracy, a.spearman)
     speed = "—" if row.pairs_per_second is None else f"{row.pairs_per_second:,.1f}"
     return [row.judge, str(a.n), str(a.missing), *("n/a" if v is None else f"{v:.4f}" for v in values), speed]
+
+
+def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run: LabelRun) -> list[str]:
+    """Lines on a teacher's judgments of the ``wanted`` pairs: statuses, parse failures, tokens, cost, speed."""
+    from collections import Counter
+
+    from .cost import total_usage
+
+    statuses = Counter(j.status for j in judgments)
+    usage = total_usage(judgments)
+    answered = statuses["ok"] + statuses["parse_error"]
+    rate = f"{statuses['parse_error'] / answered:.1%}" if answered else "n/a"
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    lines = [f"{len(judgments)} of {wanted} pairs judged: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
+             f"parse failures: {statuses['parse_error']} of {answered} answers ({rate}); they have no grade",
+             f"usage: {usage.requests:,} requests, {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} "
+             f"completion tokens; cost ${prices.cost(usage):.4f} (prices per million: "
+             f"${prices.input_per_million} in, ${prices.output_per_million} out)",
+             f"this run: {run.judged} requests, {run.reused} pairs reused from the store, "
+             f"{run.judged / run.seconds if run.seconds else 0:.2f} requests/s, "
+             f"{(run.usage.prompt_tokens + run.usage.completion_tokens) / run.seconds if run.seconds else 0:,.0f} tokens/s"]
+    if run.stopped_by_budget:
+        lines.append(f"stopped by the budget: {wanted - len(judgments)} pairs left unjudged; rerun with a larger "
+                     f"--budget to continue")
+    return lines + ([] if tokens or not judgments else ["the server reported no token counts"])
 
 
 def print_table(rows: Sequence[JudgeRow], title: str) -> None:

@@ -1,7 +1,9 @@
 """An append-only JSONL store of judgments, keyed by ``(judge fingerprint, query_id, doc_id)``.
 
 Each batch is appended with one write and an fsync. A crash can only tear the last line; opening the store
-drops that torn tail, so every stored judgment is whole and none is stored twice.
+drops that torn tail, so every stored judgment is whole and none is stored twice. The one exception is an
+``api_error`` judgment (the server never answered): it does not count as done, and a later judgment of the same
+pair replaces it, so a resumed run retries exactly the pairs that were never answered.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import InputFormatError
-from ..records import STATUSES, Judgment, Pair
+from ..records import STATUSES, Judgment, Pair, Usage
 
-EXPECTED = 'a judgment object {"judge", "query_id", "doc_id", "grade", "status", "probs", "raw"}'
+EXPECTED = 'a judgment object {"judge", "query_id", "doc_id", "grade", "status", "probs", "raw", "usage"}'
+RETRIED = "api_error"
 
 
 class JudgmentStore:
@@ -29,18 +32,18 @@ class JudgmentStore:
             self._by_key[(judgment.judge, judgment.pair)] = judgment
 
     def done(self, judge: str) -> set[Pair]:
-        """Pairs this judge has a stored judgment for (whatever its status)."""
-        return {pair for (fp, pair) in self._by_key if fp == judge}
+        """Pairs this judge has answered: a stored judgment of any status but ``api_error``."""
+        return {pair for (fp, pair), j in self._by_key.items() if fp == judge and j.status != RETRIED}
 
     def judgments(self, judge: str) -> list[Judgment]:
         """This judge's stored judgments, sorted by pair."""
         return sorted((j for (fp, _), j in self._by_key.items() if fp == judge), key=lambda j: j.pair)
 
     def append(self, judgments: Iterable[Judgment]) -> int:
-        """Append a batch durably; a judgment whose judge and pair are already stored is an error."""
+        """Append a batch durably; a judgment whose judge and pair are already answered is an error."""
         batch = list(judgments)
         keys = [(j.judge, j.pair) for j in batch]
-        repeated = [k for k in keys if k in self._by_key]
+        repeated = [k for k in keys if k in self._by_key and self._by_key[k].status != RETRIED]
         if repeated or len(set(keys)) != len(keys):
             raise ValueError(f"{self.path}: judgments already stored for {repeated[:3] or 'pairs repeated in batch'}")
         text = "".join(json.dumps(_to_row(j), ensure_ascii=False) + "\n" for j in batch)
@@ -70,14 +73,17 @@ class JudgmentStore:
 
 
 def _to_row(j: Judgment) -> dict[str, object]:
+    usage = None if j.usage is None else {"requests": j.usage.requests, "prompt_tokens": j.usage.prompt_tokens,
+                                          "completion_tokens": j.usage.completion_tokens}
     return {"judge": j.judge, "query_id": j.query_id, "doc_id": j.doc_id, "grade": j.grade,
-            "status": j.status, "probs": j.probs, "raw": j.raw}
+            "status": j.status, "probs": j.probs, "raw": j.raw, "usage": usage}
 
 
 def _from_row(row: dict) -> Judgment:
     if row["status"] not in STATUSES:
         raise ValueError(f"status {row['status']!r} is not one of {STATUSES}")
-    probs = row.get("probs")
+    probs, usage = row.get("probs"), row.get("usage")
     return Judgment(query_id=str(row["query_id"]), doc_id=str(row["doc_id"]), grade=row["grade"],
                     judge=str(row["judge"]), status=row["status"],
-                    probs=tuple(probs) if probs is not None else None, raw=row.get("raw"))
+                    probs=tuple(probs) if probs is not None else None, raw=row.get("raw"),
+                    usage=Usage(**usage) if usage is not None else None)

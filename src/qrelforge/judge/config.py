@@ -1,0 +1,125 @@
+"""A teacher's configuration: one small YAML file naming the backend, model, prompt, scale, decoding and prices.
+
+    kind: openai                      # or llama-cpp (a GGUF model in process)
+    model: gpt-4o                     # llama-cpp: path of a .gguf file (default: SmolLM2-135M-Instruct)
+    base_url: http://127.0.0.1:8000/v1   # default: $OPENAI_BASE_URL, else OpenAI's; the key: $OPENAI_API_KEY
+    template: umbrela                 # or rubric, or a template file
+    guidelines: guidelines.txt        # optional assessor guidelines, put into the prompt
+    few_shot: {labels: qrels.txt, dataset: data/dl19, per_grade: 1}
+    scale: {grades: [0, 1, 2, 3], meanings: [...]}
+    temperature: 0
+    max_tokens: 32
+    samples: 1                        # n answers per pair, combined by vote: majority or mean
+    logprobs: true                    # ask for per-grade probabilities (top_logprobs alternatives)
+    concurrency: 8
+    prices: {input_per_million: 2.5, output_per_million: 10.0}   # US$ per million tokens
+
+Relative paths are read from the YAML file's folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, InputFormatError
+from ..records import GradeScale, Usage
+
+KINDS = ("openai", "llama-cpp")
+VOTES = ("majority", "mean")
+RESPONSE_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars per million prompt (input) and completion (output) tokens."""
+
+    input_per_million: float = 0.0
+    output_per_million: float = 0.0
+
+    def cost(self, usage: Usage) -> float:
+        return (usage.prompt_tokens * self.input_per_million + usage.completion_tokens * self.output_per_million) / 1e6
+
+
+@dataclass(frozen=True)
+class FewShotConfig:
+    labels: str  # TREC qrels of labeled pairs
+    dataset: str  # the folder with their texts
+    per_grade: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    kind: str = "openai"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    template: str = "umbrela"
+    guidelines: str | None = None
+    few_shot: FewShotConfig | None = None
+    scale: GradeScale = GradeScale()
+    temperature: float = 0.0
+    max_tokens: int = 32
+    samples: int = 1
+    vote: str = "majority"
+    logprobs: bool = True
+    top_logprobs: int = 5
+    response_format: str = "text"  # json: the server is asked for {"score": N} by a JSON schema
+    concurrency: int = 8
+    timeout: float = 60.0  # seconds per request attempt
+    max_retries: int = 4  # on 429, 5xx, timeouts and dropped connections, with backoff and Retry-After
+    prices: Prices = field(default_factory=Prices)
+
+    def __post_init__(self) -> None:
+        for name, value, known in (("kind", self.kind, KINDS), ("vote", self.vote, VOTES),
+                                   ("response_format", self.response_format, RESPONSE_FORMATS)):
+            if value not in known:
+                raise ConfigError(f"teacher {name} {value!r} is unknown; known: {list(known)}")
+        if self.kind == "openai" and not self.model:
+            raise ConfigError("an openai teacher needs a model name (model: ...)")
+        for name in ("samples", "concurrency", "max_tokens", "top_logprobs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"teacher {name} must be at least 1; got {getattr(self, name)}")
+
+
+def load_teacher_config(path: str | Path) -> TeacherConfig:
+    """Read a teacher YAML file; unknown keys and wrong types are errors that name the file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise InputFormatError(path, None, "a teacher YAML file", "no such file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputFormatError(path, mark.line + 1 if mark else None, "YAML", str(exc).splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise InputFormatError(path, 1, "a mapping of teacher settings", type(data).__name__)
+    try:
+        return TeacherConfig(**_nested(data, path))
+    except (ConfigError, TypeError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _nested(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    known = {f.name for f in fields(TeacherConfig)}
+    if unknown := sorted(set(data) - known):
+        raise ConfigError(f"unknown teacher settings {unknown}; known: {sorted(known)}")
+    out = dict(data)
+    if "scale" in out:
+        scale = out["scale"]
+        out["scale"] = GradeScale(tuple(scale.get("grades", ())), tuple(scale.get("meanings", ())))
+    if "prices" in out:
+        out["prices"] = Prices(**out["prices"])
+    if "few_shot" in out:
+        shots = dict(out["few_shot"])
+        shots.update({k: str(path.parent / shots[k]) for k in ("labels", "dataset") if k in shots})
+        out["few_shot"] = FewShotConfig(**shots)
+    for key in ("guidelines",) + (("model",) if out.get("kind") == "llama-cpp" else ()):
+        if out.get(key):
+            out[key] = str(path.parent / out[key])
+    if out.get("template") and Path(path.parent / out["template"]).is_file():
+        out["template"] = str(path.parent / out["template"])
+    return out

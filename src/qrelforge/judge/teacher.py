@@ -1,0 +1,110 @@
+"""A teacher LLM behind any OpenAI-compatible chat API (OpenAI, Azure, vLLM, Ollama, llama.cpp server).
+
+Requests run concurrently (at most ``concurrency`` at a time) through the official ``openai`` client, which
+retries 429, 5xx, timeouts and dropped connections with exponential backoff and jitter and honours Retry-After.
+A pair whose request still fails becomes an ``api_error`` judgment (retried by the next run); an answer in no
+accepted format becomes a ``parse_error`` judgment with its text — never a guessed grade.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from dataclasses import asdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..datasets import Dataset
+from ..errors import ConfigError
+from ..records import Judgment, Pair, Usage
+from .base import make_fingerprint
+from .config import TeacherConfig
+from .parse import grade_probs, parse_grade
+from .prompt import Prompt
+
+CHARS_PER_TOKEN = 3  # a cautious estimate (English text runs about 4 characters per token)
+
+
+class OpenAITeacher:
+    """Grades pairs by asking a chat model; safe to call from one thread at a time per batch."""
+
+    def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
+        self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
+        decoding = {k: getattr(config, k) for k in ("temperature", "max_tokens", "samples", "vote", "logprobs",
+                                                      "top_logprobs", "response_format")}
+        self.fingerprint = make_fingerprint("openai", str(config.model), {"prompt": asdict(prompt), "decoding": decoding})
+
+    def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
+        yield from asyncio.run(self._judge_all(pairs))
+
+    def worst_case(self, pairs: Sequence[Pair]) -> Usage:
+        """An upper estimate of the tokens judging ``pairs`` will bill (the server's count is used once known)."""
+        prompt_chars = sum(len(self._text(p)) for p in pairs)
+        return Usage(len(pairs), -(-prompt_chars // CHARS_PER_TOKEN) + 8 * len(pairs),
+                     self.config.max_tokens * self.config.samples * len(pairs))
+
+    def _text(self, pair: Pair) -> str:
+        return self.prompt.render(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
+
+    async def _judge_all(self, pairs: Sequence[Pair]) -> list[Judgment]:
+        from openai import AsyncOpenAI
+
+        c = self.config
+        limit = asyncio.Semaphore(c.concurrency)
+        async with AsyncOpenAI(base_url=c.base_url or os.environ.get("OPENAI_BASE_URL"),
+                               api_key=os.environ.get(c.api_key_env) or "unset", timeout=c.timeout,
+                               max_retries=c.max_retries) as client:
+            return list(await asyncio.gather(*(self._judge_one(client, limit, pair) for pair in pairs)))
+
+    async def _judge_one(self, client: Any, limit: asyncio.Semaphore, pair: Pair) -> Judgment:
+        import openai
+
+        c = self.config
+        options: dict[str, Any] = {"logprobs": True, "top_logprobs": c.top_logprobs} if c.logprobs else {}
+        if c.samples > 1:
+            options["n"] = c.samples
+        if c.response_format == "json":
+            options["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "strict": True, "schema": {
+                "type": "object", "properties": {"score": {"type": "integer", "enum": list(c.scale.grades)}},
+                "required": ["score"], "additionalProperties": False}}}
+        async with limit:
+            try:
+                response = await client.chat.completions.create(
+                    model=c.model, messages=[{"role": "user", "content": self._text(pair)}],
+                    temperature=c.temperature, max_tokens=c.max_tokens, **options)
+            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
+                raise ConfigError(f"the teacher server at {client.base_url} refused model {c.model!r}: {exc}; check "
+                                  f"the model name, base_url and ${c.api_key_env}") from None
+            except openai.OpenAIError as exc:
+                return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error",
+                                raw=f"{type(exc).__name__}: {exc}", usage=Usage(requests=1))
+        counted = response.usage
+        usage = Usage(1, counted.prompt_tokens, counted.completion_tokens) if counted else Usage(requests=1)
+        return self._read(pair, response.choices, usage)
+
+    def _read(self, pair: Pair, choices: Sequence[Any], usage: Usage) -> Judgment:
+        """Parse every sampled answer; vote over the ones in an accepted format."""
+        texts = [choice.message.content or "" for choice in choices]
+        answers = [(g, grade_probs(choice.logprobs and choice.logprobs.content, g, self.config.scale))
+                   for choice, text in zip(choices, texts) if (g := parse_grade(text, self.config.scale)) is not None]
+        raw = texts[0] if len(texts) == 1 else "\n---\n".join(texts)
+        if not answers:
+            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw,
+                            usage=usage)
+        grades = [g for g, _ in answers]
+        probs = [p for _, p in answers]
+        if all(p is not None for p in probs):
+            mean = tuple(round(sum(col) / len(probs), 6) for col in zip(*probs))
+        else:
+            counts = Counter(grades)
+            mean = tuple(counts[g] / len(grades) for g in self.config.scale.grades) if len(texts) > 1 else None
+        return Judgment(pair.query_id, pair.doc_id, vote(grades, self.config.vote), self.fingerprint, probs=mean,
+                        raw=raw, usage=usage)
+
+
+def vote(grades: Sequence[int], rule: str) -> int:
+    """``majority``: the most frequent grade (ties go to the lower); ``mean``: the mean, rounded half up."""
+    if rule == "mean":
+        return int(sum(grades) / len(grades) + 0.5)
+    counts = Counter(grades)
+    return min(counts, key=lambda g: (-counts[g], g))
