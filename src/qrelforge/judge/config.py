@@ -27,7 +27,7 @@ from ..records import GradeScale, Usage
 
 KINDS = ("openai", "llama-cpp")
 VOTES = ("majority", "mean")
-RESPONSE_FORMATS = ("text", "json")
+RESPONSE_FORMATS = ("text", "json_schema", "json_object")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class TeacherConfig:
     vote: str = "majority"
     logprobs: bool = True
     top_logprobs: int = 5
-    response_format: str = "text"  # json: the server is asked for {"score": N} by a JSON schema
+    # json_schema (OpenAI, Azure, vLLM, Ollama) or json_object (llama-cpp-python's server): {"score": N} is enforced
+    response_format: str = "text"
     concurrency: int = 8
     timeout: float = 60.0  # seconds per request attempt
     max_retries: int = 4  # on 429, 5xx, timeouts and dropped connections, with backoff and Retry-After

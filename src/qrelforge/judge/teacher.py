@@ -23,6 +23,7 @@ from .parse import grade_probs, parse_grade
 from .prompt import Prompt
 
 CHARS_PER_TOKEN = 3  # a cautious estimate (English text runs about 4 characters per token)
+CHAT_OVERHEAD_TOKENS = 16  # the chat template's role markers around the prompt
 
 
 class OpenAITeacher:
@@ -39,9 +40,7 @@ class OpenAITeacher:
 
     def worst_case(self, pairs: Sequence[Pair]) -> Usage:
         """An upper estimate of the tokens judging ``pairs`` will bill (the server's count is used once known)."""
-        prompt_chars = sum(len(self._text(p)) for p in pairs)
-        return Usage(len(pairs), -(-prompt_chars // CHARS_PER_TOKEN) + 8 * len(pairs),
-                     self.config.max_tokens * self.config.samples * len(pairs))
+        return prompt_usage(self.prompt, self.dataset, pairs, self.config.max_tokens * self.config.samples)
 
     def _text(self, pair: Pair) -> str:
         return self.prompt.render(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
@@ -63,10 +62,13 @@ class OpenAITeacher:
         options: dict[str, Any] = {"logprobs": True, "top_logprobs": c.top_logprobs} if c.logprobs else {}
         if c.samples > 1:
             options["n"] = c.samples
-        if c.response_format == "json":
-            options["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "strict": True, "schema": {
-                "type": "object", "properties": {"score": {"type": "integer", "enum": list(c.scale.grades)}},
-                "required": ["score"], "additionalProperties": False}}}
+        schema = {"type": "object", "properties": {"score": {"type": "integer", "enum": list(c.scale.grades)}},
+                  "required": ["score"], "additionalProperties": False}
+        if c.response_format == "json_schema":
+            options["response_format"] = {"type": "json_schema",
+                                          "json_schema": {"name": "grade", "strict": True, "schema": schema}}
+        elif c.response_format == "json_object":
+            options["response_format"] = {"type": "json_object", "schema": schema}
         async with limit:
             try:
                 response = await client.chat.completions.create(
@@ -100,6 +102,13 @@ class OpenAITeacher:
             mean = tuple(counts[g] / len(grades) for g in self.config.scale.grades) if len(texts) > 1 else None
         return Judgment(pair.query_id, pair.doc_id, vote(grades, self.config.vote), self.fingerprint, probs=mean,
                         raw=raw, usage=usage)
+
+
+def prompt_usage(prompt: Prompt, dataset: Dataset, pairs: Sequence[Pair], completion_tokens: int) -> Usage:
+    """One request per pair: its prompt's tokens, estimated cautiously, and at most ``completion_tokens`` more."""
+    chars = sum(len(prompt.render(dataset.queries[p.query_id], dataset.docs[p.doc_id])) for p in pairs)
+    return Usage(len(pairs), -(-chars // CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS * len(pairs),
+                 completion_tokens * len(pairs))
 
 
 def vote(grades: Sequence[int], rule: str) -> int:

@@ -1,0 +1,50 @@
+"""A teacher's speed and agreement on a random sample of judged pairs: requests/s, tokens/s, and agreement with
+the collection's human assessors.
+
+    python benchmarks/teacher_throughput.py --dataset ../shared/data/llmjudge-dev --pairs 200 --out /tmp/t
+    python benchmarks/teacher_throughput.py ... --teacher teacher.yaml    # any teacher config (e.g. a server)
+
+Without --teacher it runs the local llama-cpp teacher (SmolLM2-135M-Instruct in process, `make llm`).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+from qrelforge import (JudgeRow, JudgmentStore, TeacherConfig, agreement, graded, label, load_dataset, load_teacher,
+                       load_teacher_config, print_table)
+from qrelforge.cost import total_usage
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    args.add_argument("--dataset", required=True)
+    args.add_argument("--pairs", type=int, default=200, help="random judged pairs to grade")
+    args.add_argument("--teacher", type=Path, help="teacher YAML (default: local SmolLM2 with the rubric template)")
+    args.add_argument("--template", default="rubric", help="template of the default teacher")
+    args.add_argument("--seed", type=int, default=0)
+    args.add_argument("--out", required=True, type=Path)
+    opts = args.parse_args()
+
+    dataset = load_dataset(opts.dataset)
+    pairs = sorted(random.Random(opts.seed).sample(dataset.pairs, min(opts.pairs, len(dataset.pairs))))
+    config = load_teacher_config(opts.teacher) if opts.teacher else TeacherConfig(kind="llama-cpp",
+                                                                                  template=opts.template)
+    teacher = load_teacher(config, dataset, pairs)
+    store = JudgmentStore(opts.out / "judgments.jsonl")
+    run = label(teacher, pairs, store, batch_size=4 * config.concurrency)
+    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in set(pairs)]
+    usage = total_usage(judgments)
+    seconds = run.seconds or float("nan")
+    print(f"{teacher.fingerprint}: {run.judged} requests in {run.seconds:.1f} s ({run.reused} reused) -> "
+          f"{run.judged / seconds:.2f} requests/s, {(run.usage.prompt_tokens + run.usage.completion_tokens) / seconds:,.0f}"
+          f" tokens/s ({run.usage.prompt_tokens / max(run.judged, 1):.0f} prompt tokens per request); "
+          f"statuses {run.statuses}; all {len(judgments)} judgments: {usage}")
+    print_table([JudgeRow(teacher.fingerprint, agreement(graded(judgments), dataset.qrels),
+                          run.judged / seconds if run.judged else None)],
+                f"{len(pairs)} random pairs of {dataset.name} vs its human qrels")
+
+
+if __name__ == "__main__":
+    main()

