@@ -247,3 +247,34 @@ def _pairs_file(folder: Path, pairs) -> Path:
     path = folder / "pairs.txt"
     path.write_text("".join(f"{p.query_id} 0 {p.doc_id} 0\n" for p in pairs))
     return path
+
+
+def test_a_judge_run_killed_with_sigkill_resumes_and_answers_every_pair_once(small_dataset, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from collections import Counter
+
+    pairs = load_dataset(small_dataset).pairs[:24]
+    out = tmp_path / "labels.txt"
+    store_file = tmp_path / "labels.txt.judgments.jsonl"
+    with fault_server(lambda body, n: ("slow", 0.1, ["Score: 1"])) as server:
+        (tmp_path / "t.yaml").write_text(f"model: m\nbase_url: {server.base_url}\nconcurrency: 2\n")
+        command = [sys.executable, "-m", "qrelforge", "judge", "--dataset", str(small_dataset), "--teacher",
+                   str(tmp_path / "t.yaml"), "--out", str(out), "--pairs", str(_pairs_file(tmp_path, pairs)), "--quiet"]
+        first = subprocess.Popen(command, env={**os.environ, "OPENAI_API_KEY": "x"})
+        while not store_file.exists() or len(store_file.read_text().splitlines()) < 8:
+            assert first.poll() is None
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        answered = len(store_file.read_text().splitlines())
+        assert 8 <= answered < 24
+        subprocess.run(command, env={**os.environ, "OPENAI_API_KEY": "x"}, check=True, capture_output=True)
+        rows = [json.loads(line) for line in store_file.read_text().splitlines()]
+        per_pair = Counter((r["query_id"], r["doc_id"]) for r in rows)
+        assert len(per_pair) == 24 and set(per_pair.values()) == {1}
+        # requests lost with the killed process: at most the batch in flight (4 x concurrency)
+        assert len(server.bodies) - 24 <= 8
+    assert len(out.read_text().splitlines()) == 24

@@ -27,7 +27,7 @@ CHAT_OVERHEAD_TOKENS = 16  # the chat template's role markers around the prompt
 
 
 class OpenAITeacher:
-    """Grades pairs by asking a chat model; safe to call from one thread at a time per batch."""
+    """Grades pairs by asking a chat model. No per-call state: each call runs its own event loop and client."""
 
     def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
         self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
