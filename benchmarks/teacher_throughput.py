@@ -41,7 +41,7 @@ def main() -> None:
           f"{run.judged / seconds:.2f} requests/s, {(run.usage.prompt_tokens + run.usage.completion_tokens) / seconds:,.0f}"
           f" tokens/s ({run.usage.prompt_tokens / max(run.judged, 1):.0f} prompt tokens per request); "
           f"statuses {run.statuses}; all {len(judgments)} judgments: {usage}")
-    print_table([JudgeRow(teacher.fingerprint, agreement(graded(judgments), dataset.qrels),
+    print_table([JudgeRow(teacher.fingerprint, agreement(graded(judgments), {p: dataset.qrels[p] for p in pairs}),
                           run.judged / seconds if run.judged else None)],
                 f"{len(pairs)} random pairs of {dataset.name} vs its human qrels")
 

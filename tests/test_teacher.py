@@ -48,6 +48,16 @@ def test_grade_probabilities_come_from_the_grade_token_alternatives():
     assert grade_probs([token("2", -0.1, [token("x", -0.1)])], 2, SCALE) is None
 
 
+def test_prompt_cuts_long_passages_and_fills_every_placeholder():
+    from qrelforge.judge.prompt import Prompt, load_template
+
+    prompt = Prompt(load_template("rubric"), max_passage_chars=12)
+    text = prompt.render("what is jute", "Jute is a long, soft, shiny vegetable fibre.")
+    assert "Passage: Jute is a lon\n" in text and "shiny" not in text and "$" not in text
+    assert "0 = Irrelevant" in text and "grades 0, 1, 2, 3" in text
+    assert "shiny" in Prompt(load_template("rubric"), max_passage_chars=None).render("q", "shiny fibre")
+
+
 def test_votes():
     assert vote([1, 2, 2, 3], "majority") == 2
     assert vote([1, 3], "majority") == 1  # a tie goes to the lower grade

@@ -5,6 +5,7 @@
     base_url: http://127.0.0.1:8000/v1   # default: $OPENAI_BASE_URL, else OpenAI's; the key: $OPENAI_API_KEY
     template: umbrela                 # or rubric, or a template file
     guidelines: guidelines.txt        # optional assessor guidelines, put into the prompt
+    max_passage_chars: 4000           # longer passages are cut in the prompt (null: never)
     few_shot: {labels: qrels.txt, dataset: data/dl19, per_grade: 1}
     scale: {grades: [0, 1, 2, 3], meanings: [...]}
     temperature: 0
@@ -58,6 +59,7 @@ class TeacherConfig:
     template: str = "umbrela"
     guidelines: str | None = None
     few_shot: FewShotConfig | None = None
+    max_passage_chars: int | None = 4000  # passages are cut to this many characters in the prompt
     scale: GradeScale = GradeScale()
     temperature: float = 0.0
     max_tokens: int = 32

@@ -38,15 +38,17 @@ class Prompt:
     scale: GradeScale = GradeScale()
     guidelines: str = ""
     examples: tuple[FewShot, ...] = ()
+    max_passage_chars: int | None = 4000  # longer passages are cut (a few collections hold whole web pages)
 
     def render(self, query: str, passage: str) -> str:
         """The prompt for one pair."""
         scale = self.scale
+        cut = slice(self.max_passage_chars)
         guidelines = f"\nAssessor guidelines:\n{self.guidelines.strip()}\n" if self.guidelines.strip() else ""
-        examples = "".join(f"\nExample:\nQuery: {e.query}\nPassage: {e.passage}\nScore: {e.grade}\n"
+        examples = "".join(f"\nExample:\nQuery: {e.query}\nPassage: {e.passage[cut]}\nScore: {e.grade}\n"
                            for e in self.examples)
         return Template(self.template).substitute(
-            query=query, passage=passage, low=scale.grades[0], high=scale.grades[-1],
+            query=query, passage=passage[cut], low=scale.grades[0], high=scale.grades[-1],
             grades=", ".join(map(str, scale.grades)), guidelines=guidelines, examples=examples,
             scale="\n".join(f"{g} = {m}" for g, m in zip(scale.grades, scale.meanings)))
 

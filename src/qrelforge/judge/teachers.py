@@ -26,7 +26,7 @@ def build_prompt(config: TeacherConfig, judged: Sequence[Pair]) -> Prompt:
         shots = config.few_shot
         examples = few_shot_examples(load_dataset(shots.dataset), read_qrels(shots.labels), shots.per_grade, judged,
                                      shots.seed)
-    return Prompt(load_template(config.template), config.scale, guidelines, examples)
+    return Prompt(load_template(config.template), config.scale, guidelines, examples, config.max_passage_chars)
 
 
 def load_teacher(config: TeacherConfig, dataset: Dataset, judged: Sequence[Pair] = ()) -> Judge:
