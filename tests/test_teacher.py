@@ -53,7 +53,7 @@ def test_prompt_cuts_long_passages_and_fills_every_placeholder():
 
     prompt = Prompt(load_template("rubric"), max_passage_chars=12)
     text = prompt.render("what is jute", "Jute is a long, soft, shiny vegetable fibre.")
-    assert "Passage: Jute is a lon\n" in text and "shiny" not in text and "$" not in text
+    assert "Passage: Jute is a lo\n" in text and "shiny" not in text and "$" not in text
     assert "0 = Irrelevant" in text and "grades 0, 1, 2, 3" in text
     assert "shiny" in Prompt(load_template("rubric"), max_passage_chars=None).render("q", "shiny fibre")
 
