@@ -20,7 +20,7 @@ from .config import TeacherConfig
 from .prompt import Prompt
 from .teacher import prompt_usage
 
-CONTEXT_TOKENS = 4096
+CONTEXT_TOKENS = 8192  # SmolLM2 and Gemma 3 read 8k; a prompt still longer is an api_error judgment
 
 
 def default_gguf() -> str:
