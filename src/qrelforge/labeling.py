@@ -32,8 +32,8 @@ def label(judge: Judge, pairs: Sequence[Pair], store: JudgmentStore, batch_size:
           progress: bool = True, budget: float | None = None) -> LabelRun:
     """Judge every pair the store lacks for this judge, appending each batch durably as it completes.
 
-    With a ``budget`` (US$, for a billed judge), the judge's total spend in this store — earlier runs included —
-    never exceeds it by the judge's worst-case estimate: the run stops before the first pair that could.
+    With a ``budget`` (US$, for a billed judge), the run stops before the first pair whose worst-case cost could
+    take the judge's total spend in this store (earlier runs included) over the budget.
     """
     from .cost import BilledJudge, affordable, total_usage
 
@@ -58,7 +58,7 @@ def label(judge: Judge, pairs: Sequence[Pair], store: JudgmentStore, batch_size:
             statuses.update(j.status for j in judgments)
             usage, judged = usage + total_usage(judgments), judged + len(batch)
             if billed:
-                spent = judge.prices.cost(total_usage(store.judgments(judge.fingerprint)))
+                spent += judge.prices.cost(total_usage(judgments))
             advance(len(batch), f"{usage.prompt_tokens + usage.completion_tokens:,} tokens, ${spent:.4f}" if billed else "")
             if stopped:
                 break
