@@ -1,0 +1,99 @@
+"""Queries written from seed documents: seed sampling, one prompt per query style, cleaning of the answer, and the
+filters (length, exact and near duplicates, InPars-style consistency with BM25), each counting what it drops."""
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .errors import ConfigError
+from .index import BM25Index
+
+STYLES = {
+    "keywords": "Write a short web search query, two to five keywords, that this passage answers.",
+    "question": "Write a natural question that someone would type into a search engine and that this passage answers.",
+    "enterprise": "Write the query an employee would type into the company search to find this document. Use its "
+                  "title, author, file name or folder if they help.",
+}
+
+
+@dataclass(frozen=True)
+class GeneratedQuery:
+    query_id: str
+    text: str
+    seed_doc_id: str  # the document it was written from: a candidate positive, still graded by the teacher
+    style: str
+    generator: str  # fingerprint of the model and prompt that wrote it
+
+
+def sample_seeds(doc_ids: Sequence[str], count: int, seed: int,
+                 strata: Mapping[str, str] | None = None) -> list[str]:
+    """``count`` seed docs: uniform, or with ``strata`` (doc id -> a metadata value) an equal share per value."""
+    rng = random.Random(seed)
+    if not strata:
+        return rng.sample(list(doc_ids), min(count, len(doc_ids)))
+    groups: dict[str, list[str]] = {}
+    for doc in doc_ids:
+        groups.setdefault(strata.get(doc, ""), []).append(doc)
+    for members in groups.values():
+        rng.shuffle(members)
+    chosen, turn = [], 0
+    while len(chosen) < min(count, len(doc_ids)):  # round robin over the strata, in a fixed order
+        for value in sorted(groups):
+            if turn < len(groups[value]) and len(chosen) < count:
+                chosen.append(groups[value][turn])
+        turn += 1
+    return chosen
+
+
+def query_prompt(doc: str, style: str, metadata: Mapping[str, str] | None = None, max_chars: int = 2000) -> str:
+    """The instruction that asks an LLM for one query of ``style`` about ``doc``."""
+    if style not in STYLES:
+        raise ConfigError(f"query style {style!r} is unknown; known: {sorted(STYLES)}")
+    fields = "".join(f"{key}: {value}\n" for key, value in (metadata or {}).items())
+    return (f"{fields}Document:\n{doc[:max_chars]}\n\n{STYLES[style]} "
+            "Answer with the query only, on one line, without quotes.")
+
+
+def clean_query(answer: str) -> str | None:
+    """The query in an LLM's answer: its first non-empty line without a "Query:" label or quotes; None if empty."""
+    line = next((ln.strip() for ln in answer.splitlines() if ln.strip()), "")
+    line = re.sub(r"^(?:search\s+)?query\s*[:\-]\s*", "", line, flags=re.IGNORECASE).strip().strip("\"'`“”").strip()
+    return line or None
+
+
+def filter_queries(queries: Sequence[GeneratedQuery], index: BM25Index, min_words: int = 2, max_words: int = 20,
+                   near_duplicate: float = 0.8, consistency_k: int | None = 20
+                   ) -> tuple[list[GeneratedQuery], dict[str, int]]:
+    """Keep the queries that pass every filter, in order; returns them and how many each filter dropped.
+
+    length: word count outside [min_words, max_words]. duplicate: the same words as a kept query (case and
+    punctuation aside). near duplicate: word-set Jaccard >= ``near_duplicate`` with a kept query of the same seed.
+    consistency: the seed document is not in the query's BM25 top ``consistency_k`` (None: no check).
+    """
+    dropped: Counter[str] = Counter()
+    kept, seen, words_by_seed = [], set(), {}
+    for query in queries:
+        words = re.findall(r"\w+", query.text.lower())
+        if not min_words <= len(words) <= max_words:
+            dropped["length"] += 1
+        elif " ".join(words) in seen:
+            dropped["duplicate"] += 1
+        elif any(_jaccard(set(words), other) >= near_duplicate for other in words_by_seed.get(query.seed_doc_id, [])):
+            dropped["near duplicate"] += 1
+        else:
+            kept.append(query)
+            seen.add(" ".join(words))
+            words_by_seed.setdefault(query.seed_doc_id, []).append(set(words))
+    if consistency_k:
+        hits = index.search([q.text for q in kept], consistency_k)
+        consistent = [q for q, found in zip(kept, hits) if q.seed_doc_id in {d for d, _ in found}]
+        dropped["consistency"] = len(kept) - len(consistent)
+        kept = consistent
+    return kept, {name: dropped[name] for name in ("length", "duplicate", "near duplicate", "consistency")}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0

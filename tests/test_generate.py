@@ -1,0 +1,65 @@
+"""Seed sampling, query prompts, answer cleaning and the query filters (each drop counted)."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from qrelforge import ConfigError
+from qrelforge.generate import GeneratedQuery, clean_query, filter_queries, query_prompt, sample_seeds
+from qrelforge.index import BM25Index
+
+DOCS = {
+    "d0": "Jute is a long, soft, shiny vegetable fibre that can be spun into coarse, strong threads.",
+    "d1": "The Eiffel Tower in Paris was completed in 1889 for the World's Fair.",
+    "d2": "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    "d3": "Stock markets fell sharply on Tuesday as interest rates rose.",
+}
+
+
+def q(i: int, text: str, seed: str) -> GeneratedQuery:
+    return GeneratedQuery(f"g{i}", text, seed, "question", "test")
+
+
+def test_seeds_uniform_or_an_equal_share_per_stratum():
+    ids = [f"d{i}" for i in range(100)]
+    assert sample_seeds(ids, 10, seed=3) == sample_seeds(ids, 10, seed=3)
+    assert len(set(sample_seeds(ids, 10, seed=3))) == 10 and len(sample_seeds(ids, 500, seed=3)) == 100
+    strata = {d: ("memo" if i < 90 else "report") for i, d in enumerate(ids)}
+    chosen = sample_seeds(ids, 10, seed=3, strata=strata)
+    assert Counter(strata[d] for d in chosen) == {"memo": 5, "report": 5}
+
+
+def test_prompt_names_the_style_and_metadata_and_unknown_styles_are_errors():
+    prompt = query_prompt(DOCS["d1"], "enterprise", {"title": "Tower history", "folder": "/travel"})
+    assert "title: Tower history" in prompt and "folder: /travel" in prompt and "Eiffel" in prompt
+    assert "employee" in prompt and "keywords" in query_prompt("x", "keywords")
+    with pytest.raises(ConfigError, match="query style 'poem' is unknown"):
+        query_prompt("x", "poem")
+
+
+@pytest.mark.parametrize("answer, query", [
+    ("when was the eiffel tower built", "when was the eiffel tower built"),
+    ('Query: "jute fibre uses"\nThis query asks...', "jute fibre uses"),
+    ("\n\n  search query - photosynthesis glucose  \n", "photosynthesis glucose"),
+    ("   \n", None), ('""', None)])
+def test_clean_query_takes_the_first_line_without_labels_or_quotes(answer, query):
+    assert clean_query(answer) == query
+
+
+def test_filters_drop_and_count_length_duplicates_and_inconsistent_queries():
+    index = BM25Index.build(DOCS)
+    queries = [
+        q(0, "jute fibre threads", "d0"),
+        q(1, "Jute fibre threads?", "d0"),  # the same words
+        q(2, "jute fibre threads strong", "d0"),  # 3 of 4 words shared with g0 (0.75): kept at 0.8
+        q(3, "jute fibre threads coarse strong", "d0"),  # 4 of 5 shared with g2 (0.8): near duplicate
+        q(4, "eiffel", "d1"),  # one word
+        q(5, "when was the eiffel tower completed", "d1"),
+        q(6, "why do stock markets fall", "d2"),  # its seed doc is d2, BM25 finds d3
+    ]
+    kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=1)
+    assert [k.query_id for k in kept] == ["g0", "g2", "g5"]
+    assert dropped == {"length": 1, "duplicate": 1, "near duplicate": 1, "consistency": 1}
+    kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=None)
+    assert "g6" in [k.query_id for k in kept] and dropped["consistency"] == 0
