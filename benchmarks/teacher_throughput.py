@@ -34,15 +34,15 @@ def main() -> None:
     teacher = load_teacher(config, dataset, pairs)
     store = JudgmentStore(opts.out / "judgments.jsonl")
     run = label(teacher, pairs, store, batch_size=4 * config.concurrency)
-    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in set(pairs)]
+    wanted = set(pairs)
+    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in wanted]
     usage = total_usage(judgments)
-    seconds = run.seconds or float("nan")
     print(f"{teacher.fingerprint}: {run.judged} requests in {run.seconds:.1f} s ({run.reused} reused) -> "
-          f"{run.judged / seconds:.2f} requests/s, {(run.usage.prompt_tokens + run.usage.completion_tokens) / seconds:,.0f}"
-          f" tokens/s ({run.usage.prompt_tokens / max(run.judged, 1):.0f} prompt tokens per request); "
+          f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s "
+          f"({run.usage.prompt_tokens / max(run.judged, 1):.0f} prompt tokens per request); "
           f"statuses {run.statuses}; all {len(judgments)} judgments: {usage}")
     print_table([JudgeRow(teacher.fingerprint, agreement(graded(judgments), {p: dataset.qrels[p] for p in pairs}),
-                          run.judged / seconds if run.judged else None)],
+                          run.pairs_per_second or None)],
                 f"{len(pairs)} random pairs of {dataset.name} vs its human qrels")
 
 

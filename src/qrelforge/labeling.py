@@ -27,6 +27,11 @@ class LabelRun:
     def pairs_per_second(self) -> float:
         return self.judged / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def tokens_per_second(self) -> float:
+        tokens = self.usage.prompt_tokens + self.usage.completion_tokens
+        return tokens / self.seconds if self.seconds > 0 else 0.0
+
 
 def label(judge: Judge, pairs: Sequence[Pair], store: JudgmentStore, batch_size: int = 256,
           progress: bool = True, budget: float | None = None) -> LabelRun:

@@ -50,8 +50,7 @@ def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run:
              f"completion tokens; cost ${prices.cost(usage):.4f} (prices per million: "
              f"${prices.input_per_million} in, ${prices.output_per_million} out)",
              f"this run: {run.judged} requests, {run.reused} pairs reused from the store, "
-             f"{run.judged / run.seconds if run.seconds else 0:.2f} requests/s, "
-             f"{(run.usage.prompt_tokens + run.usage.completion_tokens) / run.seconds if run.seconds else 0:,.0f} tokens/s"]
+             f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s"]
     if run.stopped_by_budget:
         lines.append(f"stopped by the budget: {wanted - len(judgments)} pairs left unjudged; rerun with a larger "
                      f"--budget to continue")

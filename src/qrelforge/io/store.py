@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -73,8 +74,7 @@ class JudgmentStore:
 
 
 def _to_row(j: Judgment) -> dict[str, object]:
-    usage = None if j.usage is None else {"requests": j.usage.requests, "prompt_tokens": j.usage.prompt_tokens,
-                                          "completion_tokens": j.usage.completion_tokens}
+    usage = None if j.usage is None else asdict(j.usage)
     return {"judge": j.judge, "query_id": j.query_id, "doc_id": j.doc_id, "grade": j.grade,
             "status": j.status, "probs": j.probs, "raw": j.raw, "usage": usage}
 

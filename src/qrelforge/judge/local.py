@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..records import Judgment, Pair, Usage
 from .base import file_digest, make_fingerprint
 from .config import TeacherConfig
+from .parse import parse_grade
 from .prompt import Prompt
 from .teacher import prompt_usage
 
@@ -87,8 +88,7 @@ class LlamaCppTeacher:
         counted = answer["usage"]
         usage = Usage(1, counted["prompt_tokens"], counted["completion_tokens"])
         raw = answer["choices"][0]["message"]["content"] or ""
-        grades = self.prompt.scale.grades
-        grade = int(raw) if raw.strip().isdigit() and int(raw) in grades else None
+        grade = parse_grade(raw, self.prompt.scale)
         if grade is None:
             return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw, usage=usage)
         return Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint, probs=probs, raw=raw, usage=usage)
