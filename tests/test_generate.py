@@ -63,3 +63,43 @@ def test_filters_drop_and_count_length_duplicates_and_inconsistent_queries():
     assert dropped == {"length": 1, "duplicate": 1, "near duplicate": 1, "consistency": 1}
     kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=None)
     assert "g6" in [k.query_id for k in kept] and dropped["consistency"] == 0
+
+
+def test_queries_from_an_openai_compatible_server_keep_provenance_and_drop_failures():
+    from fault_server import fault_server
+
+    from qrelforge import TeacherConfig
+    from qrelforge.generate import generate_queries
+    from qrelforge.llm import load_llm
+
+    def behaviour(body, n):
+        prompt = body["messages"][0]["content"]
+        if "Stock markets" in prompt:
+            return ("status", 400, {})
+        return ("ok", ["Query: \"eiffel tower year\""] if "Eiffel" in prompt else ["  \n"])
+
+    with fault_server(behaviour) as server:
+        llm = load_llm(TeacherConfig(model="writer", base_url=server.base_url, max_retries=0, temperature=0.7))
+        queries, counts = generate_queries(llm, DOCS, ["d1", "d3", "d0"], ["keywords", "question"])
+        assert len(server.bodies) == 6 and {b["temperature"] for b in server.bodies} == {0.7}
+    assert [(g.text, g.seed_doc_id, g.style) for g in queries] == [("eiffel tower year", "d1", "keywords"),
+                                                                    ("eiffel tower year", "d1", "question")]
+    assert all(g.generator == llm.fingerprint for g in queries) and len({g.query_id for g in queries}) == 2
+    assert counts == {"failed requests": 2, "empty answers": 2}
+
+
+@pytest.mark.llm
+def test_the_real_local_model_writes_queries_for_seed_docs():
+    from qrelforge import TeacherConfig, load_dataset
+    from qrelforge.generate import generate_queries
+    from qrelforge.llm import load_llm
+
+    demo = load_dataset("dl20-demo")
+    seeds = sorted(demo.docs)[:3]
+    llm = load_llm(TeacherConfig(kind="llama-cpp", temperature=0.0, max_tokens=24))
+    queries, counts = generate_queries(llm, demo.docs, seeds, ["question"])
+    assert counts["failed requests"] == 0 and len(queries) + counts["empty answers"] == 3
+    assert queries and all(q.seed_doc_id in seeds and 0 < len(q.text) <= 200 for q in queries)
+    again, _ = generate_queries(load_llm(TeacherConfig(kind="llama-cpp", temperature=0.0, max_tokens=24)),
+                                demo.docs, seeds, ["question"])
+    assert [q.text for q in again] == [q.text for q in queries]  # greedy decoding: the same queries

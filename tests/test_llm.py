@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from qrelforge import JudgmentStore, TeacherConfig, label, load_dataset, load_teacher
-from qrelforge.judge.local import default_gguf
+from qrelforge.llm import default_gguf
 
 pytestmark = pytest.mark.llm
 

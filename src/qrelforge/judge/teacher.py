@@ -8,15 +8,14 @@ accepted format becomes a ``parse_error`` judgment with its text — never a gue
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from dataclasses import asdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..datasets import Dataset
-from ..errors import ConfigError
 from ..records import Judgment, Pair, Usage
+from ..llm import async_client, check_not_refused
 from .base import make_fingerprint
 from .config import TeacherConfig
 from .parse import grade_probs, parse_grade
@@ -46,13 +45,8 @@ class OpenAITeacher:
         return self.prompt.render(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
 
     async def _judge_all(self, pairs: Sequence[Pair]) -> list[Judgment]:
-        from openai import AsyncOpenAI
-
-        c = self.config
-        limit = asyncio.Semaphore(c.concurrency)
-        async with AsyncOpenAI(base_url=c.base_url or os.environ.get("OPENAI_BASE_URL"),
-                               api_key=os.environ.get(c.api_key_env) or "unset", timeout=c.timeout,
-                               max_retries=c.max_retries) as client:
+        limit = asyncio.Semaphore(self.config.concurrency)
+        async with async_client(self.config) as client:
             return list(await asyncio.gather(*(self._judge_one(client, limit, pair) for pair in pairs)))
 
     async def _judge_one(self, client: Any, limit: asyncio.Semaphore, pair: Pair) -> Judgment:
@@ -74,10 +68,8 @@ class OpenAITeacher:
                 response = await client.chat.completions.create(
                     model=c.model, messages=[{"role": "user", "content": self._text(pair)}],
                     temperature=c.temperature, max_tokens=c.max_tokens, **options)
-            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
-                raise ConfigError(f"the teacher server at {client.base_url} refused model {c.model!r}: {exc}; check "
-                                  f"the model name, base_url and ${c.api_key_env}") from None
             except openai.OpenAIError as exc:
+                check_not_refused(exc, c)
                 return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error",
                                 raw=f"{type(exc).__name__}: {exc}", usage=Usage(requests=1))
         counted = response.usage
