@@ -81,6 +81,16 @@ def parser() -> argparse.ArgumentParser:
     _quiet(jud)
     jud.set_defaults(command=cmd_judge)
 
+    run = sub.add_parser("run", help="run the distillation chain of a pipeline YAML (resumable)",
+                         description="Index the corpus, write queries from seed documents, mine BM25 candidates, "
+                         "grade them with the teacher, train the student and compare both with human labels, as "
+                         "CONFIG says. Finished stages whose settings did not change are skipped.")
+    run.add_argument("config", type=Path, metavar="CONFIG")
+    run.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (one subfolder per stage)")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and the teacher's request count and cost")
+    _quiet(run)
+    run.set_defaults(command=cmd_run)
+
     ev = sub.add_parser("evaluate", help="agreement of a label file with human qrels",
                         description="Cohen's kappa, kappa at >=1 and >=2, Krippendorff's alpha (ordinal), "
                         "accuracy, Spearman and the confusion matrix of LABELS against QRELS.")
@@ -161,6 +171,19 @@ def cmd_judge(args: argparse.Namespace) -> int:
     print_table(rows, f"teacher vs the human qrels of {args.dataset}")
     if args.report:
         write_report(rows, args.report, f"{args.out.name}: teacher run", summary)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline.config import load_pipeline_config
+    from .pipeline.run import dry_run, run_pipeline
+
+    config = load_pipeline_config(args.config)
+    if args.dry_run:
+        print("\n".join(dry_run(config, args.out)))
+        return 0
+    for stage, manifest in run_pipeline(config, args.out, progress=not args.quiet).items():
+        print(f"{stage}: {json.dumps(manifest['counts'])[:300]}")
     return 0
 
 

@@ -63,15 +63,15 @@ def generate_queries(llm: TextLLM, docs: Mapping[str, str], seeds: Sequence[str]
                      ) -> tuple[list[GeneratedQuery], dict[str, int]]:
     """``per_doc`` queries of each style from each seed doc; returns them and counts of failed requests and of
     answers that held no query (both are dropped, never guessed)."""
-    jobs = [(doc, style) for doc in seeds for style in styles for _ in range(per_doc)]
-    prompts = [query_prompt(docs[doc], style, (metadata or {}).get(doc)) for doc, style in jobs]
+    jobs = [(doc, style, k) for doc in seeds for style in styles for k in range(per_doc)]
+    prompts = [query_prompt(docs[doc], style, (metadata or {}).get(doc)) for doc, style, _ in jobs]
     queries, failed, empty = [], 0, 0
-    for number, ((doc, style), answer) in enumerate(zip(jobs, llm.complete(prompts))):
+    for (doc, style, k), answer in zip(jobs, llm.complete(prompts)):
         text = clean_query(answer.text) if answer.text is not None else None
         failed += answer.text is None
         empty += answer.text is not None and text is None
         if text:
-            queries.append(GeneratedQuery(f"gen{number}", text, doc, style, llm.fingerprint))
+            queries.append(GeneratedQuery(f"gen-{doc}-{style}-{k}", text, doc, style, llm.fingerprint))
     return queries, {"failed requests": failed, "empty answers": empty}
 
 

@@ -61,6 +61,7 @@ def print_table(rows: Sequence[JudgeRow], title: str) -> None:
     """Print the agreement table to the terminal."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if not console.is_terminal:  # a pipe or a log: do not squeeze the numbers into 80 columns
@@ -69,7 +70,7 @@ def print_table(rows: Sequence[JudgeRow], title: str) -> None:
     for i, name in enumerate(COLUMNS):
         table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
     for row in rows:
-        table.add_row(*cells(row))
+        table.add_row(*(Text(cell) for cell in cells(row)))  # Text: a judge name like "openai:m:…" is no emoji code
     console.print(table)
 
 

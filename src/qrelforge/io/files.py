@@ -7,9 +7,11 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import InputFormatError
+from ..errors import ConfigError, InputFormatError
+
+T = TypeVar("T")
 
 
 def numbered_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
@@ -73,3 +75,24 @@ def write_folder_atomic(out: str | Path, write: Callable[[Path], None]) -> None:
             tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_yaml_config(path: str | Path, what: str, build: Callable[[dict[str, Any], Path], T]) -> T:
+    """``build(mapping, folder)`` on a YAML file holding one mapping. A missing file or bad YAML is an
+    InputFormatError with the line; a value ``build`` rejects is a ConfigError that names the file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise InputFormatError(path, None, what, "no such file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputFormatError(path, mark.line + 1 if mark else None, "YAML", str(exc).splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise InputFormatError(path, 1, what, type(data).__name__)
+    try:
+        return build(data, path.parent)
+    except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputFormatError
+from ..errors import ConfigError
+from ..io.files import load_yaml_config
 from ..records import GradeScale, Usage
 
 KINDS = ("openai", "llama-cpp")
@@ -88,25 +89,15 @@ class TeacherConfig:
 
 def load_teacher_config(path: str | Path) -> TeacherConfig:
     """Read a teacher YAML file; unknown keys and wrong types are errors that name the file."""
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputFormatError(path, None, "a teacher YAML file", "no such file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputFormatError(path, mark.line + 1 if mark else None, "YAML", str(exc).splitlines()[0]) from None
-    if not isinstance(data, dict):
-        raise InputFormatError(path, 1, "a mapping of teacher settings", type(data).__name__)
-    try:
-        return TeacherConfig(**_nested(data, path))
-    except (ConfigError, TypeError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    return load_yaml_config(path, "a teacher YAML file: a mapping of teacher settings", teacher_config_from_mapping)
 
 
-def _nested(data: dict[str, Any], path: Path) -> dict[str, Any]:
+def teacher_config_from_mapping(data: dict[str, Any], base: Path) -> TeacherConfig:
+    """A TeacherConfig from parsed YAML; relative paths are read from ``base``."""
+    return TeacherConfig(**_nested(data, base))
+
+
+def _nested(data: dict[str, Any], base: Path) -> dict[str, Any]:
     known = {f.name for f in fields(TeacherConfig)}
     if unknown := sorted(set(data) - known):
         raise ConfigError(f"unknown teacher settings {unknown}; known: {sorted(known)}")
@@ -118,11 +109,11 @@ def _nested(data: dict[str, Any], path: Path) -> dict[str, Any]:
         out["prices"] = Prices(**out["prices"])
     if "few_shot" in out:
         shots = dict(out["few_shot"])
-        shots.update({k: str(path.parent / shots[k]) for k in ("labels", "dataset") if k in shots})
+        shots.update({k: str(base / shots[k]) for k in ("labels", "dataset") if k in shots})
         out["few_shot"] = FewShotConfig(**shots)
     for key in ("guidelines",) + (("model",) if out.get("kind") == "llama-cpp" else ()):
         if out.get(key):
-            out[key] = str(path.parent / out[key])
-    if out.get("template") and Path(path.parent / out["template"]).is_file():
-        out["template"] = str(path.parent / out["template"])
+            out[key] = str(base / out[key])
+    if out.get("template") and Path(base / out["template"]).is_file():
+        out["template"] = str(base / out["template"])
     return out

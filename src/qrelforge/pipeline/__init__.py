@@ -1,0 +1,1 @@
+"""The synthetic-data pipeline: one YAML config, stages with manifests, skip and resume."""

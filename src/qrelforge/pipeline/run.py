@@ -1,0 +1,150 @@
+"""Run the distillation chain stage by stage into an output folder: index, generate, mine, judge, train, evaluate.
+
+Each stage writes its folder and then ``manifest.json`` (its key, config, inputs, versions, counts, seconds). The
+key hashes the stage's settings and the keys of the stages it reads, so a re-run skips every stage whose key is
+unchanged and re-runs a changed stage and everything after it. Teacher answers live in one store keyed by the
+teacher's fingerprint and the pair (``judgments.jsonl``): a re-run, or a killed run, never asks twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..datasets import Dataset, load_dataset
+from ..io.files import write_atomic
+from ..io.store import JudgmentStore
+from ..records import Pair
+from .config import PipelineConfig
+
+STAGES = ("index", "generate", "mine", "judge", "train", "evaluate")
+UPSTREAM = {"index": (), "generate": ("index",), "mine": ("index", "generate"), "judge": ("mine",),
+            "train": ("judge",), "evaluate": ("train",)}
+
+
+def stage_keys(config: PipelineConfig) -> dict[str, str]:
+    """Each stage's key: a hash of its own settings and of the keys of the stages it reads."""
+    own = {"index": {"corpus": config.corpus, **config.index}, "generate": asdict(config.generate),
+           "mine": asdict(config.mine), "judge": asdict(config.teacher), "train": asdict(config.train),
+           "evaluate": {"evaluate": asdict(config.evaluate), "teacher": asdict(config.teacher)}}
+    keys: dict[str, str] = {}
+    for stage in STAGES:
+        parts = {"settings": own[stage], "inputs": [keys[u] for u in UPSTREAM[stage]]}
+        keys[stage] = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return keys
+
+
+def plan_stages(config: PipelineConfig, out: Path) -> dict[str, bool]:
+    """Which stages a run would execute (True) or skip as up to date (False)."""
+    keys = stage_keys(config)
+    return {stage: _manifest(out / stage).get("key") != keys[stage] for stage in STAGES}
+
+
+def run_pipeline(config: PipelineConfig, out: str | Path, progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Run every stage that is not up to date; returns each stage's manifest."""
+    from . import stages
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keys, manifests = stage_keys(config), {}
+    work: dict[str, Callable[..., dict[str, Any]]] = {name: getattr(stages, name) for name in STAGES}
+    for stage in STAGES:
+        folder = out / stage
+        manifest = _manifest(folder)
+        if manifest.get("key") == keys[stage]:
+            manifests[stage] = manifest
+            continue
+        started = folder / "started.json"
+        if folder.exists() and (not started.is_file() or json.loads(started.read_text())["key"] != keys[stage]):
+            shutil.rmtree(folder)  # results of other settings; a started run of these settings resumes
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(started, json.dumps({"key": keys[stage]}))
+        begin = time.perf_counter()
+        counts = work[stage](config, out, folder, progress)
+        manifest = {"stage": stage, "key": keys[stage], "inputs": {u: keys[u] for u in UPSTREAM[stage]},
+                    "counts": counts, "seconds": round(time.perf_counter() - begin, 1),
+                    "versions": {"qrelforge": __version__, "python": platform.python_version()},
+                    "config": asdict(config)}
+        text = json.dumps(manifest, indent=1, default=str)
+        write_atomic(folder / "manifest.json", text)
+        manifests[stage] = json.loads(text)  # as a later run will read it
+        started.unlink()
+    return manifests
+
+
+def synthetic_dataset(config: PipelineConfig, out: Path, grades: dict[Pair, int] | None = None) -> Dataset:
+    """The generated queries over the corpus docs, with ``grades`` (the teacher's) as qrels."""
+    queries = {row["query_id"]: row["text"] for row in read_jsonl(out / "generate" / "queries.jsonl")}
+    return Dataset("synthetic", queries=queries, docs=load_dataset(config.corpus).docs, qrels=grades or {})
+
+
+def candidate_pairs(out: Path) -> list[Pair]:
+    return [Pair(row["query_id"], row["doc_id"]) for row in read_jsonl(out / "mine" / "candidates.jsonl")]
+
+
+def teacher_store(out: Path) -> JudgmentStore:
+    """Every teacher answer of this output folder, whatever stage asked for it."""
+    return JudgmentStore(out / "judgments.jsonl")
+
+
+def human_sample(config: PipelineConfig) -> tuple[Dataset, list[Pair]]:
+    human = load_dataset(config.evaluate.dataset)
+    pairs = human.pairs
+    if config.evaluate.pairs and config.evaluate.pairs < len(pairs):
+        pairs = sorted(random.Random(config.evaluate.seed).sample(pairs, config.evaluate.pairs))
+    return human, pairs
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def count(values: list[str]) -> dict[str, int]:
+    return dict(sorted(Counter(values).items()))
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
+    """The plan: which stages would run, and at most how many teacher requests they would make, at what cost."""
+    from ..judge.teacher import CHAT_OVERHEAD_TOKENS, CHARS_PER_TOKEN
+    from ..judge.teachers import build_prompt
+    from ..records import Usage
+
+    out = Path(out)
+    runs = plan_stages(config, out)
+    lines = [f"{stage}: {'run' if runs[stage] else 'up to date'}" for stage in STAGES]
+    g, m = config.generate, config.mine
+    pairs = g.seeds * len(g.styles) * g.per_doc * (1 + sum(b[2] for b in m.bands) + m.random) if runs["judge"] else 0
+    if not runs["mine"] and runs["judge"]:
+        pairs = len(candidate_pairs(out))
+    pairs += (config.evaluate.pairs or 0) if config.evaluate.dataset and runs["evaluate"] else 0
+    docs = load_dataset(config.corpus).docs
+    sample = [docs[d] for d in list(docs)[:500]]
+    prompt_chars = len(build_prompt(config.teacher, []).render("a typical query of ten words", "")) + \
+        min(sum(map(len, sample)) / max(len(sample), 1), config.teacher.max_passage_chars or float("inf"))
+    per_request = Usage(1, int(prompt_chars / CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS,
+                        config.teacher.max_tokens * config.teacher.samples)
+    lines.append(f"teacher: at most {pairs:,} requests (answers already in {out / 'judgments.jsonl'} are not asked "
+                 f"again), about {pairs * per_request.prompt_tokens:,} prompt + {pairs * per_request.completion_tokens:,} "
+                 f"completion tokens, ${pairs * config.teacher.prices.cost(per_request):.4f}")
+    if runs["generate"]:
+        lines.append(f"generator: {g.seeds * len(g.styles) * g.per_doc:,} requests")
+    return lines

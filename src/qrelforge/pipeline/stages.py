@@ -1,0 +1,129 @@
+"""The pipeline's stages. Each takes (config, out, its folder, progress), writes its outputs into its folder and
+returns the counts for its manifest."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..cost import total_usage
+from ..datasets import load_dataset
+from ..evaluate.agreement import agreement
+from ..generate import GeneratedQuery, filter_queries, generate_queries, sample_seeds
+from ..index import BM25Index
+from ..io.store import JudgmentStore
+from ..io.trec import write_qrels
+from ..judge.base import LookupJudge
+from ..judge.student import load_student
+from ..judge.teachers import load_teacher
+from ..labeling import label
+from ..llm import load_llm
+from ..mine import Band, mine_candidates
+from ..progress import progress_bar
+from ..records import graded
+from ..report import JudgeRow, print_table, write_report
+from ..train.data import teacher_examples
+from ..train.student import train_student
+from .config import PipelineConfig
+from .run import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store, write_jsonl
+
+SEEDS_PER_CHUNK = 8  # generation appends its answers after every chunk of seeds: a killed run resumes there
+
+
+def index(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
+    docs = load_dataset(config.corpus).docs
+    BM25Index.build(docs, progress=progress, **config.index).save(folder / "bm25")
+    return {"docs": len(docs)}
+
+
+def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
+    g, docs = config.generate, load_dataset(config.corpus).docs
+    seeds = sample_seeds(sorted(docs), g.seeds, g.seed)
+    answers = folder / "answers.jsonl"  # one line per seed doc, appended as each chunk is answered
+    done = {row["seed_doc_id"] for row in _whole_lines(answers)}
+    todo = [s for s in seeds if s not in done]
+    llm = load_llm(g.llm)
+    with progress_bar("writing queries", len(todo), "seeds", enabled=progress) as advance:
+        for start in range(0, len(todo), SEEDS_PER_CHUNK):
+            chunk = todo[start:start + SEEDS_PER_CHUNK]
+            rows = []
+            for seed in chunk:
+                queries, counts = generate_queries(llm, docs, [seed], g.styles, g.per_doc)
+                rows.append({"seed_doc_id": seed, "queries": [asdict(q) for q in queries], **counts})
+            with answers.open("a", encoding="utf-8") as handle:
+                handle.write("".join(json.dumps(row) + "\n" for row in rows))
+                handle.flush()
+                os.fsync(handle.fileno())
+            advance(len(chunk))
+    rows = _whole_lines(answers)
+    written = [GeneratedQuery(**q) for row in rows for q in row["queries"]]
+    kept, dropped = filter_queries(written, BM25Index.load(out / "index" / "bm25"), g.min_words, g.max_words,
+                                   g.near_duplicate, g.consistency_k)
+    write_jsonl(folder / "queries.jsonl", [asdict(q) for q in kept])
+    return {"seeds": len(seeds), "written": len(written), "failed requests": sum(r["failed requests"] for r in rows),
+            "empty answers": sum(r["empty answers"] for r in rows), "dropped": dropped, "kept": len(kept)}
+
+
+def mine(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
+    queries = read_jsonl(out / "generate" / "queries.jsonl")
+    m = config.mine
+    candidates = mine_candidates({q["query_id"]: q["text"] for q in queries},
+                                 {q["query_id"]: q["seed_doc_id"] for q in queries},
+                                 BM25Index.load(out / "index" / "bm25"), [Band(*b) for b in m.bands], m.random, m.seed)
+    write_jsonl(folder / "candidates.jsonl", [asdict(c) for c in candidates])
+    return {"queries": len(queries), "candidates": len(candidates), "by source": count([c.source for c in candidates])}
+
+
+def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
+    pairs = candidate_pairs(out)
+    teacher = load_teacher(config.teacher, synthetic_dataset(config, out), pairs)
+    store = teacher_store(out)
+    run = label(teacher, pairs, store, batch_size=4 * config.teacher.concurrency, progress=progress)
+    wanted = set(pairs)
+    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in wanted]
+    write_qrels(folder / "qrels.txt", graded(judgments))
+    usage = total_usage(judgments)
+    return {"teacher": teacher.fingerprint, "pairs": len(pairs), "requests this run": run.judged,
+            "statuses": count([j.status for j in judgments]), "grades": count([str(g) for g in graded(judgments).values()]),
+            "prompt tokens": usage.prompt_tokens, "completion tokens": usage.completion_tokens,
+            "cost": round(config.teacher.prices.cost(usage), 6)}
+
+
+def train(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
+    fingerprint = json.loads((out / "judge" / "manifest.json").read_text())["counts"]["teacher"]
+    wanted = set(candidate_pairs(out))
+    grades = graded(j for j in teacher_store(out).judgments(fingerprint) if j.pair in wanted)
+    teacher = LookupJudge(grades, fingerprint)
+    dataset = synthetic_dataset(config, out, grades)
+    result = train_student(teacher_examples([dataset], teacher), folder / "model", config.train, progress)
+    return {"train examples": result.train_examples, "first loss": round(result.losses[0], 4),
+            "last loss": round(result.losses[-1], 4), "validation kappa vs teacher": result.validation.cohen_kappa}
+
+
+def evaluate(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
+    if not config.evaluate.dataset:
+        return {"skipped": "no human-labeled dataset in the config (evaluate: {dataset: DIR})"}
+    human, pairs = human_sample(config)
+    qrels = {p: human.qrels[p] for p in pairs}
+    teacher = load_teacher(config.teacher, human, pairs)
+    student = load_student(out / "train" / "model", human)
+    rows = []
+    for name, judge, store in (("teacher", teacher, teacher_store(out)),
+                               ("student", student, JudgmentStore(folder / "student-judgments.jsonl"))):
+        run = label(judge, pairs, store, progress=progress)
+        labels = graded(j for j in store.judgments(judge.fingerprint) if j.pair in qrels)
+        rows.append(JudgeRow(f"{name}: {judge.fingerprint}", agreement(labels, qrels), run.pairs_per_second or None))
+    title = f"teacher and student vs the human qrels of {Path(config.evaluate.dataset).name} ({len(pairs)} pairs)"
+    print_table(rows, title)
+    write_report(rows, folder, title)
+    return {row.judge.split(":")[0]: row.agreement.to_dict() | {"pairs/s": row.pairs_per_second} for row in rows}
+
+
+def _whole_lines(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of an append-only JSONL file (a line torn by a kill has no newline yet)."""
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
