@@ -140,8 +140,8 @@ def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
     sample = [docs[d] for d in list(docs)[:500]]
     prompt_chars = len(build_prompt(config.teacher, []).render("a typical query of ten words", "")) + \
         min(sum(map(len, sample)) / max(len(sample), 1), config.teacher.max_passage_chars or float("inf"))
-    per_request = Usage(1, int(prompt_chars / CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS,
-                        config.teacher.max_tokens * config.teacher.samples)
+    answer_tokens = 1 if config.teacher.kind == "llama-cpp" else config.teacher.max_tokens * config.teacher.samples
+    per_request = Usage(1, int(prompt_chars / CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS, answer_tokens)
     lines.append(f"teacher: at most {pairs:,} requests (answers already in {out / 'judgments.jsonl'} are not asked "
                  f"again), about {pairs * per_request.prompt_tokens:,} prompt + {pairs * per_request.completion_tokens:,} "
                  f"completion tokens, ${pairs * config.teacher.prices.cost(per_request):.4f}")
