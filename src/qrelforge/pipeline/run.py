@@ -72,7 +72,7 @@ def run_pipeline(config: PipelineConfig, out: str | Path, progress: bool = True)
         counts = work[stage](config, out, folder, progress)
         manifest = {"stage": stage, "key": keys[stage], "inputs": {u: keys[u] for u in UPSTREAM[stage]},
                     "counts": counts, "seconds": round(time.perf_counter() - begin, 1),
-                    "versions": {"qrelforge": __version__, "python": platform.python_version()},
+                    "versions": versions(),
                     "config": asdict(config)}
         text = json.dumps(manifest, indent=1, default=str)
         write_atomic(folder / "manifest.json", text)
@@ -115,6 +115,19 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def count(values: list[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
+
+
+def versions() -> dict[str, str]:
+    """The versions that can change a stage's output: Python, qrelforge and the libraries the stages call."""
+    from importlib import metadata
+
+    found = {"python": platform.python_version(), "qrelforge": __version__}
+    for package in ("bm25s", "PyStemmer", "torch", "transformers", "openai", "llama-cpp-python"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
