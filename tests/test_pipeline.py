@@ -117,3 +117,29 @@ evaluate: {{dataset: {small_dataset}, pairs: 8}}
     assert sum(manifests["judge"]["counts"]["statuses"].values()) == manifests["mine"]["counts"]["candidates"]
     assert (tmp_path / "run" / "train" / "model" / "qrelforge.json").is_file()
     assert set(manifests["evaluate"]["counts"]) == {"teacher", "student"}
+
+
+def test_generation_interrupted_mid_stage_resumes_without_asking_again(small_dataset, tiny_base, tmp_path):
+    out = tmp_path / "run"
+    asked: list[str] = []
+
+    def refuse_after_first_chunk(body: dict, number: int) -> tuple:
+        prompt = body["messages"][0]["content"]
+        if "Document:\n" in prompt:
+            asked.append(prompt)
+            if len(asked) > 16:  # the first 8 seed docs x 2 styles are answered, then the key is refused
+                return ("status", 401, {})
+        return answer(body, number)
+
+    with fault_server(refuse_after_first_chunk) as server:
+        config = load_pipeline_config(write_config(tmp_path, small_dataset, tiny_base, server.base_url))
+        with pytest.raises(ConfigError, match="refused"):
+            run_pipeline(config, out, progress=False)
+    assert not (out / "generate" / "manifest.json").exists()
+    first = len(asked)
+    with fault_server(answer) as healthy:
+        config = load_pipeline_config(write_config(tmp_path, small_dataset, tiny_base, healthy.base_url))
+        manifests = run_pipeline(config, out, progress=False)
+        generation_requests = [b for b in healthy.bodies if "Document:\n" in b["messages"][0]["content"]]
+    assert first > 16 and len(generation_requests) == 2 * 2  # only the 2 seed docs left, in 2 styles
+    assert manifests["generate"]["counts"]["written"] == 20

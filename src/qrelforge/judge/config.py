@@ -87,6 +87,14 @@ class TeacherConfig:
                 raise ConfigError(f"teacher {name} must be at least 1; got {getattr(self, name)}")
 
 
+CONNECTION_FIELDS = ("base_url", "api_key_env", "concurrency", "timeout", "max_retries", "prices")
+
+
+def answer_settings(config: TeacherConfig) -> dict[str, Any]:
+    """The settings that can change an LLM's answers: all but where and how fast it is asked, and what it costs."""
+    return {f.name: getattr(config, f.name) for f in fields(config) if f.name not in CONNECTION_FIELDS}
+
+
 def load_teacher_config(path: str | Path) -> TeacherConfig:
     """Read a teacher YAML file; unknown keys and wrong types are errors that name the file."""
     return load_yaml_config(path, "a teacher YAML file: a mapping of teacher settings", teacher_config_from_mapping)

@@ -23,6 +23,7 @@ from .. import __version__
 from ..datasets import Dataset, load_dataset
 from ..io.files import write_atomic
 from ..io.store import JudgmentStore
+from ..judge.config import answer_settings
 from ..records import Pair
 from .config import PipelineConfig
 
@@ -33,9 +34,11 @@ UPSTREAM = {"index": (), "generate": ("index",), "mine": ("index", "generate"), 
 
 def stage_keys(config: PipelineConfig) -> dict[str, str]:
     """Each stage's key: a hash of its own settings and of the keys of the stages it reads."""
-    own = {"index": {"corpus": config.corpus, **config.index}, "generate": asdict(config.generate),
-           "mine": asdict(config.mine), "judge": asdict(config.teacher), "train": asdict(config.train),
-           "evaluate": {"evaluate": asdict(config.evaluate), "teacher": asdict(config.teacher)}}
+    teacher = answer_settings(config.teacher)  # a new server URL, key, speed or price changes no answer
+    own = {"index": {"corpus": config.corpus, **config.index},
+           "generate": asdict(config.generate) | {"llm": answer_settings(config.generate.llm)},
+           "mine": asdict(config.mine), "judge": teacher, "train": asdict(config.train),
+           "evaluate": {"evaluate": asdict(config.evaluate), "teacher": teacher}}
     keys: dict[str, str] = {}
     for stage in STAGES:
         parts = {"settings": own[stage], "inputs": [keys[u] for u in UPSTREAM[stage]]}
