@@ -6,7 +6,8 @@ from collections import Counter
 import pytest
 
 from qrelforge import ConfigError
-from qrelforge.generate import GeneratedQuery, clean_query, filter_queries, query_prompt, sample_seeds
+from qrelforge.generate import (GeneratedQuery, clean_query, filter_queries, language_of, query_prompt,
+                                sample_seeds)
 from qrelforge.index import BM25Index
 
 DOCS = {
@@ -58,9 +59,12 @@ def test_filters_drop_and_count_length_duplicates_and_inconsistent_queries():
         q(5, "when was the eiffel tower completed", "d1"),
         q(6, "why do stock markets fall", "d2"),  # its seed doc is d2, BM25 finds d3
     ]
-    kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=1)
+    queries.append(q(7, "wann wurde der eiffelturm gebaut", "d1"))  # German, over an English corpus
+    queries.append(q(8, "bm25 okapi", "d1"))  # no clear language: kept by the language filter (then inconsistent)
+    kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=1, language="en")
     assert [k.query_id for k in kept] == ["g0", "g2", "g5"]
-    assert dropped == {"length": 1, "duplicate": 1, "near duplicate": 1, "consistency": 1}
+    assert dropped == {"length": 1, "language": 1, "duplicate": 1, "near duplicate": 1, "consistency": 2}
+    assert language_of(list(DOCS.values())) == "en"
     kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=None)
     assert "g6" in [k.query_id for k in kept] and dropped["consistency"] == 0
 

@@ -2,11 +2,13 @@
 filters (length, exact and near duplicates, InPars-style consistency with BM25), each counting what it drops."""
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError
 from .index import BM25Index
@@ -82,21 +84,31 @@ def clean_query(answer: str) -> str | None:
     return line or None
 
 
+def language_of(texts: Sequence[str]) -> str:
+    """The most frequent language (ISO 639-1, by py3langid) among ``texts``: the language of a corpus sample."""
+    return Counter(_identifier().classify(text)[0] for text in texts).most_common(1)[0][0]
+
+
 def filter_queries(queries: Sequence[GeneratedQuery], index: BM25Index, min_words: int = 2, max_words: int = 20,
-                   near_duplicate: float = 0.8, consistency_k: int | None = 20
-                   ) -> tuple[list[GeneratedQuery], dict[str, int]]:
+                   near_duplicate: float = 0.8, consistency_k: int | None = 20, language: str | None = None,
+                   language_confidence: float = 0.9) -> tuple[list[GeneratedQuery], dict[str, int]]:
     """Keep the queries that pass every filter, in order; returns them and how many each filter dropped.
 
-    length: word count outside [min_words, max_words]. duplicate: the same words as a kept query (case and
-    punctuation aside). near duplicate: word-set Jaccard >= ``near_duplicate`` with a kept query of the same seed.
-    consistency: the seed document is not in the query's BM25 top ``consistency_k`` (None: no check).
+    length: word count outside [min_words, max_words]. language: identified as another language than
+    ``language`` with probability >= ``language_confidence`` (short queries are often ambiguous: those stay).
+    duplicate: the same words as a kept query (case and punctuation aside). near duplicate: word-set Jaccard >=
+    ``near_duplicate`` with a kept query of the same seed. consistency: the seed document is not in the query's
+    BM25 top ``consistency_k`` (None: no check).
     """
     dropped: Counter[str] = Counter()
     kept, seen, words_by_seed = [], set(), {}
     for query in queries:
         words = re.findall(r"\w+", query.text.lower())
+        found, probability = _identifier().classify(query.text) if language else (language, 1.0)
         if not min_words <= len(words) <= max_words:
             dropped["length"] += 1
+        elif found != language and probability >= language_confidence:
+            dropped["language"] += 1
         elif " ".join(words) in seen:
             dropped["duplicate"] += 1
         elif any(_jaccard(set(words), other) >= near_duplicate for other in words_by_seed.get(query.seed_doc_id, [])):
@@ -110,7 +122,14 @@ def filter_queries(queries: Sequence[GeneratedQuery], index: BM25Index, min_word
         consistent = [q for q, found in zip(kept, hits) if q.seed_doc_id in {d for d, _ in found}]
         dropped["consistency"] = len(kept) - len(consistent)
         kept = consistent
-    return kept, {name: dropped[name] for name in ("length", "duplicate", "near duplicate", "consistency")}
+    return kept, {name: dropped[name] for name in ("length", "language", "duplicate", "near duplicate", "consistency")}
+
+
+@functools.cache
+def _identifier() -> Any:
+    from py3langid import langid
+
+    return langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

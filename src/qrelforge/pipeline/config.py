@@ -32,6 +32,7 @@ class GenerateConfig:
     max_words: int = 20
     near_duplicate: float = 0.8
     consistency_k: int | None = 20
+    language: str | None = "auto"  # ISO 639-1 code; auto: the seed documents' language; null: no language filter
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 from ..cost import total_usage
 from ..datasets import load_dataset
 from ..evaluate.agreement import agreement
-from ..generate import GeneratedQuery, filter_queries, generate_queries, sample_seeds
+from ..generate import GeneratedQuery, filter_queries, generate_queries, language_of, sample_seeds
 from ..index import BM25Index
 from ..io.store import JudgmentStore
 from ..io.trec import write_qrels
@@ -59,10 +59,11 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
             advance(len(chunk))
     rows = _whole_lines(answers)
     written = [GeneratedQuery(**q) for row in rows for q in row["queries"]]
+    language = language_of([docs[s] for s in seeds]) if g.language == "auto" else g.language
     kept, dropped = filter_queries(written, BM25Index.load(out / "index" / "bm25"), g.min_words, g.max_words,
-                                   g.near_duplicate, g.consistency_k)
+                                   g.near_duplicate, g.consistency_k, language)
     write_jsonl(folder / "queries.jsonl", [asdict(q) for q in kept])
-    return {"seeds": len(seeds), "written": len(written), "failed requests": sum(r["failed requests"] for r in rows),
+    return {"seeds": len(seeds), "language": language, "written": len(written), "failed requests": sum(r["failed requests"] for r in rows),
             "empty answers": sum(r["empty answers"] for r in rows), "dropped": dropped, "kept": len(kept)}
 
 
