@@ -114,6 +114,12 @@ evaluate: {{dataset: {small_dataset}, pairs: 8}}
     generated = manifests["generate"]["counts"]
     assert generated["written"] + generated["empty answers"] == 6 and generated["kept"] >= 2
     assert manifests["mine"]["counts"]["by source"]["seed"] == generated["kept"]
+    run = tmp_path / "run"
+    queries = {q["query_id"]: q for q in map(json.loads, (run / "generate" / "queries.jsonl").open())}
+    assert all(q["seed_doc_id"] and q["style"] == "question" and q["generator"].startswith("llama-cpp:")
+               for q in queries.values())
+    for c in map(json.loads, (run / "mine" / "candidates.jsonl").open()):
+        assert (c["source"] == "seed") == (c["doc_id"] == queries[c["query_id"]]["seed_doc_id"])
     assert sum(manifests["judge"]["counts"]["statuses"].values()) == manifests["mine"]["counts"]["candidates"]
     assert (tmp_path / "run" / "train" / "model" / "qrelforge.json").is_file()
     assert set(manifests["evaluate"]["counts"]) == {"teacher", "student"}
