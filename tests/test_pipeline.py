@@ -149,3 +149,30 @@ def test_generation_interrupted_mid_stage_resumes_without_asking_again(small_dat
         generation_requests = [b for b in healthy.bodies if "Document:\n" in b["messages"][0]["content"]]
     assert first > 16 and len(generation_requests) == 2 * 2  # only the 2 seed docs left, in 2 styles
     assert manifests["generate"]["counts"]["written"] == 20
+
+
+def test_document_metadata_reaches_the_prompts_and_stratifies_the_seeds(tmp_path):
+    from qrelforge.pipeline import stages
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = [{"doc_id": f"d{i}", "text": f"Report number {i} on budget planning and travel policy {i}.",
+             "title": f"Policy {i}", "folder": "finance" if i < 8 else "hr"} for i in range(10)]
+    (corpus / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (corpus / "queries.tsv").write_text("q1\tbudget policy\n")
+    (corpus / "qrels.txt").write_text("q1 0 d1 1\nq1 0 d9 0\n")
+    with fault_server(answer) as server:
+        (tmp_path / "p.yaml").write_text(
+            f"corpus: {{dataset: {corpus}}}\n"
+            f"generate: {{llm: {{model: m, base_url: '{server.base_url}'}}, seeds: 4, stratify: folder, "
+            "styles: [enterprise], consistency_k: null, language: null}\n")
+        config = load_pipeline_config(tmp_path / "p.yaml")
+        run = tmp_path / "run"
+        (run / "index").mkdir(parents=True)
+        (run / "generate").mkdir()
+        stages.index(config, run, run / "index", False)
+        counts = stages.generate(config, run, run / "generate", False)
+        prompts = [b["messages"][0]["content"] for b in server.bodies]
+    assert counts["written"] == 4 and len(prompts) == 4
+    assert all("title: Policy" in p and "folder: " in p and "employee" in p for p in prompts)
+    assert sorted(p.split("folder: ")[1].split("\n")[0] for p in prompts) == ["finance", "finance", "hr", "hr"]

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
-from .io.tables import read_docs_jsonl, read_queries_tsv
+from .io.tables import read_doc_metadata, read_docs_jsonl, read_queries_tsv
 from .io.trec import read_qrels
 from .records import Pair
 
@@ -36,6 +36,7 @@ class Dataset:
     ) -> None:
         self.name, self.folder = name, folder
         self._queries, self._docs, self._qrels = queries, docs, qrels
+        self._metadata: Mapping[str, Mapping[str, str]] | None = None
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> Dataset:
@@ -56,6 +57,13 @@ class Dataset:
         if self._docs is None:
             self._docs = read_docs_jsonl(self._file("docs.jsonl"))
         return self._docs
+
+    @property
+    def metadata(self) -> Mapping[str, Mapping[str, str]]:
+        """The docs' other string fields in docs.jsonl (title, author, folder, ...), by doc id; read on first use."""
+        if self._metadata is None:
+            self._metadata = read_doc_metadata(self._file("docs.jsonl")) if self.folder else {}
+        return self._metadata
 
     @property
     def qrels(self) -> Mapping[Pair, int]:

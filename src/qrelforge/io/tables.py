@@ -32,3 +32,9 @@ def read_docs_jsonl(path: str | Path) -> dict[str, str]:
             raise InputFormatError(path, number, "one text per doc_id", f"doc_id {doc_id!r} again, other text")
         docs[doc_id] = text
     return docs
+
+
+def read_doc_metadata(path: str | Path) -> dict[str, dict[str, str]]:
+    """The other string fields of each ``docs.jsonl`` object (title, author, file name, folder, ...), by doc id."""
+    return {str(obj["doc_id"]): {k: v for k, v in obj.items() if k not in ("doc_id", "text") and isinstance(v, str)}
+            for _, obj in jsonl_objects(path, 'documents {"doc_id": ..., "text": ...}') if "doc_id" in obj}

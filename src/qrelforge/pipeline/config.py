@@ -25,6 +25,7 @@ from ..train.config import TrainConfig
 class GenerateConfig:
     llm: TeacherConfig = TeacherConfig(kind="llama-cpp")
     seeds: int = 20
+    stratify: str | None = None  # a docs.jsonl field (e.g. folder): seeds are shared equally among its values
     styles: tuple[str, ...] = ("question",)
     per_doc: int = 1
     seed: int = 0

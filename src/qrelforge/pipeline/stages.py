@@ -39,8 +39,10 @@ def index(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> di
 
 
 def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
-    g, docs = config.generate, load_dataset(config.corpus).docs
-    seeds = sample_seeds(sorted(docs), g.seeds, g.seed)
+    g, corpus = config.generate, load_dataset(config.corpus)
+    docs, metadata = corpus.docs, corpus.metadata  # metadata (title, author, folder...) goes into the prompts
+    strata = {d: metadata.get(d, {}).get(g.stratify, "") for d in docs} if g.stratify else None
+    seeds = sample_seeds(sorted(docs), g.seeds, g.seed, strata)
     answers = folder / "answers.jsonl"  # one line per seed doc, appended as each chunk is answered
     done = {row["seed_doc_id"] for row in _whole_lines(answers)}
     todo = [s for s in seeds if s not in done]
@@ -50,7 +52,7 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
             chunk = todo[start:start + SEEDS_PER_CHUNK]
             rows = []
             for seed in chunk:
-                queries, counts = generate_queries(llm, docs, [seed], g.styles, g.per_doc)
+                queries, counts = generate_queries(llm, docs, [seed], g.styles, g.per_doc, metadata)
                 rows.append({"seed_doc_id": seed, "queries": [asdict(q) for q in queries], **counts})
             with answers.open("a", encoding="utf-8") as handle:
                 handle.write("".join(json.dumps(row) + "\n" for row in rows))
