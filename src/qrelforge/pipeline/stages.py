@@ -29,7 +29,7 @@ from ..train.student import train_student
 from .config import PipelineConfig
 from .run import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store, write_jsonl
 
-SEEDS_PER_CHUNK = 8  # generation appends its answers after every chunk of seeds: a killed run resumes there
+SEEDS_PER_CHUNK = 8  # one concurrent batch of requests; its answers are appended together, and a run resumes there
 
 
 def index(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
@@ -43,19 +43,17 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     docs, metadata = corpus.docs, corpus.metadata  # metadata (title, author, folder...) goes into the prompts
     strata = {d: metadata.get(d, {}).get(g.stratify, "") for d in docs} if g.stratify else None
     seeds = sample_seeds(sorted(docs), g.seeds, g.seed, strata)
-    answers = folder / "answers.jsonl"  # one line per seed doc, appended as each chunk is answered
-    done = {row["seed_doc_id"] for row in _whole_lines(answers)}
+    answers = folder / "answers.jsonl"  # one line per chunk of seed docs, appended as each chunk is answered
+    done = {seed for row in _whole_lines(answers) for seed in row["seeds"]}
     todo = [s for s in seeds if s not in done]
     llm = load_llm(g.llm)
     with progress_bar("writing queries", len(todo), "seeds", enabled=progress) as advance:
         for start in range(0, len(todo), SEEDS_PER_CHUNK):
             chunk = todo[start:start + SEEDS_PER_CHUNK]
-            rows = []
-            for seed in chunk:
-                queries, counts = generate_queries(llm, docs, [seed], g.styles, g.per_doc, metadata)
-                rows.append({"seed_doc_id": seed, "queries": [asdict(q) for q in queries], **counts})
+            queries, counts = generate_queries(llm, docs, chunk, g.styles, g.per_doc, metadata)
+            row = {"seeds": chunk, "queries": [asdict(q) for q in queries], **counts}
             with answers.open("a", encoding="utf-8") as handle:
-                handle.write("".join(json.dumps(row) + "\n" for row in rows))
+                handle.write(json.dumps(row) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
             advance(len(chunk))
@@ -65,7 +63,8 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     kept, dropped = filter_queries(written, BM25Index.load(out / "index" / "bm25"), g.min_words, g.max_words,
                                    g.near_duplicate, g.consistency_k, language)
     write_jsonl(folder / "queries.jsonl", [asdict(q) for q in kept])
-    return {"seeds": len(seeds), "language": language, "written": len(written), "failed requests": sum(r["failed requests"] for r in rows),
+    return {"seeds": len(seeds), "language": language, "written": len(written),
+            "failed requests": sum(r["failed requests"] for r in rows),
             "empty answers": sum(r["empty answers"] for r in rows), "dropped": dropped, "kept": len(kept)}
 
 
