@@ -151,7 +151,7 @@ def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
     pairs = g.seeds * len(g.styles) * g.per_doc * (1 + sum(b[2] for b in m.bands) + m.random) if runs["judge"] else 0
     if not runs["mine"] and runs["judge"]:
         pairs = len(candidate_pairs(out))
-    pairs += (config.evaluate.pairs or 0) if config.evaluate.dataset and runs["evaluate"] else 0
+    pairs += len(human_sample(config)[1]) if config.evaluate.dataset and runs["evaluate"] else 0
     docs = load_dataset(config.corpus).docs
     sample = [docs[d] for d in list(docs)[:500]]
     prompt_chars = len(build_prompt(config.teacher, []).render("a typical query of ten words", "")) + \
