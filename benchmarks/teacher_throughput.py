@@ -34,8 +34,7 @@ def main() -> None:
     teacher = load_teacher(config, dataset, pairs)
     store = JudgmentStore(opts.out / "judgments.jsonl")
     run = label(teacher, pairs, store, batch_size=4 * config.concurrency)
-    wanted = set(pairs)
-    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in wanted]
+    judgments = store.judgments(teacher.fingerprint, pairs)
     usage = total_usage(judgments)
     print(f"{teacher.fingerprint}: {run.judged} requests in {run.seconds:.1f} s ({run.reused} reused) -> "
           f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s "

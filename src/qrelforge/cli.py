@@ -135,8 +135,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     judge = load_student(args.model, dataset, batch_size=args.batch_size, precision=args.precision)
     store = JudgmentStore(args.out.with_name(args.out.name + ".judgments.jsonl"))
     run = label(judge, pairs, store, progress=not args.quiet)
-    wanted = set(pairs)
-    judgments = [j for j in store.judgments(judge.fingerprint) if j.pair in wanted]
+    judgments = store.judgments(judge.fingerprint, pairs)
     write_qrels(args.out, graded(judgments))
     failed = sum(j.status != "ok" for j in judgments)
     print(f"labeled {run.judged} pairs at {run.pairs_per_second:.1f} pairs/s, {run.reused} reused from "
@@ -162,8 +161,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
               f"${p.cost:.4f}; teacher {teacher.fingerprint}")
         return 0
     run = label(teacher, pairs, store, batch_size=4 * config.concurrency, progress=not args.quiet, budget=args.budget)
-    wanted = set(pairs)
-    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in wanted]
+    judgments = store.judgments(teacher.fingerprint, pairs)
     write_qrels(args.out, graded(judgments))
     summary = run_summary(judgments, len(pairs), config.prices, run)
     print("\n".join(summary) + f"\nwrote {args.out}")

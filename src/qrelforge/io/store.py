@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import InputFormatError
@@ -36,9 +36,11 @@ class JudgmentStore:
         """Pairs this judge has answered: a stored judgment of any status but ``api_error``."""
         return {pair for (fp, pair), j in self._by_key.items() if fp == judge and j.status != RETRIED}
 
-    def judgments(self, judge: str) -> list[Judgment]:
-        """This judge's stored judgments, sorted by pair."""
-        return sorted((j for (fp, _), j in self._by_key.items() if fp == judge), key=lambda j: j.pair)
+    def judgments(self, judge: str, pairs: Iterable[Pair] | None = None) -> list[Judgment]:
+        """This judge's stored judgments (of ``pairs`` only, when given), sorted by pair."""
+        wanted = None if pairs is None else set(pairs)
+        mine = (j for (fp, pair), j in self._by_key.items() if fp == judge and (wanted is None or pair in wanted))
+        return sorted(mine, key=lambda j: j.pair)
 
     def append(self, judgments: Iterable[Judgment]) -> int:
         """Append a batch durably; a judgment whose judge and pair are already answered is an error."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import __version__
 from ..datasets import Dataset, load_dataset
-from ..io.files import write_atomic
+from ..io.files import jsonl_objects, write_atomic
 from ..io.store import JudgmentStore
 from ..judge.config import answer_settings
 from ..records import Pair
@@ -108,8 +108,8 @@ def human_sample(config: PipelineConfig) -> tuple[Dataset, list[Pair]]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """The objects of a stage's JSONL output, in order."""
+    return [obj for _, obj in jsonl_objects(path, f"the records of {path.parent.name}")]
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -83,8 +83,7 @@ def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> di
     teacher = load_teacher(config.teacher, synthetic_dataset(config, out), pairs)
     store = teacher_store(out)
     run = label(teacher, pairs, store, batch_size=4 * config.teacher.concurrency, progress=progress)
-    wanted = set(pairs)
-    judgments = [j for j in store.judgments(teacher.fingerprint) if j.pair in wanted]
+    judgments = store.judgments(teacher.fingerprint, pairs)
     write_qrels(folder / "qrels.txt", graded(judgments))
     usage = total_usage(judgments)
     return {"teacher": teacher.fingerprint, "pairs": len(pairs), "requests this run": run.judged,
@@ -95,8 +94,7 @@ def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> di
 
 def train(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     fingerprint = json.loads((out / "judge" / "manifest.json").read_text())["counts"]["teacher"]
-    wanted = set(candidate_pairs(out))
-    grades = graded(j for j in teacher_store(out).judgments(fingerprint) if j.pair in wanted)
+    grades = graded(teacher_store(out).judgments(fingerprint, candidate_pairs(out)))
     teacher = LookupJudge(grades, fingerprint)
     dataset = synthetic_dataset(config, out, grades)
     result = train_student(teacher_examples([dataset], teacher), folder / "model", config.train, progress)
@@ -115,7 +113,7 @@ def evaluate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     for name, judge, store in (("teacher", teacher, teacher_store(out)),
                                ("student", student, JudgmentStore(folder / "student-judgments.jsonl"))):
         run = label(judge, pairs, store, progress=progress)
-        labels = graded(j for j in store.judgments(judge.fingerprint) if j.pair in qrels)
+        labels = graded(store.judgments(judge.fingerprint, pairs))
         rows.append(JudgeRow(f"{name}: {judge.fingerprint}", agreement(labels, qrels), run.pairs_per_second or None))
     title = f"teacher and student vs the human qrels of {Path(config.evaluate.dataset).name} ({len(pairs)} pairs)"
     print_table(rows, title)
