@@ -51,12 +51,12 @@ def test_train_label_evaluate(small_dataset: Path, tiny_base: Path, tmp_path: Pa
     pairs.write_text("".join(f"{p.query_id} Q0 {p.doc_id} {i + 1} 1.0 bm25\n" for i, p in enumerate(wanted)))
     assert main(["label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
                  "--out", str(labels), "--quiet"]) == 0
-    assert "labeled 30 pairs" in capsys.readouterr().out
+    assert "this run: 30 pairs in" in capsys.readouterr().out
     assert sorted(read_qrels(labels)) == wanted
 
     assert main(["label", "--model", str(model), "--dataset", str(small_dataset), "--out", str(labels), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "labeled 66 pairs" in printed and "30 reused" in printed
+    assert "this run: 66 pairs in" in printed and "30 pairs reused" in printed and "engine: engine local" in printed
     assert len(read_qrels(labels)) == 96
     store = labels.with_name("labels.txt.judgments.jsonl")
     assert len(store.read_text().splitlines()) == 96  # the 30 from the first run were not judged again
@@ -66,3 +66,34 @@ def test_train_label_evaluate(small_dataset: Path, tiny_base: Path, tmp_path: Pa
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 96 and result["missing"] == 0
     assert (tmp_path / "report" / "report.html").is_file() and (tmp_path / "report" / "report.md").is_file()
+
+
+def test_label_reads_parquet_pairs_and_reports_the_engine(small_dataset: Path, tiny_base: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    model, labels = tmp_path / "model", tmp_path / "labels.txt"
+    assert main(["train", "--dataset", str(small_dataset), "--out", str(model), "--base", str(tiny_base),
+                 "--epochs", "1", "--max-length", "64", "--quiet"]) == 0
+    wanted = sorted(read_qrels(small_dataset / "qrels.txt"))[5:25]
+    pairs = tmp_path / "pairs.parquet"
+    pq.write_table(pa.table({"query_id": [p.query_id for p in wanted], "doc_id": [p.doc_id for p in wanted],
+                             "bm25": [1.0] * len(wanted)}), pairs)
+    capsys.readouterr()
+    assert main(["label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
+                 "--out", str(labels), "--precision", "int8", "--tokens-per-batch", "512", "--quiet",
+                 "--report", str(tmp_path / "report")]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(read_qrels(labels)) == wanted
+    assert "precision int8" in printed and "tokens_per_batch 512" in printed and "hardware: cpu" in printed
+    assert "tokens_per_batch 512" in (tmp_path / "report" / "report.md").read_text()
+
+    pq.write_table(pa.table({"qid": ["x"], "doc_id": ["y"]}), pairs)
+    out = run("label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
+              "--out", str(labels))
+    assert out.returncode == 2 and f"{pairs}: expected columns ['query_id', 'doc_id']" in out.stderr
+    pq.write_table(pa.table({"query_id": [wanted[0].query_id, "nope"], "doc_id": [wanted[0].doc_id] * 2}), pairs)
+    out = run("label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
+              "--out", str(labels))
+    assert out.returncode == 2 and f"{pairs}:2: expected a query id listed in the dataset's queries" in out.stderr

@@ -51,7 +51,7 @@ def test_bad_qrels_line(tmp_path: Path, line: str, expected: str, got: str) -> N
     err = error_of(lambda: load_dataset(folder).qrels)
     assert err.path == str(folder / "qrels.txt") and err.line == 3
     assert expected in err.expected and got in err.got
-    assert f"qrels.txt:3: expected" in str(err)
+    assert "qrels.txt:3: expected" in str(err)
 
 
 def test_bad_docs_and_queries(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qrelforge import JudgmentStore, TeacherConfig, label, load_dataset, load_teacher
+from qrelforge import JudgmentStore, TeacherConfig, load_dataset, load_teacher
 from qrelforge.llm import default_gguf
 
 pytestmark = pytest.mark.llm

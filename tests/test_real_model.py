@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import (JudgmentStore, TrainConfig, agreement, graded, label, load_dataset, load_student,
-                       replay_judge, run_demo, teacher_examples, train_student)
+from qrelforge import (Dataset, EngineSettings, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset,
+                       load_student, replay_judge, run_demo, teacher_examples, train_student)
 from qrelforge.datasets import bundled_path
+from qrelforge.train.student import TrainResult
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +38,23 @@ def test_minilm_loads_offline() -> None:
     assert 22_000_000 < int(out.stdout.split()[-1]) < 23_000_000  # all-MiniLM-L6-v2 with a 4-class head
 
 
-def test_short_distillation_learns(tmp_path: Path) -> None:
-    """Four minutes of training on GPT-4o's labels: loss falls, and on unseen queries the student agrees with the
-    NIST assessors better than a constant predictor (kappa 0)."""
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Dataset]:
+    """Four minutes of training on GPT-4o's labels of 36 demo queries; the other 18 queries are held out."""
     demo = load_dataset("dl20-demo")
     query_ids = sorted(demo.queries)
     random.Random(7).shuffle(query_ids)
     train_set, test_set = demo.subset(query_ids[:36]), demo.subset(query_ids[36:])
     teacher = replay_judge(bundled_path("dl20-demo") / "teacher-gpt-4o-umbrela.txt")
     config = TrainConfig(epochs=2, batch_size=16, max_length=128)
-    result = train_student(teacher_examples([train_set], teacher), tmp_path / "student", config, progress=False)
+    out = tmp_path_factory.mktemp("distilled") / "student"
+    return train_student(teacher_examples([train_set], teacher), out, config, progress=False), test_set
+
+
+def test_short_distillation_learns(distilled: tuple[TrainResult, Dataset], tmp_path: Path) -> None:
+    """Loss falls, and on unseen queries the student agrees with the NIST assessors better than a constant
+    predictor (kappa 0)."""
+    result, test_set = distilled
     assert np.mean(result.losses[-15:]) < np.mean(result.losses[:15]) - 0.1
 
     student = load_student(result.model_dir, test_set)
@@ -57,6 +65,18 @@ def test_short_distillation_learns(tmp_path: Path) -> None:
           f"alpha {held_out.krippendorff_alpha:.3f}, spearman {held_out.spearman:.3f}")
     assert held_out.n == 1440 and held_out.missing == 0
     assert held_out.cohen_kappa > 0.05 and held_out.krippendorff_alpha > 0.1 and held_out.spearman > 0.2
+
+
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_reduced_precision_keeps_the_grades(distilled: tuple[TrainResult, Dataset], precision: str) -> None:
+    """int8 and bf16 labels of the held-out pairs against fp32: few grades change, agreement with NIST holds."""
+    result, test_set = distilled
+    fp32 = list(load_student(result.model_dir, test_set, EngineSettings("fp32")).judge(test_set.pairs))
+    low = list(load_student(result.model_dir, test_set, EngineSettings(precision)).judge(test_set.pairs))
+    changed = np.mean([a.grade != b.grade for a, b in zip(fp32, low)])
+    kappas = [agreement(graded(run), test_set.qrels).cohen_kappa for run in (fp32, low)]
+    print(f"{precision}: {changed:.1%} of grades differ from fp32; kappa with NIST {kappas[1]:.3f} vs {kappas[0]:.3f}")
+    assert 0 < changed <= 0.05 and abs(kappas[1] - kappas[0]) <= 0.03
 
 
 def test_demo_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ import pytest
 from qrelforge import (ConfigError, TrainConfig, load_dataset, load_student, replay_judge, teacher_examples,
                        train_student)
 from qrelforge.students.base import use_bf16
+from qrelforge import EngineSettings
 from qrelforge.train.student import tune_thresholds
 from qrelforge.train.data import split_by_query
 
@@ -69,8 +70,8 @@ def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path,
     assert card["recipe_changes"] == changed and f"differ from that recipe in: {', '.join(changed)}" in readme
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic save left no temp folder
 
-    one_by_one = load_student(folder, dataset, batch_size=1)
-    batched = load_student(folder, dataset, batch_size=64)
+    one_by_one = load_student(folder, dataset, EngineSettings(tokens_per_batch=1, chunk_pairs=7))
+    batched = load_student(folder, dataset, EngineSettings(tokens_per_batch=4096))
     assert one_by_one.fingerprint == batched.fingerprint
     a, b = list(one_by_one.judge(dataset.pairs)), list(batched.judge(dataset.pairs))
     assert [j.pair for j in a] == dataset.pairs

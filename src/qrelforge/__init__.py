@@ -18,6 +18,7 @@ _EXPORTS = {
     "qrelforge.judge.base": ["Judge", "LookupJudge"],
     "qrelforge.judge.replay": ["human_judge", "replay_judge"],
     "qrelforge.judge.student": ["load_student"],
+    "qrelforge.labeling_config": ["EngineSettings", "RayOptions"],
     "qrelforge.judge.config": ["TeacherConfig", "Prices", "load_teacher_config"],
     "qrelforge.judge.teachers": ["load_teacher"],
     "qrelforge.train.data": ["teacher_examples", "TrainingSet"],

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from .errors import QrelforgeError
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from .labeling_config import PRECISIONS, EngineSettings, RayOptions
     from .train.config import TrainConfig
 
     top = argparse.ArgumentParser(prog="qrelforge", description="Distill a relevance judge into a small student "
@@ -53,15 +55,25 @@ def parser() -> argparse.ArgumentParser:
     _quiet(train)
     train.set_defaults(command=cmd_train)
 
-    lab = sub.add_parser("label", help="label pairs with a trained student (resumable)",
+    lab = sub.add_parser("label", help="label pairs with a trained student (resumable; locally or on Ray)",
                          description="Label every judged pair of DIR (or the pairs of --pairs) with a student; "
-                         "judgments go to LABELS.judgments.jsonl as they are made, so a rerun resumes.")
+                         "judgments go to LABELS.judgments.jsonl as they are made, so a rerun resumes. With "
+                         "--engine ray, batches run on Ray actors and also go to LABELS.shards/ as Parquet.")
     lab.add_argument("--model", required=True, type=Path, metavar="MODEL_DIR")
     lab.add_argument("--dataset", required=True, metavar="DIR")
     lab.add_argument("--out", required=True, type=Path, metavar="LABELS", help="TREC qrels file to write")
-    lab.add_argument("--pairs", type=Path, metavar="FILE", help="TREC qrels or run file naming the pairs to label")
-    lab.add_argument("--batch-size", type=int, default=64)
-    lab.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    lab.add_argument("--pairs", type=Path, metavar="FILE", help="pairs to label: TREC qrels or run file, or a "
+                     "Parquet file with query_id and doc_id columns (*.parquet)")
+    lab.add_argument("--engine", choices=("local", "ray"), default="local")
+    lab.add_argument("--precision", choices=PRECISIONS, default="auto",
+                     help="auto: bf16 where measured faster than fp32; int8: dynamic quantization (CPU)")
+    lab.add_argument("--tokens-per-batch", type=int, default=EngineSettings.tokens_per_batch,
+                     help="padded tokens per forward pass (default: %(default)s)")
+    lab.add_argument("--threads", type=int, help="torch threads (default: one per core; ray: --cpus-per-actor)")
+    lab.add_argument("--address", help="ray: address of an existing cluster (default: start a local one)")
+    lab.add_argument("--actors", type=int, help="ray: model replicas (default: one per --cpus-per-actor CPUs)")
+    lab.add_argument("--cpus-per-actor", type=int, default=RayOptions.cpus_per_actor)
+    lab.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
     _quiet(lab)
     lab.set_defaults(command=cmd_label)
 
@@ -128,18 +140,38 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from . import JudgmentStore, graded, label, load_dataset, load_student, read_pairs, write_qrels
+    from . import JudgeRow, JudgmentStore, agreement, graded, label, load_dataset, load_student, print_table
+    from . import write_qrels, write_report
+    from .io.parquet import read_parquet_pairs
+    from .io.trec import read_pairs
+    from .labeling_config import EngineSettings, RayOptions
+    from .report import label_summary
 
     dataset = load_dataset(args.dataset)
-    pairs = read_pairs(args.pairs, dataset.queries, dataset.docs) if args.pairs else dataset.pairs
-    judge = load_student(args.model, dataset, batch_size=args.batch_size, precision=args.precision)
+    read = read_parquet_pairs if args.pairs and args.pairs.suffix == ".parquet" else read_pairs
+    pairs = read(args.pairs, dataset.queries, dataset.docs) if args.pairs else dataset.pairs
+    settings = EngineSettings(args.precision, args.tokens_per_batch, threads=args.threads)
     store = JudgmentStore(args.out.with_name(args.out.name + ".judgments.jsonl"))
-    run = label(judge, pairs, store, progress=not args.quiet)
-    judgments = store.judgments(judge.fingerprint, pairs)
+    if args.engine == "ray":
+        from .ray_labeling import label_with_ray
+
+        options = RayOptions(args.address, args.actors, args.cpus_per_actor)
+        run = label_with_ray(args.model, dataset, pairs, store, args.out.with_name(args.out.name + ".shards"),
+                             settings, options, progress=not args.quiet)
+        engine = {"engine": "ray", **asdict(options)}
+    else:
+        judge = load_student(args.model, dataset, settings)
+        run = label(judge, pairs, store, batch_size=4 * settings.chunk_pairs, progress=not args.quiet)
+        engine = {"engine": "local"}
+    judgments = store.judgments(run.judge, pairs)
     write_qrels(args.out, graded(judgments))
-    failed = sum(j.status != "ok" for j in judgments)
-    print(f"labeled {run.judged} pairs at {run.pairs_per_second:.1f} pairs/s, {run.reused} reused from "
-          f"{store.path}; {failed} failed; wrote {args.out}")
+    summary = label_summary(judgments, len(pairs), run, {**engine, **asdict(settings)})
+    print("\n".join(summary) + f"\nwrote {args.out}")
+    rows = [JudgeRow(run.judge, agreement(graded(judgments), dataset.qrels), run.pairs_per_second or None)]
+    if not args.quiet:
+        print_table(rows, f"student vs the human qrels of {args.dataset}")
+    if args.report:
+        write_report(rows, args.report, f"{args.out.name}: student run", summary)
     return 0
 
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .evaluate.agreement import Agreement
 from .io.files import write_atomic
@@ -55,6 +56,21 @@ def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run:
         lines.append(f"stopped by the budget: {wanted - len(judgments)} pairs left unjudged; rerun with a larger "
                      f"--budget to continue")
     return lines + ([] if tokens or not judgments else ["the server reported no token counts"])
+
+
+def label_summary(judgments: Sequence[Judgment], wanted: int, run: LabelRun, engine: dict[str, Any]) -> list[str]:
+    """Lines on a student's labeling run: statuses, throughput, the engine's settings and the hardware."""
+    from collections import Counter
+
+    from .students.engine import hardware
+
+    statuses = Counter(j.status for j in judgments)
+    machine = hardware()
+    return [f"{len(judgments)} of {wanted} pairs labeled: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
+            f"this run: {run.judged} pairs in {run.seconds:.1f} s, {run.pairs_per_second:.1f} pairs/s; "
+            f"{run.reused} pairs reused from the store",
+            "engine: " + ", ".join(f"{k} {v}" for k, v in engine.items() if v is not None),
+            "hardware: " + ", ".join(f"{k} {v}" for k, v in machine.items() if v is not None)]
 
 
 def print_table(rows: Sequence[JudgeRow], title: str) -> None:

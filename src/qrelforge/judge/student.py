@@ -6,10 +6,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..datasets import Dataset
 from ..errors import ConfigError, InputFormatError
 from ..records import Judgment, Pair
-from ..students.base import StudentModel, decide, default_device, predict_probs, quiet_transformers, use_bf16
+from ..students.base import StudentModel, decide, default_device, quiet_transformers
+from ..labeling_config import EngineSettings
+from ..students.engine import numeric_format, prepare, score_texts
 from ..students.bi_encoder import BiEncoder
 from ..students.cross_encoder import CrossEncoder
 from .base import Judge, file_digest, make_fingerprint
@@ -36,32 +40,47 @@ def student_kind(kind: Any, where: str) -> Any:
     return STUDENT_KINDS[kind]
 
 
+def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
+    """What fixes a student's outputs: its card, its weight files, and the numeric format it runs in."""
+    model_dir = Path(model_dir)
+    card = read_card(model_dir)
+    kind = student_kind(card.get("kind"), str(model_dir))
+    return make_fingerprint("student", model_dir.name, {
+        "card": card, "weights": [file_digest(model_dir / name) for name in kind.weight_files], "format": fmt})
+
+
+def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
+    """The student's model, ready for inference in ``fmt`` on ``device``."""
+    quiet_transformers()
+    model = student_kind(read_card(model_dir).get("kind"), str(model_dir)).load(Path(model_dir), device)
+    prepare(model, fmt)
+    return model
+
+
+def judgments(pairs: Sequence[Pair], probs: np.ndarray, card: dict[str, Any], fingerprint: str) -> Iterator[Judgment]:
+    """One judgment per pair: the grade decided from its probabilities at the card's thresholds."""
+    grades = decide(probs, card["grades"], card["thresholds"])
+    for pair, grade, row in zip(pairs, grades.tolist(), probs.tolist()):
+        yield Judgment(pair.query_id, pair.doc_id, grade, fingerprint, probs=tuple(round(p, 6) for p in row))
+
+
 class Student:
     """A fine-tuned student model: one forward pass per pair gives a probability per grade."""
 
-    def __init__(self, model_dir: str | Path, dataset: Dataset, batch_size: int = 64, precision: str = "auto") -> None:
-        quiet_transformers()
-        model_dir = Path(model_dir)
-        self.card, self.dataset, self.batch_size = read_card(model_dir), dataset, batch_size
-        kind = student_kind(self.card.get("kind"), str(model_dir))
+    def __init__(self, model_dir: str | Path, dataset: Dataset, settings: EngineSettings = EngineSettings()) -> None:
         device = default_device()
-        self.bf16 = use_bf16(precision, device)
-        self.model: StudentModel = kind.load(model_dir, device)
-        self.fingerprint = make_fingerprint(
-            "student", model_dir.name,
-            {"card": self.card, "weights": [file_digest(model_dir / name) for name in kind.weight_files]})
+        self.card, self.dataset, self.settings = read_card(model_dir), dataset, settings
+        self.format = numeric_format(settings.precision, device)
+        self.model = load_model(model_dir, self.format, device)
+        self.fingerprint = student_fingerprint(model_dir, self.format)
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
         queries, docs = self.dataset.queries, self.dataset.docs
-        features = self.model.encode([queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
-                                     self.card["max_length"])
-        probs = predict_probs(self.model, features, self.batch_size, self.bf16)
-        grades = decide(probs, self.card["grades"], self.card["thresholds"])
-        for pair, grade, row in zip(pairs, grades.tolist(), probs.tolist()):
-            yield Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint,
-                           probs=tuple(round(p, 6) for p in row))
+        probs = score_texts(self.model, [queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
+                            self.card["max_length"], self.settings, self.format)
+        return judgments(pairs, probs, self.card, self.fingerprint)
 
 
-def load_student(model_dir: str | Path, dataset: Dataset, **options: Any) -> Judge:
+def load_student(model_dir: str | Path, dataset: Dataset, settings: EngineSettings = EngineSettings()) -> Judge:
     """Load a trained student folder (any kind) as a Judge over ``dataset``'s texts."""
-    return Student(model_dir, dataset, **options)
+    return Student(model_dir, dataset, settings)

@@ -6,6 +6,8 @@ use the ``StudentModel`` protocol, so both score pairs exactly the same way and 
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,14 +37,31 @@ class StudentModel(Protocol):
     def save(self, folder: Path) -> None: ...
 
 
+@functools.cache
 def bf16_is_fast(device: str) -> bool:
-    """True where bf16 matrix work beats fp32: CUDA with bf16, or a CPU with AMX or AVX512-BF16 (detected)."""
+    """True where bf16 matrix work is measured faster than fp32 (CUDA: where the GPU supports bf16).
+
+    A CPU flag is not enough: without AMX or AVX512-BF16, oneDNN emulates bf16 and a matmul is several times slower.
+    """
     import torch
 
     if device == "cuda":
         return torch.cuda.is_bf16_supported()
-    cpu = torch.cpu
-    return any(getattr(cpu, probe, lambda: False)() for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return matmul_flops(torch.bfloat16, 1024, repeats=3) > 1.3 * matmul_flops(torch.float32, 1024, repeats=3)
+
+
+def matmul_flops(dtype: Any, size: int, repeats: int) -> float:
+    """FLOP/s of a ``size`` x ``size`` matrix product in ``dtype`` on the CPU (best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b  # warm-up: the first call picks kernels and allocates
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best
 
 
 def use_bf16(precision: str, device: str) -> bool:
@@ -79,20 +98,6 @@ def default_device() -> str:
 def pad(tokenizer: Any, ids: Sequence[Features], device: Any) -> dict[str, Any]:
     """A batch padded to its longest member (dynamic padding), as tensors on ``device``."""
     return tokenizer.pad(list(ids), return_tensors="pt").to(device)
-
-
-def predict_probs(model: StudentModel, features: Sequence[Features], batch_size: int, bf16: bool) -> np.ndarray:
-    """Grade probabilities per pair. Pairs are batched by length (dynamic padding); output keeps input order."""
-    import torch
-
-    order = sorted(range(len(features)), key=lambda i: model.length(features[i]))
-    out = np.zeros((len(features), model.num_grades), dtype=np.float32)
-    model.module.eval()
-    with torch.inference_mode(), autocast(bf16, device_of(model.module).type):
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            out[chunk] = model.log_probs([features[i] for i in chunk]).float().exp().cpu().numpy()
-    return out
 
 
 def expected_grade(probs: np.ndarray, grades: Sequence[int]) -> np.ndarray:

@@ -21,7 +21,9 @@ from ..judge.student import student_kind
 from ..progress import progress_bar
 from ..records import Pair
 from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of,
-                             expected_grade, predict_probs, quiet_transformers, use_bf16)
+                             expected_grade, quiet_transformers, use_bf16)
+from ..labeling_config import EngineSettings
+from ..students.engine import predict_probs
 from .card import write_card
 from .config import TrainConfig
 from .data import Example, TrainingSet, split_by_query
@@ -65,7 +67,8 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     bf16 = use_bf16(config.precision, device)
 
     losses, seconds, seen = _fit(model, train, grades, config, bf16, progress)
-    probs = predict_probs(model, _encode(model, val, config.max_length), 64, bf16)
+    model.module.eval()
+    probs = predict_probs(model, _encode(model, val, config.max_length), EngineSettings().tokens_per_batch, bf16)
     target = np.array([e.grade for e in val])
     thresholds = tune_thresholds(expected_grade(probs, grades), target, grades)
     predicted = decide(probs, grades, thresholds)

@@ -1,0 +1,108 @@
+"""The student inference engine: score many pairs near the hardware's limit, the same way everywhere.
+
+Pairs are tokenized in chunks on a helper thread (the fast tokenizers release the GIL) while the previous chunk is
+scored; inside a chunk they are sorted by length and cut into batches by a budget of padded tokens, so short pairs go
+in large batches and long ones in small, with little padding. No gradient state is kept. The numeric format is
+``fp32``, ``bf16`` (autocast, chosen by ``auto`` only where a measured bf16 matmul beats fp32) or ``int8`` (dynamic
+quantization of the linear layers, CPU only). Output order and values do not depend on the batching, up to float
+rounding. The local labeler (``judge/student.py``) and the Ray actors (``ray_labeling.py``) both call ``score_texts``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..labeling_config import PRECISIONS, EngineSettings
+from .base import Features, StudentModel, autocast, bf16_is_fast, device_of
+
+
+def numeric_format(precision: str, device: str) -> str:
+    """Resolve a precision setting to the format used: ``fp32``, ``bf16`` or ``int8``."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r} is not one of {PRECISIONS}")
+    if precision == "int8" and device != "cpu":
+        raise ConfigError("int8 (dynamic quantization) runs on the CPU only; use bf16 or fp32 on a GPU")
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return precision
+
+
+def prepare(model: StudentModel, fmt: str) -> None:
+    """Put a loaded model in inference state for ``fmt``: eval mode, and int8 linear layers for ``int8``."""
+    import torch
+
+    model.module.eval()
+    if fmt == "int8":  # per-channel weight scales: one outlier weight does not coarsen a whole matrix
+        quantization = torch.ao.quantization
+        quantization.quantize_dynamic(model.module, {torch.nn.Linear: quantization.per_channel_dynamic_qconfig},
+                                      dtype=torch.qint8, inplace=True)
+
+
+def length_batches(lengths: Sequence[int], tokens_per_batch: int) -> list[list[int]]:
+    """Indices sorted by length, cut so that each batch's padded size (members x longest) fits the budget.
+
+    A single pair longer than the budget still gets a batch of its own.
+    """
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if batch and (len(batch) + 1) * lengths[i] > tokens_per_batch:
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    return batches + [batch] if batch else batches
+
+
+def predict_probs(model: StudentModel, features: Sequence[Features], tokens_per_batch: int, bf16: bool) -> np.ndarray:
+    """Grade probabilities per encoded pair, in input order, from length-sorted token-budget batches."""
+    import torch
+
+    out = np.zeros((len(features), model.num_grades), dtype=np.float32)
+    lengths = [model.length(f) for f in features]
+    with torch.inference_mode(), autocast(bf16, device_of(model.module).type):
+        for batch in length_batches(lengths, tokens_per_batch):
+            out[batch] = model.log_probs([features[i] for i in batch]).float().exp().cpu().numpy()
+    return out
+
+
+def score_texts(model: StudentModel, queries: Sequence[str], docs: Sequence[str], max_length: int,
+                settings: EngineSettings, fmt: str) -> np.ndarray:
+    """Grade probabilities of (query, doc) text pairs; the next chunk is tokenized while this one is scored."""
+    import torch
+
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    size = settings.chunk_pairs
+    chunks = [(queries[i:i + size], docs[i:i + size]) for i in range(0, len(queries), size)]
+    parts = []
+    with ThreadPoolExecutor(max_workers=1) as tokenizer:
+        pending = tokenizer.submit(model.encode, *chunks[0], max_length) if chunks else None
+        for k in range(len(chunks)):
+            features = pending.result()
+            if k + 1 < len(chunks):
+                pending = tokenizer.submit(model.encode, *chunks[k + 1], max_length)
+            parts.append(predict_probs(model, features, settings.tokens_per_batch, fmt == "bf16"))
+    return np.concatenate(parts) if parts else np.zeros((0, model.num_grades), dtype=np.float32)
+
+
+def hardware() -> dict[str, Any]:
+    """The machine a measurement came from: CPU model, cores, torch threads, GPU, and whether bf16 is fast."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name() if device == "cuda" else None, "bf16_fast": bf16_is_fast(device),
+            "torch": torch.__version__}

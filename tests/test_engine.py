@@ -1,0 +1,76 @@
+"""The student inference engine and its Ray backend: same results whatever the batching, engine or failures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qrelforge import ConfigError, TrainConfig, load_dataset, load_student, teacher_examples, train_student
+from qrelforge import EngineSettings
+from qrelforge.students.engine import length_batches, numeric_format
+
+
+
+@pytest.fixture(scope="module")
+def varied_base(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Path:
+    """The tiny random BERT with large initial weights, so that its outputs differ clearly from pair to pair."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("varied-bert")
+    config = BertConfig.from_pretrained(tiny_base)
+    config.initializer_range = 0.5
+    BertForSequenceClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_base).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module", params=["bi-encoder", "cross-encoder"])
+def student(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, varied_base: Path) -> Path:
+    """A student of each kind, trained for a few steps on a tiny random BERT."""
+    dataset = load_dataset("dl20-demo")
+    config = TrainConfig(student=request.param, base=str(varied_base), epochs=1, batch_size=16, max_length=64,
+                         max_steps=5)
+    return train_student(teacher_examples([dataset]), tmp_path_factory.mktemp("engine") / "student", config,
+                         progress=False).model_dir
+
+
+@pytest.fixture(scope="module")
+def demo_pairs() -> list:
+    return load_dataset("dl20-demo").pairs[:300]
+
+
+def test_length_batches_fit_the_token_budget() -> None:
+    lengths = [5, 50, 7, 300, 12, 12, 49, 1]
+    batches = length_batches(lengths, 100)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # every pair once
+    order = [lengths[i] for b in batches for i in b]
+    assert order == sorted(lengths)  # sorted by length, so padding is small
+    assert all(len(b) * max(lengths[i] for i in b) <= 100 for b in batches if len(b) > 1)
+    assert [3] in batches  # a pair longer than the budget gets a batch of its own
+
+
+def test_bad_precision_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="precision 'fp8'"):
+        EngineSettings(precision="fp8")
+    with pytest.raises(ConfigError, match="CPU only"):
+        numeric_format("int8", "cuda")
+    with pytest.raises(ConfigError, match="positive"):
+        EngineSettings(tokens_per_batch=0)
+
+
+def test_results_do_not_depend_on_batching(student: Path, demo_pairs: list) -> None:
+    dataset = load_dataset("dl20-demo")
+    runs = [list(load_student(student, dataset, settings).judge(demo_pairs)) for settings in (
+        EngineSettings("fp32", tokens_per_batch=1, chunk_pairs=1000),  # one pair per forward pass
+        EngineSettings("fp32", tokens_per_batch=20000, chunk_pairs=37),  # big batches, many tokenizer chunks
+        EngineSettings("fp32", tokens_per_batch=777, chunk_pairs=64, threads=1))]
+    first = runs[0]
+    assert [j.pair for j in first] == demo_pairs
+    assert np.std([j.probs for j in first], axis=0).max() > 0.01  # outputs vary from pair to pair: a real test
+    for other in runs[1:]:
+        assert [j.pair for j in other] == demo_pairs
+        assert np.allclose([j.probs for j in first], [j.probs for j in other], atol=1e-5)
+        assert [j.grade for j in first] == [j.grade for j in other]

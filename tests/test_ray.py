@@ -1,0 +1,105 @@
+"""The Ray Data backend on a local 2-CPU cluster: the local engine's results, each pair exactly once, even when an
+actor is killed mid-batch, and an interrupted run's shards are merged without relabeling."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray
+
+from qrelforge import EngineSettings, JudgmentStore, TrainConfig, load_dataset, load_student, teacher_examples
+from qrelforge import train_student
+from qrelforge import RayOptions
+from qrelforge.ray_labeling import ScoreActor, label_with_ray
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    """A local cluster with 2 CPUs, shared by the module's tests (label_with_ray leaves it running)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Path:
+    config = TrainConfig(base=str(tiny_base), epochs=1, batch_size=16, max_length=64, max_steps=3)
+    return train_student(teacher_examples([load_dataset("dl20-demo")]), tmp_path_factory.mktemp("ray") / "student",
+                         config, progress=False).model_dir
+
+
+def stored(path: Path) -> Counter:
+    """How often each (judge, pair) is in the store file."""
+    return Counter((r["judge"], r["query_id"], r["doc_id"]) for r in map(json.loads, path.read_text().splitlines()))
+
+
+def shard_rows(folder: Path) -> list[tuple[str, str]]:
+    import pyarrow.parquet as pq
+
+    return [(q, d) for path in folder.glob("part-*.parquet")
+            for q, d in zip(*pq.read_table(path, columns=["query_id", "doc_id"]).to_pydict().values())]
+
+
+def test_ray_gives_the_local_engines_results(cluster: None, student: Path, tmp_path: Path) -> None:
+    dataset = load_dataset("dl20-demo")
+    pairs = dataset.pairs[:200]
+    settings = EngineSettings("fp32")
+    local = list(load_student(student, dataset, settings).judge(pairs))
+    store = JudgmentStore(tmp_path / "ray.jsonl")
+    run = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", settings,
+                         RayOptions(actors=2, batch_pairs=32), progress=False)
+    assert run.judge == local[0].judge and run.judged == 200 and run.statuses == {"ok": 200}
+    remote = store.judgments(run.judge, pairs)
+    assert [j.pair for j in remote] == pairs
+    assert [j.grade for j in remote] == [j.grade for j in local]
+    assert np.allclose([j.probs for j in remote], [j.probs for j in local], atol=1e-5)
+    assert sorted(shard_rows(tmp_path / "shards")) == sorted((p.query_id, p.doc_id) for p in pairs)
+    again = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", settings, progress=False)
+    assert again.judged == 0 and again.reused == 200  # nothing is labeled twice
+
+
+def test_killed_actor_loses_no_pair_and_repeats_none(cluster: None, student: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "killed"
+
+    class KilledOnce(ScoreActor):
+        """Kills its own process (as kill -9 would) in the middle of the first batch any actor gets."""
+
+        def __call__(self, batch: dict) -> dict:
+            if not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().__call__(batch)
+
+    dataset = load_dataset("dl20-demo")
+    pairs = dataset.pairs[:300]
+    store = JudgmentStore(tmp_path / "ray.jsonl")
+    run = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", EngineSettings("fp32"),
+                         RayOptions(actors=2, batch_pairs=25), progress=False, actor=KilledOnce)
+    assert marker.exists()  # an actor really died
+    assert run.judged == 300
+    counts = stored(store.path)
+    assert set(counts.values()) == {1} and {(q, d) for _, q, d in counts} == {(p.query_id, p.doc_id) for p in pairs}
+    assert Counter(shard_rows(tmp_path / "shards")) == Counter((p.query_id, p.doc_id) for p in pairs)
+
+
+def test_shards_of_an_interrupted_run_are_merged_not_relabeled(cluster: None, student: Path, tmp_path: Path) -> None:
+    """A run stopped after writing shards but before appending them to the store: the rerun takes them as done."""
+    dataset = load_dataset("dl20-demo")
+    pairs = dataset.pairs[:120]
+    first = JudgmentStore(tmp_path / "first.jsonl")
+    label_with_ray(student, dataset, pairs[:80], first, tmp_path / "shards", EngineSettings("fp32"),
+                   RayOptions(batch_pairs=40), progress=False)
+    store = JudgmentStore(tmp_path / "ray.jsonl")  # a store that never saw those 80 pairs
+    run = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", EngineSettings("fp32"),
+                         RayOptions(batch_pairs=40), progress=False)
+    assert run.reused == 80 and run.judged == 40
+    assert set(stored(store.path).values()) == {1} and len(stored(store.path)) == 120
+    assert sorted(shard_rows(tmp_path / "shards")) == sorted((p.query_id, p.doc_id) for p in pairs)
