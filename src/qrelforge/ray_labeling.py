@@ -121,9 +121,12 @@ def merge_shards(shards: Path, store: JudgmentStore, card: dict[str, Any], finge
 
 
 def ray_dataset(blocks: Sequence[Any]) -> Any:
-    """A Ray Dataset of pyarrow tables, one block each, without Ray's own progress bars."""
+    """A Ray Dataset of pyarrow tables, one block each, without Ray's own progress bars and log lines."""
+    import logging
+
     import ray.data
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
