@@ -29,3 +29,4 @@ class RayOptions:
     cpus_per_actor: int = 1  # CPUs reserved by each actor (its torch threads)
     gpus_per_actor: float = 0  # set on GPU clusters; the model then runs on the actor's GPU
     batch_pairs: int = 1024  # pairs per Ray batch: the unit that is retried and written as one shard
+    retries: int = 3  # times a batch is retried after its actor died (the actor is always restarted)

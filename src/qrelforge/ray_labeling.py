@@ -4,7 +4,8 @@ Each actor loads the student once and scores its batches with the local engine's
 scoring have one implementation. The driver streams the results back (ids and grade probabilities are small), writes
 each batch as a Parquet shard and appends its judgments to the judgment store: an interrupted run resumes from the
 store (and from shards written before the store was), and no pair is labeled twice. Ray restarts a killed actor and
-retries its batch (Ray Data's defaults for actors, set here explicitly).
+retries its batch, up to ``RayOptions.retries`` times: a batch that kills every actor it meets stops the run with
+Ray's error instead of looping; what was stored so far is kept, and the rerun resumes.
 """
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ from .io.parquet import write_parquet_atomic
 from .io.store import JudgmentStore
 from .judge.student import judgments, load_model, read_card, student_fingerprint
 from .labeling import LabelRun
+from .labeling_config import EngineSettings, RayOptions
 from .progress import progress_bar
 from .records import Judgment, Pair
 from .students.base import default_device
-from .labeling_config import EngineSettings, RayOptions
 from .students.engine import numeric_format, score_texts
 
 
@@ -75,7 +76,7 @@ def label_with_ray(model_dir: str | Path, dataset: Dataset, pairs: Sequence[Pair
             scored = ray_dataset(blocks).map_batches(
                 actor, fn_constructor_kwargs={"model_dir": str(model_dir), "settings": actor_settings},
                 batch_size=options.batch_pairs, concurrency=actors, num_cpus=options.cpus_per_actor,
-                num_gpus=options.gpus_per_actor, max_restarts=-1, max_task_retries=-1)
+                num_gpus=options.gpus_per_actor, max_restarts=-1, max_task_retries=options.retries)
             for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
                 new = [j for j in shard_judgments(batch["query_id"].tolist(), batch["doc_id"].tolist(),
                                                   batch["probs"], card, fingerprint) if j.pair not in done]
