@@ -72,7 +72,7 @@ def label_with_ray(model_dir: str | Path, dataset: Dataset, pairs: Sequence[Pair
         actor_settings = replace(settings, precision=fmt, threads=settings.threads or options.cpus_per_actor)
         with ray_cluster(options.address) as cluster_cpus, \
                 progress_bar("labeling (ray)", len(todo), "pairs", enabled=progress) as advance:
-            actors = options.actors or max(1, int(cluster_cpus // options.cpus_per_actor))
+            actors = min(len(blocks), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))
             scored = ray_dataset(blocks).map_batches(
                 actor, fn_constructor_kwargs={"model_dir": str(model_dir), "settings": actor_settings},
                 batch_size=options.batch_pairs, concurrency=actors, num_cpus=options.cpus_per_actor,
