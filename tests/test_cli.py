@@ -97,3 +97,11 @@ def test_label_reads_parquet_pairs_and_reports_the_engine(small_dataset: Path, t
     out = run("label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
               "--out", str(labels))
     assert out.returncode == 2 and f"{pairs}:2: expected a query id listed in the dataset's queries" in out.stderr
+
+
+def test_convert_gguf_names_a_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"not a gguf file")
+    out = run("convert-gguf", "--gguf", str(bad), "--out", str(tmp_path / "out"))
+    assert out.returncode == 2 and f"{bad}: expected a GGUF causal LM" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "out").exists()

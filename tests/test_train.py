@@ -82,7 +82,7 @@ def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path,
 
 def test_unknown_student_kind_lists_known(tmp_path: Path, small_dataset: Path) -> None:
     (tmp_path / "qrelforge.json").write_text('{"kind": "crystal-ball"}')
-    with pytest.raises(ConfigError, match="known kinds: \\['bi-encoder', 'cross-encoder'\\]"):
+    with pytest.raises(ConfigError, match="known kinds: \\['bi-encoder', 'causal-lm', 'cross-encoder'\\]"):
         load_student(tmp_path, load_dataset(small_dataset))
 
 

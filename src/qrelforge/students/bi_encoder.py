@@ -55,11 +55,11 @@ class BiEncoder:
         self.num_grades = len(head.cuts()) + 1
 
     @classmethod
-    def from_base(cls, base: str, num_grades: int, device: str) -> BiEncoder:
+    def from_base(cls, base: str, grades: Sequence[int], device: str, config: Any) -> BiEncoder:
         """A sentence-embedding model folder (mean pooling, as sentence-transformers' MiniLM and MPNet use)."""
         from transformers import AutoModel, AutoTokenizer
 
-        return cls(AutoModel.from_pretrained(base).to(device), ordinal_head(num_grades).to(device),
+        return cls(AutoModel.from_pretrained(base).to(device), ordinal_head(len(grades)).to(device),
                    AutoTokenizer.from_pretrained(base))
 
     @classmethod

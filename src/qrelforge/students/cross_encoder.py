@@ -17,11 +17,11 @@ class CrossEncoder:
         self.num_grades = module.config.num_labels
 
     @classmethod
-    def from_base(cls, base: str, num_grades: int, device: str) -> CrossEncoder:
+    def from_base(cls, base: str, grades: Sequence[int], device: str, config: Any) -> CrossEncoder:
         """A new grade head on a Hugging Face model folder (any head the base had is replaced)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        module = AutoModelForSequenceClassification.from_pretrained(base, num_labels=num_grades,
+        module = AutoModelForSequenceClassification.from_pretrained(base, num_labels=len(grades),
                                                                     ignore_mismatched_sizes=True)
         return cls(module.to(device), AutoTokenizer.from_pretrained(base))
 

@@ -63,7 +63,7 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     train, val = split_by_query(training.examples, config.val_fraction, config.seed)
     base = config.base or default_base()
     device = default_device()
-    model = kind.from_base(base, len(grades), device)
+    model = kind.from_base(base, grades, device, config)
     bf16 = use_bf16(config.precision, device)
 
     losses, seconds, seen = _fit(model, train, grades, config, bf16, progress)
@@ -101,7 +101,8 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
          bf16: bool, progress: bool) -> tuple[list[float], float, int]:
     """The training loop: AdamW with linear warm-up and decay over length-grouped batches, loss = NLL of the grade.
 
-    Returns the loss of each step, the seconds spent, and the number of pairs seen.
+    Gradients of ``grad_accumulation`` batches make one optimizer step. Returns the loss of each batch, the seconds
+    spent, and the number of pairs seen.
     """
     import torch
     from transformers import get_linear_schedule_with_warmup
@@ -111,25 +112,38 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
     lengths = [model.length(f) for f in features]
     batches = [b for epoch in range(config.epochs)
                for b in _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))]
-    batches = batches[:config.max_steps] if config.max_steps else batches
+    accumulate = config.grad_accumulation
+    batches = batches[:config.max_steps * accumulate] if config.max_steps else batches
+    steps = -(-len(batches) // accumulate)
     optimizer = torch.optim.AdamW(model.param_groups(config.learning_rate, config.head_learning_rate))
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * len(batches)), len(batches))
-    device_type = device_of(model.module).type
     losses, seen, start = [], 0, time.perf_counter()
+    if config.max_minutes:  # warm-up and decay follow the clock: the budget, not the data, ends the run
+        def clock(_: int) -> float:
+            done = min(1.0, (time.perf_counter() - start) / (60 * config.max_minutes))
+            warm = config.warmup_ratio
+            return done / warm if done < warm else (1 - done) / (1 - warm)
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, clock)
+    else:
+        schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+    device_type = device_of(model.module).type
     model.module.train()
-    with progress_bar("training", len(batches), "steps", enabled=progress) as advance:
-        for batch in batches:
+    with progress_bar("training", len(batches), "batches", enabled=progress) as advance:
+        for k, batch in enumerate(batches):
             with autocast(bf16, device_type):
                 log_probs = model.log_probs([features[i] for i in batch]).float()
             loss = torch.nn.functional.nll_loss(log_probs, targets[batch].to(log_probs.device))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            (loss / accumulate).backward()
+            if (k + 1) % accumulate == 0 or k + 1 == len(batches):
+                torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
             losses.append(loss.item())
             seen += len(batch)
             advance(1, f"loss {np.mean(losses[-20:]):.3f}")
+            if config.max_minutes and time.perf_counter() - start > 60 * config.max_minutes:
+                break  # the wall-clock budget is spent
     return losses, time.perf_counter() - start, seen
 
 

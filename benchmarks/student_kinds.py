@@ -1,0 +1,70 @@
+"""Student kinds side by side on the same teacher labels and the same wall-clock training budget.
+
+    python benchmarks/student_kinds.py --dataset ../shared/data/trec-dl-2020-passage \
+        --teacher ../shared/data/trec-dl-2020-passage/judges/narabzad__gpt-4o_graded_dl20_32.txt \
+        --causal-base GEMMA_DIR --minutes 9 --test-pairs 600 --out DIR
+
+The queries are split as in benchmarks/distill.py (seed 2020, a third held out). Each kind trains on the teacher's
+grades of the training queries for ``--minutes`` (the learning-rate schedule follows the clock), then labels the
+same random sample of held-out pairs; agreement is with the human assessors. GEMMA_DIR comes from
+`qrelforge convert-gguf --out GEMMA_DIR`.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+from qrelforge import (JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset, load_student,
+                       print_table, replay_judge, teacher_examples, train_student)
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    args.add_argument("--dataset", required=True)
+    args.add_argument("--teacher", required=True, help="TREC label file of the teacher")
+    args.add_argument("--causal-base", help="Hugging Face causal LM folder; without it the causal-lm kind is skipped")
+    args.add_argument("--kinds", default="cross-encoder,bi-encoder,causal-lm")
+    args.add_argument("--minutes", type=float, default=9.0, help="training budget per kind")
+    args.add_argument("--causal-lr", type=float, default=5e-4, help="learning rate of the LoRA adapters")
+    args.add_argument("--test-pairs", type=int, default=600)
+    args.add_argument("--seed", type=int, default=2020)
+    args.add_argument("--out", required=True, type=Path)
+    opts = args.parse_args()
+
+    dataset, teacher = load_dataset(opts.dataset), replay_judge(opts.teacher)
+    query_ids = sorted({p.query_id for p in dataset.qrels})
+    random.Random(opts.seed).shuffle(query_ids)
+    n_test = round(len(query_ids) / 3)
+    train_set, test_set = dataset.subset(query_ids[n_test:]), dataset.subset(query_ids[:n_test])
+    pairs = random.Random(opts.seed).sample(test_set.pairs, min(opts.test_pairs, len(test_set.pairs)))
+    human = {p: dataset.qrels[p] for p in pairs}
+    examples = teacher_examples([train_set], teacher)
+    store = JudgmentStore(opts.out / "judgments.jsonl")
+    label(teacher, pairs, store, progress=False)
+    rows = [JudgeRow("teacher (replayed labels)", agreement(graded(store.judgments(teacher.fingerprint, pairs)), human))]
+    notes = []
+    for kind in opts.kinds.split(","):
+        if kind == "causal-lm" and not opts.causal_base:
+            continue
+        config = TrainConfig(student=kind, max_minutes=opts.minutes, epochs=1,
+                             **({"base": opts.causal_base, "learning_rate": opts.causal_lr, "max_length": 384}
+                                if kind == "causal-lm" else {}))
+        trained = train_student(examples, opts.out / kind, config)
+        student = load_student(trained.model_dir, test_set)
+        run = label(student, pairs, store, batch_size=len(pairs))
+        result = agreement(graded(store.judgments(student.fingerprint, pairs)), human)
+        rows.append(JudgeRow(kind, result, run.pairs_per_second or None))
+        notes.append(f"{kind}: {trained.train_examples and len(trained.losses)} batches, "
+                     f"{sum(1 for _ in trained.losses) * config.batch_size} pairs seen in {trained.seconds / 60:.1f} min "
+                     f"({trained.train_pairs_per_second:.2f} pairs/s); loss {trained.losses[0]:.3f} -> "
+                     f"{sum(trained.losses[-10:]) / len(trained.losses[-10:]):.3f}; labeling {run.pairs_per_second:.1f} "
+                     f"pairs/s; validation kappa vs teacher {trained.validation.cohen_kappa}")
+        print(notes[-1], flush=True)
+    print_table(rows, f"{len(pairs)} held-out pairs of {len(test_set.queries)} {dataset.name} queries vs NIST")
+    for note in notes:
+        print(note)
+
+
+if __name__ == "__main__":
+    main()

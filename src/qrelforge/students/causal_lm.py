@@ -1,0 +1,125 @@
+"""Causal-LM student: a Hugging Face causal language model, fine-tuned with LoRA to answer a judge prompt's grade.
+
+The prompt is a judge template (``rubric`` by default, with the assessor guidelines) followed by ``Score:``. One
+forward pass reads, at the prompt's last token, the logits of the grade tokens only: a distribution over the grades,
+no sampling and no parsing. Only the last hidden state of each pair meets the grade rows of the output layer, so the
+vocabulary-wide logits are never built. Position ids follow the attention mask, so padding (left or right) and batch
+composition do not change the result. Only the LoRA adapter is trained and saved; the base is loaded by path.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..io.files import write_atomic
+from ..judge.prompt import Prompt, load_template
+from .base import Features, device_of
+
+ANSWER = "\nScore:"  # what every prompt ends with; the grade token comes next
+SETTINGS_FILE = "causal_lm.json"
+PASSAGE_MARK = "\x00passage\x00"
+
+
+def answer_tokens(tokenizer: Any, grades: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The ids every prompt ends with, and the single token of each grade that follows them."""
+    full = [tokenizer.encode(f"{ANSWER} {g}", add_special_tokens=False) for g in grades]
+    shared = 0
+    while all(len(f) > shared for f in full) and len({f[shared] for f in full}) == 1:
+        shared += 1
+    grade_ids = [f[shared] if len(f) == shared + 1 else None for f in full]
+    if None in grade_ids or len(set(grade_ids)) != len(grades):
+        raise ConfigError(f"the tokenizer does not write each grade {list(grades)} as one distinct token after "
+                          f"{ANSWER!r}; a causal-LM student needs that")
+    return full[0][:shared], grade_ids
+
+
+class CausalLM:
+    kind = "causal-lm"
+    weight_files = ("adapter_model.safetensors", SETTINGS_FILE)
+
+    def __init__(self, module: Any, tokenizer: Any, settings: dict[str, Any]) -> None:
+        if tokenizer.pad_token is None:  # most causal LMs have none; padding is masked out anyway
+            tokenizer.pad_token = tokenizer.eos_token
+        self.module, self.tokenizer, self.settings = module, tokenizer, settings
+        self.num_grades = len(settings["grades"])
+        self.prompt = Prompt(settings["template_text"], guidelines=settings.get("guidelines", ""),
+                             max_passage_chars=None)
+        self.answer_ids, self.grade_ids = answer_tokens(tokenizer, settings["grades"])
+
+    @classmethod
+    def from_base(cls, base: str, grades: Sequence[int], device: str, config: Any) -> CausalLM:
+        """LoRA adapters (rank, alpha, dropout, target modules from ``config``) on a causal LM folder."""
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        model = AutoModelForCausalLM.from_pretrained(base).to(device)
+        if config.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+            model.enable_input_require_grads()
+        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                          target_modules=list(config.lora_targets), bias="none")
+        settings = {"base": str(base), "grades": list(grades), "template_text": load_template(config.template),
+                    "guidelines": config.guidelines}
+        return cls(get_peft_model(model, lora), AutoTokenizer.from_pretrained(base), settings)
+
+    @classmethod
+    def load(cls, folder: Path, device: str) -> CausalLM:
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        settings = json.loads((Path(folder) / SETTINGS_FILE).read_text(encoding="utf-8"))
+        base = AutoModelForCausalLM.from_pretrained(settings["base"]).to(device)
+        return cls(PeftModel.from_pretrained(base, folder).to(device), AutoTokenizer.from_pretrained(folder), settings)
+
+    def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]:
+        """Prompt ids per pair; the passage alone is cut so that the whole prompt fits ``max_length`` tokens."""
+        tok = self.tokenizer
+        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+        out = []
+        for query, doc in zip(queries, docs):
+            head, tail = self.prompt.render(query, PASSAGE_MARK).split(PASSAGE_MARK)
+            head_ids, tail_ids = tok.encode(head, add_special_tokens=False), tok.encode(tail.rstrip(),
+                                                                                         add_special_tokens=False)
+            fixed = bos + head_ids + tail_ids + self.answer_ids
+            room = max_length - len(fixed)
+            if room <= 0:
+                raise ConfigError(f"max_length {max_length} leaves no room for the passage: the prompt without it "
+                                  f"already takes {len(fixed)} tokens")
+            passage_ids = tok.encode(doc, add_special_tokens=False)[:room]
+            out.append({"input_ids": bos + head_ids + passage_ids + tail_ids + self.answer_ids})
+        return out
+
+    def length(self, features: Features) -> int:
+        return len(features["input_ids"])
+
+    def log_probs(self, features: Sequence[Features]) -> Any:
+        """Log-probabilities of the grade tokens at each prompt's last token, renormalized over the grades."""
+        import torch
+
+        batch = self.tokenizer.pad(list(features), return_tensors="pt").to(device_of(self.module))
+        mask = batch["attention_mask"]
+        positions = (mask.cumsum(-1) - 1).clamp_min(0)
+        causal = self.module.get_base_model()
+        hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=mask,
+                                      position_ids=positions).last_hidden_state
+        last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(-1)  # either padding side
+        final = hidden[torch.arange(len(features), device=hidden.device), last]
+        weight = causal.get_output_embeddings().weight[self.grade_ids]
+        logits = final.float() @ weight.float().T
+        cap = getattr(causal.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return torch.log_softmax(logits, dim=-1)
+
+    def param_groups(self, learning_rate: float, head_learning_rate: float) -> list[dict[str, Any]]:
+        """The LoRA adapters only (``head_learning_rate`` unused: there is no separate head)."""
+        return [{"params": [p for p in self.module.parameters() if p.requires_grad], "lr": learning_rate}]
+
+    def save(self, folder: Path) -> None:
+        """The adapter only (the base is loaded by the path in ``causal_lm.json``), the tokenizer and settings."""
+        self.module.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        write_atomic(Path(folder) / SETTINGS_FILE, json.dumps(self.settings, indent=2) + "\n")
