@@ -47,7 +47,7 @@ def main() -> None:
     for kind in opts.kinds.split(","):
         if kind == "causal-lm" and not opts.causal_base:
             continue
-        config = TrainConfig(student=kind, max_minutes=opts.minutes, epochs=1,
+        config = TrainConfig(student=kind, max_minutes=opts.minutes, epochs=50,  # the clock ends training
                              **({"base": opts.causal_base, "learning_rate": opts.causal_lr, "max_length": 384}
                                 if kind == "causal-lm" else {}))
         trained = train_student(examples, opts.out / kind, config)
