@@ -55,9 +55,9 @@ def main() -> None:
         run = label(student, pairs, store, batch_size=len(pairs))
         result = agreement(graded(store.judgments(student.fingerprint, pairs)), human)
         rows.append(JudgeRow(kind, result, run.pairs_per_second or None))
-        notes.append(f"{kind}: {trained.train_examples and len(trained.losses)} batches, "
-                     f"{sum(1 for _ in trained.losses) * config.batch_size} pairs seen in {trained.seconds / 60:.1f} min "
-                     f"({trained.train_pairs_per_second:.2f} pairs/s); loss {trained.losses[0]:.3f} -> "
+        notes.append(f"{kind}: {len(trained.losses)} batches, {trained.train_pairs_per_second * trained.seconds:.0f} "
+                     f"pairs seen in {trained.seconds / 60:.1f} min ({trained.train_pairs_per_second:.2f} pairs/s); "
+                     f"loss {trained.losses[0]:.3f} -> "
                      f"{sum(trained.losses[-10:]) / len(trained.losses[-10:]):.3f}; labeling {run.pairs_per_second:.1f} "
                      f"pairs/s; validation kappa vs teacher {trained.validation.cohen_kappa}")
         print(notes[-1], flush=True)
