@@ -10,13 +10,13 @@ import numpy as np
 
 from ..datasets import Dataset
 from ..errors import ConfigError, InputFormatError
+from ..labeling_config import EngineSettings
 from ..records import Judgment, Pair
 from ..students.base import StudentModel, decide, default_device, quiet_transformers
-from ..labeling_config import EngineSettings
-from ..students.engine import numeric_format, prepare, score_texts
 from ..students.bi_encoder import BiEncoder
 from ..students.causal_lm import CausalLM
 from ..students.cross_encoder import CrossEncoder
+from ..students.engine import numeric_format, prepare, score_texts
 from .base import Judge, file_digest, make_fingerprint
 
 CARD_FILE = "qrelforge.json"
