@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..io.files import write_atomic
 from ..judge.prompt import Prompt, load_template
-from .base import Features, device_of
+from .base import Features, device_of, pad
 
 ANSWER = "\nScore:"  # what every prompt ends with; the grade token comes next
 SETTINGS_FILE = "causal_lm.json"
@@ -99,7 +99,7 @@ class CausalLM:
         """Log-probabilities of the grade tokens at each prompt's last token, renormalized over the grades."""
         import torch
 
-        batch = self.tokenizer.pad(list(features), return_tensors="pt").to(device_of(self.module))
+        batch = pad(self.tokenizer, features, device_of(self.module))
         mask = batch["attention_mask"]
         positions = (mask.cumsum(-1) - 1).clamp_min(0)
         causal = self.module.get_base_model()
