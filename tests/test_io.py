@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_dataset
-from qrelforge import InputFormatError, Pair, load_dataset, read_pairs, read_qrels, write_qrels
+from qrelforge import InputFormatError, Pair, load_dataset, read_pairs, read_qrels, replay_judge, write_qrels
 from qrelforge.io.files import write_atomic
 from qrelforge.judge.replay import read_label_jsonl
 
@@ -81,10 +81,26 @@ def test_label_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "umbrela.jsonl"
     path.write_text('{"qid": "q1", "docid": "d1", "judgment": 2, "prediction": "##final score: 2"}\n'
                     '{"query_id": "q2", "doc_id": "d2", "score": 0}\n')
-    assert read_label_jsonl(path) == {Pair("q1", "d1"): 2, Pair("q2", "d2"): 0}
+    assert read_label_jsonl(path) == ({Pair("q1", "d1"): 2, Pair("q2", "d2"): 0}, {})
     path.write_text('{"qid": "q1", "docid": "d1", "judgment": "two"}\n')
     err = error_of(lambda: read_label_jsonl(path))
     assert err.line == 1 and "integer grade" in err.expected
+
+
+def test_label_jsonl_with_grade_probabilities(tmp_path: Path) -> None:
+    path = tmp_path / "soft.jsonl"
+    path.write_text('{"qid": "q1", "docid": "d1", "judgment": 2, "probs": {"1": 0.25, "2": 0.75}}\n'
+                    '{"qid": "q2", "docid": "d2", "judgment": 0}\n'
+                    '{"qid": "q3", "docid": "d3", "judgment": 3, "probs": {"0": 0.1, "3": 0.9}}\n')
+    judge = replay_judge(path)
+    assert judge.scale == (0, 1, 2, 3)
+    got = {j.query_id: j.probs for j in judge.judge([Pair("q1", "d1"), Pair("q2", "d2"), Pair("q3", "d3")])}
+    assert got == {"q1": (0.0, 0.25, 0.75, 0.0), "q2": None, "q3": (0.1, 0.0, 0.0, 0.9)}
+    for probs, why in (('[0.5, 0.5]', "an object"), ('{"a": 1.0}', "an object"), ('{"0": 0.5, "1": 0.2}', "summing")):
+        path.write_text('{"qid": "q1", "docid": "d1", "judgment": 1}\n'
+                        f'{{"qid": "q1", "docid": "d2", "judgment": 1, "probs": {probs}}}\n')
+        err = error_of(lambda: read_label_jsonl(path))
+        assert err.line == 2 and why in err.expected and err.path == str(path)
 
 
 def test_writes_are_atomic(tmp_path: Path) -> None:

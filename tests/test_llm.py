@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qrelforge import JudgmentStore, TeacherConfig, load_dataset, load_teacher
+from qrelforge import JudgmentStore, TeacherConfig, load_dataset, load_teacher, replay_judge
 from qrelforge.llm import default_gguf
 
 pytestmark = pytest.mark.llm
@@ -122,6 +122,9 @@ def test_real_server_killed_mid_run_then_restarted_judges_every_pair_exactly_onc
     assert ok and all(j.probs is not None and abs(sum(j.probs) - 1) < 1e-4 for j in ok)
     written = (tmp_path / "labels.txt").read_text().splitlines()
     assert len(written) == len(ok)  # parse failures are never written as grades
+    soft = replay_judge(tmp_path / "labels.txt.soft.jsonl")  # the teacher's grade probabilities, for soft targets
+    assert soft.scale == (0, 1, 2, 3) and {j.pair: j.probs for j in soft.judge([j.pair for j in ok])} == \
+        {j.pair: j.probs for j in ok}
     assert "parse failures" in (tmp_path / "report" / "report.md").read_text()
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -12,7 +12,9 @@ from qrelforge import (ConfigError, TrainConfig, load_dataset, load_student, rep
 from qrelforge.students.base import use_bf16
 from qrelforge import EngineSettings
 from qrelforge.train.student import tune_thresholds
-from qrelforge.train.data import split_by_query
+from qrelforge.judge.student import load_model
+from qrelforge.students.engine import predict_probs
+from qrelforge.train.data import Example, TrainingSet, split_by_query
 
 
 def test_split_is_by_query_never_by_pair(small_dataset: Path) -> None:
@@ -99,3 +101,27 @@ def test_ordinal_head_keeps_grades_ordered() -> None:
     expected = probs @ torch.arange(4.0)
     assert (expected.diff() >= 0).all() and expected[-1] - expected[0] > 2.9  # monotone, spans the scale
     assert (head.cuts().diff() > 0).all()
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_soft_targets_teach_the_teachers_uncertainty(soft: bool, tiny_base: Path, tmp_path: Path) -> None:
+    """A teacher that is 80% sure of every grade: soft targets learn that 80%, hard targets learn certainty."""
+    examples = [Example(f"toy/q{q}", f"d{q}-{k}", "what is the color of the sky", doc, grade,
+                        {grade: 0.8, 1 - grade: 0.2})
+                for q in range(8) for k, (doc, grade) in enumerate([("the sky is blue", 1), ("bananas are long", 0)] * 8)]
+    config = TrainConfig(student="cross-encoder", base=str(tiny_base), epochs=15, batch_size=8, max_length=32,
+                         learning_rate=5e-3, soft_targets=soft)
+    result = train_student(TrainingSet(examples, ("toy",), ("toy",), {"ok": len(examples)}), tmp_path / "s", config,
+                           progress=False)
+    model = load_model(result.model_dir, "fp32", "cpu")
+    probs = predict_probs(model, model.encode(["what is the color of the sky"] * 2,
+                                              ["the sky is blue", "bananas are long"], 32), 4096, False)
+    assert probs[0, 1] > 0.5 > probs[1, 1]  # both learn which passage is relevant
+    confidence = probs.max(axis=1)
+    assert (abs(confidence - 0.8) < 0.1).all() if soft else (confidence > 0.93).all(), confidence
+
+
+def test_soft_targets_need_probabilities(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
+    config = TrainConfig(student="cross-encoder", base=str(tiny_base), max_steps=1, soft_targets=True)
+    with pytest.raises(ConfigError, match="no grade probabilities"):
+        train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config, progress=False)

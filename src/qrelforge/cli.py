@@ -53,6 +53,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     train.add_argument("--max-minutes", type=float, help="stop training after this many minutes")
+    train.add_argument("--soft-targets", action="store_true", help="learn the teacher's grade probabilities (JSONL "
+                       "\"probs\") instead of its grades")
     causal = train.add_argument_group("causal-lm students (LoRA)")
     causal.add_argument("--template", default=TrainConfig.template, help="judge prompt: a bundled template "
                         "(rubric, umbrela) or a template file (default: %(default)s)")
@@ -152,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          guidelines=args.guidelines.read_text(encoding="utf-8") if args.guidelines else "",
                          lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
                          lora_targets=tuple(args.lora_targets.split(",")), grad_accumulation=args.grad_accumulation,
-                         gradient_checkpointing=args.gradient_checkpointing)
+                         gradient_checkpointing=args.gradient_checkpointing, soft_targets=args.soft_targets)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
     v = result.validation
     print(f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "
@@ -210,6 +212,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
     from . import (JudgeRow, JudgmentStore, agreement, graded, label, load_dataset, load_teacher,
                    load_teacher_config, print_table, read_pairs, write_qrels, write_report)
     from .cost import plan
+    from .judge.replay import write_label_jsonl
     from .report import run_summary
 
     config = load_teacher_config(args.teacher)
@@ -226,8 +229,10 @@ def cmd_judge(args: argparse.Namespace) -> int:
     run = label(teacher, pairs, store, batch_size=4 * config.concurrency, progress=not args.quiet, budget=args.budget)
     judgments = store.judgments(teacher.fingerprint, pairs)
     write_qrels(args.out, graded(judgments))
+    soft = args.out.with_name(args.out.name + ".soft.jsonl")
+    write_label_jsonl(soft, judgments, teacher.scale)
     summary = run_summary(judgments, len(pairs), config.prices, run)
-    print("\n".join(summary) + f"\nwrote {args.out}")
+    print("\n".join(summary) + f"\nwrote {args.out}, and {soft} with grade probabilities (train --soft-targets)")
     rows = [JudgeRow(teacher.fingerprint, agreement(graded(judgments), dataset.qrels), run.pairs_per_second or None)]
     print_table(rows, f"teacher vs the human qrels of {args.dataset}")
     if args.report:

@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,11 @@ def jsonl_objects(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, 
         if not isinstance(obj, dict):
             raise InputFormatError(path, number, f"one JSON object per line ({what})", type(obj).__name__)
         yield number, obj
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write one JSON object per line, atomically."""
+    write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:

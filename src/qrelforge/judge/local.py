@@ -27,6 +27,7 @@ class LlamaCppTeacher:
 
     def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
         self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
+        self.scale = prompt.scale.grades
         self.llm, digest = load_llama(config)
         from llama_cpp import LlamaGrammar
 

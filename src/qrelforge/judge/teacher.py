@@ -30,6 +30,7 @@ class OpenAITeacher:
 
     def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
         self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
+        self.scale = config.scale.grades
         decoding = {k: getattr(config, k) for k in ("temperature", "max_tokens", "samples", "vote", "logprobs",
                                                       "top_logprobs", "response_format")}
         self.fingerprint = make_fingerprint("openai", str(config.model), {"prompt": asdict(prompt), "decoding": decoding})

@@ -112,10 +112,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [obj for _, obj in jsonl_objects(path, f"the records of {path.parent.name}")]
 
 
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-
-
 def count(values: list[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 

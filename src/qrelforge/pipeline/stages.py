@@ -13,6 +13,7 @@ from ..datasets import load_dataset
 from ..evaluate.agreement import agreement
 from ..generate import GeneratedQuery, filter_queries, generate_queries, language_of, sample_seeds
 from ..index import BM25Index
+from ..io.files import write_jsonl
 from ..io.store import JudgmentStore
 from ..io.trec import write_qrels
 from ..judge.base import LookupJudge
@@ -27,7 +28,7 @@ from ..report import JudgeRow, print_table, write_report
 from ..train.data import teacher_examples
 from ..train.student import train_student
 from .config import PipelineConfig
-from .run import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store, write_jsonl
+from .run import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store
 
 SEEDS_PER_CHUNK = 8  # one concurrent batch of requests; its answers are appended together, and a run resumes there
 
@@ -94,8 +95,10 @@ def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> di
 
 def train(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     fingerprint = json.loads((out / "judge" / "manifest.json").read_text())["counts"]["teacher"]
-    grades = graded(teacher_store(out).judgments(fingerprint, candidate_pairs(out)))
-    teacher = LookupJudge(grades, fingerprint)
+    judgments = teacher_store(out).judgments(fingerprint, candidate_pairs(out))
+    grades = graded(judgments)
+    probs = {j.pair: j.probs for j in judgments if j.pair in grades and j.probs}
+    teacher = LookupJudge(grades, fingerprint, probs, config.teacher.scale.grades)
     dataset = synthetic_dataset(config, out, grades)
     result = train_student(teacher_examples([dataset], teacher), folder / "model", config.train, progress)
     return {"train examples": result.train_examples, "first loss": round(result.losses[0], 4),

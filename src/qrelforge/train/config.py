@@ -20,6 +20,7 @@ class TrainConfig:
     max_steps: int | None = None  # stop early (smoke tests, benchmarks)
     max_minutes: float | None = None  # stop training after this long (equal wall-clock budgets)
     grad_accumulation: int = 1  # batches per optimizer step
+    soft_targets: bool = False  # learn the teacher's grade probabilities (where it gave them) instead of its grades
     # causal-lm only: the judge prompt it answers, and its LoRA adapters
     template: str = "rubric"  # a bundled prompt template or a template file
     guidelines: str = ""  # assessor guidelines, written into every prompt

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..datasets import Dataset
@@ -19,6 +19,7 @@ class Example:
     query: str
     doc: str
     grade: int
+    probs: Mapping[int, float] | None = None  # the teacher's probability of each grade, when it gave them
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ def teacher_examples(datasets: Sequence[Dataset], teacher: Judge | None = None) 
         for j in judge.judge(dataset.pairs):
             statuses[j.status] += 1
             if j.status == "ok" and j.grade is not None:
+                probs = dict(zip(judge.scale, j.probs)) if j.probs else None
                 examples.append(Example(f"{dataset.name}/{j.query_id}", j.doc_id, dataset.queries[j.query_id],
-                                        dataset.docs[j.doc_id], j.grade))
+                                        dataset.docs[j.doc_id], j.grade, probs))
     if not examples:
         raise ConfigError(f"the teacher graded none of the {sum(statuses.values())} pairs of "
                           f"{[d.name for d in datasets]} (statuses {dict(statuses)}): do its ids match the datasets?")

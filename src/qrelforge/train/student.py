@@ -99,16 +99,17 @@ def recipe_changes(config: TrainConfig) -> list[str]:
 
 def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], config: TrainConfig,
          bf16: bool, progress: bool) -> tuple[list[float], float, int]:
-    """The training loop: AdamW with linear warm-up and decay over length-grouped batches, loss = NLL of the grade.
+    """The training loop: AdamW with linear warm-up and decay over length-grouped batches.
 
-    Gradients of ``grad_accumulation`` batches make one optimizer step. Returns the loss of each batch, the seconds
+    The loss is the cross-entropy with the target distribution: the teacher's grade, or with ``soft_targets`` its
+    grade probabilities (renormalized over the student's grades). Gradients of ``grad_accumulation`` batches make one optimizer step. Returns the loss of each batch, the seconds
     spent, and the number of pairs seen.
     """
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     features = _encode(model, train, config.max_length)
-    targets = torch.tensor([grades.index(e.grade) for e in train])
+    targets = torch.from_numpy(target_distributions(train, grades, config.soft_targets))
     lengths = [model.length(f) for f in features]
     batches = [b for epoch in range(config.epochs)
                for b in _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))]
@@ -132,7 +133,7 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
         for k, batch in enumerate(batches):
             with autocast(bf16, device_type):
                 log_probs = model.log_probs([features[i] for i in batch]).float()
-            loss = torch.nn.functional.nll_loss(log_probs, targets[batch].to(log_probs.device))
+            loss = -(targets[batch].to(log_probs.device) * log_probs).sum(-1).mean()
             (loss / accumulate).backward()
             if (k + 1) % accumulate == 0 or k + 1 == len(batches):
                 torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
@@ -145,6 +146,21 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
             if config.max_minutes and time.perf_counter() - start > 60 * config.max_minutes:
                 break  # the wall-clock budget is spent
     return losses, time.perf_counter() - start, seen
+
+
+def target_distributions(examples: Sequence[Example], grades: Sequence[int], soft: bool) -> np.ndarray:
+    """One row per example over ``grades``: one-hot on the teacher's grade, or its probabilities when ``soft``."""
+    if soft and not any(e.probs for e in examples):
+        raise ConfigError("soft_targets: the teacher gave no grade probabilities (a label JSONL needs \"probs\", a "
+                          "teacher needs logprobs or samples); train on its grades instead")
+    out = np.zeros((len(examples), len(grades)), dtype=np.float32)
+    for row, e in zip(out, examples):
+        mass = [e.probs.get(g, 0.0) for g in grades] if soft and e.probs else []
+        if sum(mass) > 0:
+            row[:] = np.divide(mass, sum(mass))
+        else:
+            row[grades.index(e.grade)] = 1.0
+    return out
 
 
 def tune_thresholds(expected: np.ndarray, target: np.ndarray, grades: Sequence[int], sweeps: int = 3) -> list[float]:
