@@ -71,10 +71,10 @@ class Student:
     def __init__(self, model_dir: str | Path, dataset: Dataset, settings: EngineSettings = EngineSettings()) -> None:
         device = default_device()
         self.card, self.dataset, self.settings = read_card(model_dir), dataset, settings
-        self.scale = tuple(self.card["grades"])
         self.format = numeric_format(settings.precision, device)
         self.model = load_model(model_dir, self.format, device)
         self.fingerprint = student_fingerprint(model_dir, self.format)
+        self.scale = tuple(self.card["grades"])
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
         queries, docs = self.dataset.queries, self.dataset.docs
