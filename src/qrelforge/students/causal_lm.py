@@ -4,7 +4,9 @@ The prompt is a judge template (``rubric`` by default, with the assessor guideli
 forward pass reads, at the prompt's last token, the logits of the grade tokens only: a distribution over the grades,
 no sampling and no parsing. Only the last hidden state of each pair meets the grade rows of the output layer, so the
 vocabulary-wide logits are never built. Position ids follow the attention mask, so padding (left or right) and batch
-composition do not change the result. Only the LoRA adapter is trained and saved; the base is loaded by path.
+composition do not change the result. At inference the prompt's shared head (instructions, scale, guidelines: the
+text before the query) runs once per batch, and every pair attends to its cached keys and values. Only the LoRA
+adapter is trained and saved; the base is loaded by path.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from .base import Features, device_of, pad
 
 ANSWER = "\nScore:"  # what every prompt ends with; the grade token comes next
 SETTINGS_FILE = "causal_lm.json"
-PASSAGE_MARK = "\x00passage\x00"
+PASSAGE_MARK, QUERY_MARK = "\x00passage\x00", "\x00query\x00"
 
 
 def answer_tokens(tokenizer: Any, grades: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -48,6 +50,10 @@ class CausalLM:
         self.prompt = Prompt(settings["template_text"], guidelines=settings.get("guidelines", ""),
                              max_passage_chars=None)
         self.answer_ids, self.grade_ids = answer_tokens(tokenizer, settings["grades"])
+        bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+        template = self.prompt.render(QUERY_MARK, PASSAGE_MARK)
+        self.prefix_text = template[:min(template.index(QUERY_MARK), template.index(PASSAGE_MARK))]
+        self.prefix_ids = bos + tokenizer.encode(self.prefix_text, add_special_tokens=False)
 
     @classmethod
     def from_base(cls, base: str, grades: Sequence[int], device: str, config: Any) -> CausalLM:
@@ -77,34 +83,43 @@ class CausalLM:
     def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]:
         """Prompt ids per pair; the passage alone is cut so that the whole prompt fits ``max_length`` tokens."""
         tok = self.tokenizer
-        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
         out = []
         for query, doc in zip(queries, docs):
             head, tail = self.prompt.render(query, PASSAGE_MARK).split(PASSAGE_MARK)
-            head_ids, tail_ids = tok.encode(head, add_special_tokens=False), tok.encode(tail.rstrip(),
-                                                                                         add_special_tokens=False)
-            fixed = bos + head_ids + tail_ids + self.answer_ids
-            room = max_length - len(fixed)
+            head_ids = self.prefix_ids + tok.encode(head[len(self.prefix_text):], add_special_tokens=False)
+            tail_ids = tok.encode(tail.rstrip(), add_special_tokens=False) + self.answer_ids
+            room = max_length - len(head_ids) - len(tail_ids)
             if room <= 0:
                 raise ConfigError(f"max_length {max_length} leaves no room for the passage: the prompt without it "
-                                  f"already takes {len(fixed)} tokens")
-            passage_ids = tok.encode(doc, add_special_tokens=False)[:room]
-            out.append({"input_ids": bos + head_ids + passage_ids + tail_ids + self.answer_ids})
+                                  f"already takes {len(head_ids) + len(tail_ids)} tokens")
+            out.append({"input_ids": head_ids + tok.encode(doc, add_special_tokens=False)[:room] + tail_ids})
         return out
 
     def length(self, features: Features) -> int:
         return len(features["input_ids"])
 
     def log_probs(self, features: Sequence[Features]) -> Any:
-        """Log-probabilities of the grade tokens at each prompt's last token, renormalized over the grades."""
+        """Log-probabilities of the grade tokens at each prompt's last token, renormalized over the grades.
+
+        In training every prompt runs whole; at inference the shared head runs once and is cached for the batch.
+        """
         import torch
 
-        batch = pad(self.tokenizer, features, device_of(self.module))
-        mask = batch["attention_mask"]
-        positions = (mask.cumsum(-1) - 1).clamp_min(0)
         causal = self.module.get_base_model()
-        hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=mask,
-                                      position_ids=positions).last_hidden_state
+        shared = 0 if self.module.training else len(self.prefix_ids)
+        batch = pad(self.tokenizer, [{"input_ids": f["input_ids"][shared:]} for f in features],
+                    device_of(self.module))
+        mask = batch["attention_mask"]
+        inputs = {"input_ids": batch["input_ids"], "position_ids": shared + (mask.cumsum(-1) - 1).clamp_min(0)}
+        if shared:
+            cache = causal.get_decoder()(input_ids=torch.tensor([self.prefix_ids], device=mask.device),
+                                         use_cache=True).past_key_values
+            cache.batch_repeat_interleave(len(features))
+            inputs |= {"past_key_values": cache, "use_cache": True,
+                       "attention_mask": torch.cat([mask.new_ones(len(features), shared), mask], dim=1)}
+        else:
+            inputs["attention_mask"] = mask
+        hidden = causal.get_decoder()(**inputs).last_hidden_state
         last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(-1)  # either padding side
         final = hidden[torch.arange(len(features), device=hidden.device), last]
         weight = causal.get_output_embeddings().weight[self.grade_ids]
