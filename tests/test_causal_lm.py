@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from qrelforge import ConfigError, TrainConfig, load_dataset, teacher_examples, train_student
-from qrelforge.judge.student import load_model
+from qrelforge import (ConfigError, EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples,
+                       train_student)
+from qrelforge.judge.student import student_fingerprint
 from qrelforge.students.causal_lm import CausalLM
 from qrelforge.students.engine import predict_probs
 
@@ -40,6 +41,7 @@ def config_for(base: Path, **changes: object) -> TrainConfig:
 
 def test_lora_training_learns_and_changes_only_adapters(tiny_llama: Path, small_dataset: Path,
                                                         tmp_path: Path) -> None:
+    from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     result = train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "student",
@@ -49,9 +51,9 @@ def test_lora_training_learns_and_changes_only_adapters(tiny_llama: Path, small_
     assert {"adapter_model.safetensors", "adapter_config.json", "causal_lm.json"} <= files
     assert "model.safetensors" not in files  # adapter-only: the base is loaded by path
 
-    student = load_model(result.model_dir, "fp32", "cpu")
     base = dict(AutoModelForCausalLM.from_pretrained(tiny_llama).named_parameters())
-    trained = dict(student.module.get_base_model().named_parameters())
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), result.model_dir)
+    trained = dict(adapted.get_base_model().named_parameters())
     adapters = {n: p for n, p in trained.items() if "lora_" in n}
     assert adapters and any(p.abs().sum() > 0 for n, p in adapters.items() if "lora_B" in n)  # B starts at zero
     for name, param in trained.items():
@@ -103,7 +105,41 @@ def test_save_and_load_give_identical_outputs(tiny_llama: Path, tmp_path: Path) 
     assert loaded.encode(["q"], ["d"], 256) == model.encode(["q"], ["d"], 256)  # same prompt, guidelines included
     with pytest.raises(ConfigError, match="no room for the passage"):
         model.encode(["q"], ["d"], 50)
-    assert np.allclose(before, predict_probs(loaded, features, 4096, bf16=False), atol=1e-6)
+    assert np.allclose(before, predict_probs(loaded, features, 4096, bf16=False), atol=1e-5)  # adapter folded in
+
+
+def test_merged_or_adapter_only_saving(tiny_llama: Path, small_dataset: Path, tmp_path: Path) -> None:
+    """Both savings label alike; a merged student loads without its base; the base's bytes are in the fingerprint."""
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_llama, base)
+    dataset = load_dataset(small_dataset)
+    students = {merge: train_student(teacher_examples([dataset]), tmp_path / f"merge-{merge}",
+                                     config_for(base, merge_lora=merge, max_steps=4), progress=False).model_dir
+                for merge in (False, True)}
+    merged = {p.name for p in students[True].iterdir()}
+    assert "model.safetensors" in merged and "adapter_model.safetensors" not in merged
+    adapter_fingerprint = student_fingerprint(students[False], "fp32")
+    labels = {merge: list(load_student(folder, dataset).judge(dataset.pairs)) for merge, folder in students.items()}
+    assert [j.grade for j in labels[False]] == [j.grade for j in labels[True]]
+    assert np.allclose([j.probs for j in labels[False]], [j.probs for j in labels[True]], atol=1e-5)
+    assert np.std([j.probs for j in labels[True]], axis=0).max() > 1e-3  # a real comparison
+
+    with (base / "model.safetensors").open("ab") as weights:
+        weights.write(b" ")  # the base changed: an adapter-only student's labels are no longer the same judge's
+    assert student_fingerprint(students[False], "fp32") != adapter_fingerprint
+    shutil.rmtree(base)
+    assert len(list(load_student(students[True], dataset).judge(dataset.pairs[:3]))) == 3  # no base needed
+
+
+def test_int8_keeps_the_grade_distribution(tiny_llama: Path, small_dataset: Path, tmp_path: Path) -> None:
+    dataset = load_dataset(small_dataset)
+    folder = train_student(teacher_examples([dataset]), tmp_path / "s", config_for(tiny_llama, max_steps=4),
+                           progress=False).model_dir
+    fp32, int8 = (np.array([j.probs for j in load_student(folder, dataset, EngineSettings(precision=p))
+                            .judge(dataset.pairs)]) for p in ("fp32", "int8"))
+    assert np.allclose(int8.sum(1), 1, atol=1e-4) and np.abs(int8 - fp32).max() < 0.05
 
 
 def test_accumulation_and_time_budget(tiny_llama: Path, small_dataset: Path, tmp_path: Path) -> None:

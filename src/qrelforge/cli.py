@@ -66,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     causal.add_argument("--grad-accumulation", type=int, default=TrainConfig.grad_accumulation,
                         help="batches per optimizer step")
     causal.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations: less memory")
+    causal.add_argument("--merge-lora", action="store_true", help="save the base with the adapter folded in (a whole "
+                        "model that loads without the base) instead of the adapter alone")
     _quiet(train)
     train.set_defaults(command=cmd_train)
 
@@ -154,7 +156,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                          guidelines=args.guidelines.read_text(encoding="utf-8") if args.guidelines else "",
                          lora_rank=args.lora_rank, lora_alpha=args.lora_alpha,
                          lora_targets=tuple(args.lora_targets.split(",")), grad_accumulation=args.grad_accumulation,
-                         gradient_checkpointing=args.gradient_checkpointing, soft_targets=args.soft_targets)
+                         gradient_checkpointing=args.gradient_checkpointing, soft_targets=args.soft_targets,
+                         merge_lora=args.merge_lora)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
     v = result.validation
     print(f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "

@@ -47,7 +47,7 @@ def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
     card = read_card(model_dir)
     kind = student_kind(card.get("kind"), str(model_dir))
     return make_fingerprint("student", model_dir.name, {
-        "card": card, "weights": [file_digest(model_dir / name) for name in kind.weight_files], "format": fmt})
+        "card": card, "weights": [file_digest(path) for path in kind.weights(model_dir)], "format": fmt})
 
 
 def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:

@@ -22,9 +22,11 @@ Features = dict[str, list[int]]  # one encoded pair, ready to be padded into a b
 
 class StudentModel(Protocol):
     kind: str  # the name in qrelforge.json that load_student dispatches on
-    weight_files: tuple[str, ...]  # files whose bytes fix the outputs (they go into the judge's fingerprint)
     module: Any  # the torch.nn.Module that is trained
     num_grades: int
+
+    @classmethod
+    def weights(cls, folder: Path) -> list[Path]: ...  # files whose bytes fix the outputs (in the fingerprint)
 
     def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]: ...
 

@@ -45,7 +45,6 @@ def ordinal_head(num_grades: int) -> Any:
 
 class BiEncoder:
     kind = "bi-encoder"
-    weight_files = ("model.safetensors", HEAD_FILE)
 
     def __init__(self, encoder: Any, head: Any, tokenizer: Any) -> None:
         import torch
@@ -61,6 +60,10 @@ class BiEncoder:
 
         return cls(AutoModel.from_pretrained(base).to(device), ordinal_head(len(grades)).to(device),
                    AutoTokenizer.from_pretrained(base))
+
+    @classmethod
+    def weights(cls, folder: Path) -> list[Path]:
+        return [folder / "model.safetensors", folder / HEAD_FILE]
 
     @classmethod
     def load(cls, folder: Path, device: str) -> BiEncoder:

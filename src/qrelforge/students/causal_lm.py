@@ -5,8 +5,10 @@ forward pass reads, at the prompt's last token, the logits of the grade tokens o
 no sampling and no parsing. Only the last hidden state of each pair meets the grade rows of the output layer, so the
 vocabulary-wide logits are never built. Position ids follow the attention mask, so padding (left or right) and batch
 composition do not change the result. At inference the prompt's shared head (instructions, scale, guidelines: the
-text before the query) runs once per batch, and every pair attends to its cached keys and values. Only the LoRA
-adapter is trained and saved; the base is loaded by path.
+text before the query) runs once per batch, and every pair attends to its cached keys and values.
+
+Only the LoRA adapter is trained. It is saved alone (the base is then loaded by the path in ``causal_lm.json``) or
+folded into the base as a whole model (``merge_lora``); a loaded student always runs with the adapter folded in.
 """
 from __future__ import annotations
 
@@ -40,12 +42,11 @@ def answer_tokens(tokenizer: Any, grades: Sequence[int]) -> tuple[list[int], lis
 
 class CausalLM:
     kind = "causal-lm"
-    weight_files = ("adapter_model.safetensors", SETTINGS_FILE)
 
-    def __init__(self, module: Any, tokenizer: Any, settings: dict[str, Any]) -> None:
+    def __init__(self, module: Any, tokenizer: Any, settings: dict[str, Any], merge: bool = False) -> None:
         if tokenizer.pad_token is None:  # most causal LMs have none; padding is masked out anyway
             tokenizer.pad_token = tokenizer.eos_token
-        self.module, self.tokenizer, self.settings = module, tokenizer, settings
+        self.module, self.tokenizer, self.settings, self.merge = module, tokenizer, settings, merge
         self.num_grades = len(settings["grades"])
         self.prompt = Prompt(settings["template_text"], guidelines=settings.get("guidelines", ""),
                              max_passage_chars=None)
@@ -69,16 +70,27 @@ class CausalLM:
                           target_modules=list(config.lora_targets), bias="none")
         settings = {"base": str(base), "grades": list(grades), "template_text": load_template(config.template),
                     "guidelines": config.guidelines}
-        return cls(get_peft_model(model, lora), AutoTokenizer.from_pretrained(base), settings)
+        return cls(get_peft_model(model, lora), AutoTokenizer.from_pretrained(base), settings, config.merge_lora)
+
+    @classmethod
+    def weights(cls, folder: Path) -> list[Path]:
+        """The settings and the weights: the merged model's, or the adapter's and its base's."""
+        base = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))["base"]
+        return [folder / SETTINGS_FILE] + _weight_files(folder) + (_weight_files(Path(base)) if base else [])
 
     @classmethod
     def load(cls, folder: Path, device: str) -> CausalLM:
+        """A saved student, with its adapter folded into the base (as fast as the base alone, and quantizable)."""
         from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         settings = json.loads((Path(folder) / SETTINGS_FILE).read_text(encoding="utf-8"))
-        base = AutoModelForCausalLM.from_pretrained(settings["base"]).to(device)
-        return cls(PeftModel.from_pretrained(base, folder).to(device), AutoTokenizer.from_pretrained(folder), settings)
+        if settings["base"]:
+            model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings["base"]), folder)
+            model = model.merge_and_unload()
+        else:
+            model = AutoModelForCausalLM.from_pretrained(folder)
+        return cls(model.to(device), AutoTokenizer.from_pretrained(folder), settings)
 
     def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]:
         """Prompt ids per pair; the passage alone is cut so that the whole prompt fits ``max_length`` tokens."""
@@ -105,7 +117,7 @@ class CausalLM:
         """
         import torch
 
-        causal = self.module.get_base_model()
+        causal = self._causal()
         shared = 0 if self.module.training else len(self.prefix_ids)
         batch = pad(self.tokenizer, [{"input_ids": f["input_ids"][shared:]} for f in features],
                     device_of(self.module))
@@ -122,7 +134,7 @@ class CausalLM:
         hidden = causal.get_decoder()(**inputs).last_hidden_state
         last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(-1)  # either padding side
         final = hidden[torch.arange(len(features), device=hidden.device), last]
-        weight = causal.get_output_embeddings().weight[self.grade_ids]
+        weight = self._grade_rows(causal)
         logits = final.float() @ weight.float().T
         cap = getattr(causal.config, "final_logit_softcapping", None)
         if cap:
@@ -134,7 +146,28 @@ class CausalLM:
         return [{"params": [p for p in self.module.parameters() if p.requires_grad], "lr": learning_rate}]
 
     def save(self, folder: Path) -> None:
-        """The adapter only (the base is loaded by the path in ``causal_lm.json``), the tokenizer and settings."""
+        """The adapter alone, or with ``merge`` the whole model with the adapter folded in; the tokenizer and settings.
+
+        Merging replaces the trainable adapter layers: saving is the last step of training.
+        """
+        settings = self.settings
+        if self.merge:
+            self.module = self.module.merge_and_unload()
+            settings = settings | {"base": None}
         self.module.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        write_atomic(Path(folder) / SETTINGS_FILE, json.dumps(self.settings, indent=2) + "\n")
+        write_atomic(Path(folder) / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+
+    def _causal(self) -> Any:
+        """The causal LM under the LoRA wrapper (a loaded student has none: its adapter is folded in)."""
+        return self.module.get_base_model() if hasattr(self.module, "get_base_model") else self.module
+
+    def _grade_rows(self, causal: Any) -> Any:
+        """The output layer's rows of the grade tokens (an int8 layer keeps its weight behind a call)."""
+        weight = causal.get_output_embeddings().weight
+        weight = weight() if callable(weight) else weight
+        return (weight.dequantize() if weight.is_quantized else weight)[self.grade_ids]
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))

@@ -10,7 +10,6 @@ from .base import Features, device_of, pad
 
 class CrossEncoder:
     kind = "cross-encoder"
-    weight_files = ("model.safetensors",)
 
     def __init__(self, module: Any, tokenizer: Any) -> None:
         self.module, self.tokenizer = module, tokenizer
@@ -24,6 +23,10 @@ class CrossEncoder:
         module = AutoModelForSequenceClassification.from_pretrained(base, num_labels=len(grades),
                                                                     ignore_mismatched_sizes=True)
         return cls(module.to(device), AutoTokenizer.from_pretrained(base))
+
+    @classmethod
+    def weights(cls, folder: Path) -> list[Path]:
+        return [folder / "model.safetensors"]
 
     @classmethod
     def load(cls, folder: Path, device: str) -> CrossEncoder:

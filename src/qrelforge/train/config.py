@@ -29,3 +29,4 @@ class TrainConfig:
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     gradient_checkpointing: bool = False
+    merge_lora: bool = False  # save the base with the adapter folded in (loads without the base), not the adapter
