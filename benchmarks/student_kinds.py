@@ -6,8 +6,9 @@
 
 The queries are split as in benchmarks/distill.py (seed 2020, a third held out). Each kind trains on the teacher's
 grades of the training queries for ``--minutes`` (the learning-rate schedule follows the clock), then labels the
-same random sample of held-out pairs; agreement is with the human assessors. GEMMA_DIR comes from
-`qrelforge convert-gguf --out GEMMA_DIR`.
+same random sample of held-out pairs in each of ``--precisions``; agreement is with the human assessors. GEMMA_DIR
+comes from `qrelforge convert-gguf --out GEMMA_DIR`. ``--label-only`` relabels the students an earlier run left in
+DIR.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import argparse
 import random
 from pathlib import Path
 
-from qrelforge import (JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset, load_student,
-                       print_table, replay_judge, teacher_examples, train_student)
+from qrelforge import (EngineSettings, JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset,
+                       load_student, print_table, replay_judge, teacher_examples, train_student)
 
 
 def main() -> None:
@@ -29,6 +30,8 @@ def main() -> None:
     args.add_argument("--causal-lr", type=float, default=5e-4, help="learning rate of the LoRA adapters")
     args.add_argument("--test-pairs", type=int, default=600)
     args.add_argument("--seed", type=int, default=2020)
+    args.add_argument("--precisions", default="auto", help="comma-separated labeling precisions")
+    args.add_argument("--label-only", action="store_true", help="relabel the students already trained in --out")
     args.add_argument("--out", required=True, type=Path)
     opts = args.parse_args()
 
@@ -50,17 +53,18 @@ def main() -> None:
         config = TrainConfig(student=kind, max_minutes=opts.minutes, epochs=50,  # the clock ends training
                              **({"base": opts.causal_base, "learning_rate": opts.causal_lr, "max_length": 384}
                                 if kind == "causal-lm" else {}))
-        trained = train_student(examples, opts.out / kind, config)
-        student = load_student(trained.model_dir, test_set)
-        run = label(student, pairs, store, batch_size=len(pairs))
-        result = agreement(graded(store.judgments(student.fingerprint, pairs)), human)
-        rows.append(JudgeRow(kind, result, run.pairs_per_second or None))
-        notes.append(f"{kind}: {len(trained.losses)} batches, {trained.train_pairs_per_second * trained.seconds:.0f} "
-                     f"pairs seen in {trained.seconds / 60:.1f} min ({trained.train_pairs_per_second:.2f} pairs/s); "
-                     f"loss {trained.losses[0]:.3f} -> "
-                     f"{sum(trained.losses[-10:]) / len(trained.losses[-10:]):.3f}; labeling {run.pairs_per_second:.1f} "
-                     f"pairs/s; validation kappa vs teacher {trained.validation.cohen_kappa}")
-        print(notes[-1], flush=True)
+        if not opts.label_only:
+            trained = train_student(examples, opts.out / kind, config)
+            notes.append(f"{kind}: {len(trained.losses)} batches, {trained.train_pairs_per_second * trained.seconds:.0f}"
+                         f" pairs seen in {trained.seconds / 60:.1f} min ({trained.train_pairs_per_second:.2f} pairs/s); "
+                         f"loss {trained.losses[0]:.3f} -> {sum(trained.losses[-10:]) / len(trained.losses[-10:]):.3f}; "
+                         f"validation kappa vs teacher {trained.validation.cohen_kappa}")
+            print(notes[-1], flush=True)
+        for precision in opts.precisions.split(","):
+            student = load_student(opts.out / kind, test_set, EngineSettings(precision=precision))
+            run = label(student, pairs, store, batch_size=len(pairs))
+            result = agreement(graded(store.judgments(student.fingerprint, pairs)), human)
+            rows.append(JudgeRow(f"{kind} ({student.format})", result, run.pairs_per_second or None))
     print_table(rows, f"{len(pairs)} held-out pairs of {len(test_set.queries)} {dataset.name} queries vs NIST")
     for note in notes:
         print(note)
