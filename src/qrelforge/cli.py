@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from .labeling_config import PRECISIONS, EngineSettings, RayOptions
+    from .ranker_config import RANKERS, RankerConfig
     from .train.config import TrainConfig
 
     top = argparse.ArgumentParser(prog="qrelforge", description="Distill a relevance judge into a small student "
@@ -141,6 +142,43 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("--gguf", type=Path, metavar="FILE", help="GGUF file (default: the packaged Gemma 3 270M)")
     conv.add_argument("--out", required=True, type=Path, metavar="DIR")
     conv.set_defaults(command=cmd_convert_gguf)
+
+    aug = sub.add_parser("augment", help="label a pool of pairs with a student or teacher; write human, student and "
+                         "human+student training sets", description="Label the pairs of --pairs with a student "
+                         "(--model) or a teacher (--teacher), resumably, and write three training-label files with "
+                         "provenance: human.jsonl (DIR's qrels), student.jsonl (the machine's labels) and both.jsonl "
+                         "(the union; the human label wins where a pair has both).")
+    aug.add_argument("--dataset", required=True, metavar="DIR", help="texts, and the human labels in its qrels.txt")
+    aug.add_argument("--pairs", required=True, type=Path, metavar="FILE", help="the pool to label: TREC qrels or run "
+                     "file, or Parquet with query_id and doc_id columns")
+    machine = aug.add_mutually_exclusive_group(required=True)
+    machine.add_argument("--model", type=Path, metavar="MODEL_DIR", help="a student trained by 'qrelforge train'")
+    machine.add_argument("--teacher", type=Path, metavar="CONFIG", help="a teacher YAML file")
+    aug.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                     help="keep a machine label only if its probability of its grade is at least P")
+    aug.add_argument("--out", required=True, type=Path, metavar="DIR")
+    _quiet(aug)
+    aug.set_defaults(command=cmd_augment)
+
+    rank = sub.add_parser("rank-eval", help="train a ranker per training set and compare nDCG@10 on human qrels",
+                          description="Train the same ranker (same steps and seed) on each training-label file, "
+                          "rerank the judged docs of each query of the evaluation dataset, and report nDCG@10 (95% "
+                          "bootstrap CI), MAP and MRR@10 with paired tests against the first training set.")
+    rank.add_argument("--train-dataset", required=True, metavar="DIR", help="texts of the training labels")
+    rank.add_argument("--train", action="append", required=True, metavar="[NAME=]LABELS",
+                      help="training-label file from 'qrelforge augment'; repeat (the first is the baseline)")
+    rank.add_argument("--eval-dataset", required=True, metavar="DIR", help="held-out queries with human qrels")
+    rank.add_argument("--ranker", choices=RANKERS, default=RankerConfig.kind)
+    rank.add_argument("--steps", type=int, default=RankerConfig.steps, help="optimizer steps (lightgbm: rounds)")
+    rank.add_argument("--batch-size", type=int, default=RankerConfig.batch_size)
+    rank.add_argument("--lr", type=float, default=RankerConfig.learning_rate)
+    rank.add_argument("--seed", type=int, default=RankerConfig.seed)
+    rank.add_argument("--base", help="neural rankers: Hugging Face folder to start from (default: packaged MiniLM)")
+    rank.add_argument("--feature-model", metavar="MODEL_DIR", help="lightgbm: a student whose expected grade is a "
+                      "feature")
+    rank.add_argument("--out", required=True, type=Path, metavar="DIR")
+    _quiet(rank)
+    rank.set_defaults(command=cmd_rank_eval)
     return top
 
 
@@ -275,6 +313,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     run_demo(args.out, progress=not args.quiet)
     return 0
+
+
+def cmd_augment(args: argparse.Namespace) -> int:
+    from . import JudgmentStore, human_judge, label, load_dataset, load_student, load_teacher, load_teacher_config
+    from .augment import MIXES, provenance, training_labels, write_training_labels
+    from .io.parquet import read_parquet_pairs
+    from .io.trec import read_pairs
+
+    dataset = load_dataset(args.dataset)
+    read = read_parquet_pairs if args.pairs.suffix == ".parquet" else read_pairs
+    pool = read(args.pairs, dataset.queries, dataset.docs)
+    judge = (load_student(args.model, dataset) if args.model else
+             load_teacher(load_teacher_config(args.teacher), dataset, pool))
+    store = JudgmentStore(args.out / "machine-judgments.jsonl")
+    label(judge, pool, store, progress=not args.quiet)
+    judgments = store.judgments(judge.fingerprint, pool)
+    human = human_judge(dataset)
+    for mix in MIXES:
+        labels = training_labels(dataset.qrels, human.fingerprint, judgments, judge.scale, mix, args.min_confidence)
+        write_training_labels(args.out / f"{mix}.jsonl", labels)
+        print(f"{args.out / f'{mix}.jsonl'}: {len(labels)} labels {provenance(labels)}")
+    return 0
+
+
+def cmd_rank_eval(args: argparse.Namespace) -> int:
+    from . import load_dataset
+    from .augment import read_training_labels
+    from .rank_experiment import rank_eval, report_table, write_ranking_report
+    from .ranker_config import RankerConfig
+
+    train_dataset, eval_dataset = load_dataset(args.train_dataset), load_dataset(args.eval_dataset)
+    sets = {}
+    for spec in args.train:
+        name, _, path = spec.rpartition("=")
+        sets[name or Path(path).stem] = read_training_labels(path)
+    config = RankerConfig(kind=args.ranker, steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+                          seed=args.seed, base=args.base, feature_model=args.feature_model)
+    rows = rank_eval(train_dataset, sets, eval_dataset, args.out, config, progress=not args.quiet)
+    title = (f"{args.ranker} rankers trained on {train_dataset.name}, reranking the judged docs of "
+             f"{len(eval_dataset.queries)} {eval_dataset.name} queries")
+    notes = [f"same ranker settings for every training set: {config}",
+             "MAP and MRR@10 count grade 2 and above as relevant; p-values: paired, two-sided, on nDCG@10"]
+    report = write_ranking_report(rows, args.out, title, notes)
+    header, cells = report_table(rows)
+    _print_rows(title, header, cells)
+    print(f"wrote {report}")
+    return 0
+
+
+def _print_rows(title: str, header: list[str], cells: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console() if sys.stdout.isatty() else Console(width=250)
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in cells:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _quiet(sub: argparse.ArgumentParser) -> None:

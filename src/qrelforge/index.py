@@ -21,6 +21,7 @@ class BM25Index:
 
     def __init__(self, retriever: object, doc_ids: list[str], stemmer: str | None, stopwords: str | None) -> None:
         self.retriever, self.doc_ids, self.stemmer, self.stopwords = retriever, doc_ids, stemmer, stopwords
+        self.row_of = {doc_id: row for row, doc_id in enumerate(doc_ids)}
 
     @classmethod
     def build(cls, docs: Mapping[str, str], stemmer: str | None = "english", stopwords: str | None = "en",
@@ -53,6 +54,16 @@ class BM25Index:
             for i, row, score in zip(asked, rows, scores):
                 results[i] = [(self.doc_ids[r], float(s)) for r, s in zip(row, score) if s > 0]
         return results
+
+    def scores(self, query: str, doc_ids: Sequence[str]) -> list[float]:
+        """The BM25 score of ``query`` for each of ``doc_ids`` (0 for a doc the index does not have)."""
+        import bm25s
+
+        tokens = bm25s.tokenize([query], stopwords=self.stopwords, stemmer=_stemmer(self.stemmer), return_ids=False,
+                                show_progress=False)[0]
+        known = [t for t in tokens if t in self.retriever.vocab_dict]
+        every = self.retriever.get_scores(known) if known else None
+        return [float(every[self.row_of[d]]) if every is not None and d in self.row_of else 0.0 for d in doc_ids]
 
     def save(self, folder: str | Path) -> None:
         """Write the index folder atomically."""

@@ -74,3 +74,12 @@ def write_qrels(path: str | Path, grades: Mapping[Pair, int] | Iterable[tuple[Pa
     items = grades.items() if isinstance(grades, Mapping) else grades
     lines = [f"{pair.query_id} 0 {pair.doc_id} {grade}\n" for pair, grade in sorted(items)]
     write_atomic(path, "".join(lines))
+
+
+def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str) -> None:
+    """Write a TREC run file (``qid Q0 docid rank score tag``), best first per query, atomically."""
+    lines = []
+    for query_id in sorted(run):
+        ranked = sorted(run[query_id].items(), key=lambda item: (-item[1], item[0]))
+        lines += [f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n" for rank, (doc_id, score) in enumerate(ranked, 1)]
+    write_atomic(path, "".join(lines))
