@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .augment import TrainingLabel, provenance
 from .datasets import Dataset
 from .evaluate.ranking import MEASURES, Comparison, Mean, Run, mean_with_interval, paired_comparison, per_query
@@ -32,7 +34,7 @@ class RankingRow:
     means: dict[str, Mean]  # measure -> mean over queries with its interval
     versus_first: Comparison | None  # nDCG@10 (the first measure) against the first training set
     per_query: dict[str, dict[str, float]]  # measure -> query id -> value
-    losses: tuple[float, float] | None  # the ranker's first and last training loss
+    losses: tuple[float, float] | None  # the ranker's training loss: mean of its first and of its last ten
 
 
 def judged_candidates(dataset: Dataset) -> dict[str, list[str]]:
@@ -78,7 +80,7 @@ def _run(train_dataset: Dataset, labels: Sequence[TrainingLabel], eval_dataset: 
     ranker = train_ranker(train_dataset, labels, folder / "model", config, progress)
     run = rerank(ranker, eval_dataset, candidates, config)
     write_run(folder / RUN_FILE, run, folder.name)
-    losses = (ranker.losses[0], ranker.losses[-1])
+    losses = (float(np.mean(ranker.losses[:10])), float(np.mean(ranker.losses[-10:])))
     write_atomic(record, json.dumps({"key": key, "run": run, "losses": losses}))
     return run, losses
 

@@ -1,0 +1,83 @@
+"""Does augmenting a small human-labeled set with student labels make a better ranker?
+
+    python benchmarks/augmentation.py --train ../shared/data/trec-dl-2019-passage \
+        --eval ../shared/data/trec-dl-2020-passage --human-queries 8 --steps 400 --out DIR
+
+Design (fair by construction):
+- Humans label only ``--human-queries`` random queries of the training collection (all their judged pairs).
+- A student (the default recipe: bi-encoder on MiniLM) is trained on those human labels alone.
+- The pool is every judged pair of the *other* training queries; their human labels are hidden, and the student
+  labels the pool (its agreement with the hidden humans is reported).
+- Training sets: ``human`` (the few human labels), ``student`` (the pool's student labels), ``both`` (human +
+  student), and ``human-all`` (every training query's human labels: what full human labeling would give).
+- Each set trains the same ranker with the same steps, batch, learning rate and seed: a MiniLM cross-encoder, and a
+  LightGBM LambdaMART over BM25 score and lengths (the cheap baseline).
+- Every ranker reranks the judged docs of every query of the evaluation collection; nDCG@10, MAP, MRR@10 against
+  its human qrels, with paired tests against ``human``.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+from qrelforge import (JudgmentStore, TrainConfig, agreement, graded, human_judge, label, load_dataset, load_student,
+                       teacher_examples, train_student)
+from qrelforge.augment import MIXES, training_labels, write_training_labels
+from qrelforge.rank_experiment import rank_eval, report_table, write_ranking_report
+from qrelforge.ranker_config import RankerConfig
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    args.add_argument("--train", required=True, help="training collection (human qrels are mostly hidden)")
+    args.add_argument("--eval", required=True, help="evaluation collection (human qrels)")
+    args.add_argument("--human-queries", type=int, default=8)
+    args.add_argument("--steps", type=int, default=400, help="optimizer steps of every neural ranker")
+    args.add_argument("--rounds", type=int, default=300, help="boosting rounds of every LightGBM ranker")
+    args.add_argument("--rankers", default="cross-encoder,lightgbm")
+    args.add_argument("--seed", type=int, default=2019)
+    args.add_argument("--out", required=True, type=Path)
+    opts = args.parse_args()
+
+    collection, evaluation = load_dataset(opts.train), load_dataset(opts.eval)
+    query_ids = sorted(collection.queries)
+    random.Random(opts.seed).shuffle(query_ids)
+    humans, rest = collection.subset(query_ids[:opts.human_queries]), collection.subset(query_ids[opts.human_queries:])
+    student_dir = opts.out / "student"
+    if not (student_dir / "qrelforge.json").is_file():
+        train_student(teacher_examples([humans]), student_dir, TrainConfig(seed=opts.seed))
+    student = load_student(student_dir, collection)
+    pool = rest.pairs
+    store = JudgmentStore(opts.out / "pool-judgments.jsonl")
+    label(student, pool, store)
+    judgments = store.judgments(student.fingerprint, pool)
+    pool_agreement = agreement(graded(judgments), rest.qrels)
+    human = human_judge(humans).fingerprint
+    sets = {mix: training_labels(humans.qrels, human, judgments, student.scale, mix) for mix in MIXES}
+    sets["human-all"] = training_labels(collection.qrels, human_judge(collection).fingerprint, [], (), "human")
+    for name, labels in sets.items():
+        write_training_labels(opts.out / "labels" / f"{name}.jsonl", labels)
+
+    notes = [f"humans label {len(humans.queries)} of {len(collection.queries)} {collection.name} queries "
+             f"({len(humans.qrels)} pairs); the student (default recipe) learns from them and labels the "
+             f"{len(pool)} judged pairs of the other {len(rest.queries)} queries",
+             f"the student's pool labels vs the hidden human labels: kappa {pool_agreement.cohen_kappa:.3f}, "
+             f"alpha {pool_agreement.krippendorff_alpha:.3f}, Spearman {pool_agreement.spearman:.3f}",
+             f"every ranker reranks the judged docs of the {len(evaluation.queries)} {evaluation.name} queries "
+             f"({len(evaluation.pairs)} pairs); p-values: paired and two-sided, nDCG@10 against 'human'"]
+    print("\n".join(notes), flush=True)
+    for kind in opts.rankers.split(","):
+        config = RankerConfig(kind=kind, seed=opts.seed, steps=opts.rounds if kind == "lightgbm" else opts.steps)
+        rows = rank_eval(collection, sets, evaluation, opts.out / kind, config)
+        title = f"{kind} rankers trained on {collection.name} label sets, evaluated on {evaluation.name}"
+        write_ranking_report(rows, opts.out / kind, title, notes + [f"ranker settings: {config}"])
+        header, cells = report_table(rows)
+        print(f"\n{title}\n| " + " | ".join(header) + " |")
+        for row, cell in zip(rows, cells):
+            print("| " + " | ".join(cell) + " |" + (f" loss {row.losses[0]:.3f} -> {row.losses[1]:.3f}"
+                                                   if row.losses else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()
