@@ -23,7 +23,7 @@ import random
 from pathlib import Path
 
 from qrelforge import (JudgmentStore, TrainConfig, agreement, graded, human_judge, label, load_dataset, load_student,
-                       teacher_examples, train_student)
+                       replay_judge, teacher_examples, train_student)
 from qrelforge.augment import MIXES, training_labels, write_training_labels
 from qrelforge.evaluate.ranking import mean_with_interval, per_query
 from qrelforge.index import BM25Index
@@ -43,6 +43,8 @@ def main() -> None:
     args.add_argument("--steps", type=int, default=400, help="optimizer steps of every neural ranker")
     args.add_argument("--rounds", type=int, default=300, help="boosting rounds of every LightGBM ranker")
     args.add_argument("--rankers", default="bi-encoder,lightgbm")
+    args.add_argument("--teacher", help="an LLM judge's label file for the training collection: adds the sets "
+                      "'teacher' and 'human+teacher' (its labels of the same pool)")
     args.add_argument("--seed", type=int, default=2019)
     args.add_argument("--out", required=True, type=Path)
     opts = args.parse_args()
@@ -63,6 +65,15 @@ def main() -> None:
     human = human_judge(humans).fingerprint
     sets = {mix: training_labels(humans.qrels, human, judgments, student.scale, mix) for mix in MIXES}
     sets["human-all"] = training_labels(collection.qrels, human_judge(collection).fingerprint, [], (), "human")
+    teacher_note = []
+    if opts.teacher:
+        teacher = replay_judge(opts.teacher)
+        answers = list(teacher.judge(pool))
+        sets["teacher"] = training_labels(humans.qrels, human, answers, teacher.scale, "student", 0.0, "teacher")
+        sets["human+teacher"] = training_labels(humans.qrels, human, answers, teacher.scale, "both", 0.0, "teacher")
+        taught = agreement(graded(answers), rest.qrels)
+        teacher_note = [f"the teacher ({Path(opts.teacher).name}) labels the same pool; vs the hidden human labels: "
+                        f"kappa {taught.cohen_kappa:.3f}, alpha {taught.krippendorff_alpha:.3f}"]
     for name, labels in sets.items():
         write_training_labels(opts.out / "labels" / f"{name}.jsonl", labels)
 
@@ -70,7 +81,7 @@ def main() -> None:
              f"({len(humans.qrels)} pairs); the student (default recipe) learns from them and labels the "
              f"{len(pool)} judged pairs of the other {len(rest.queries)} queries",
              f"the student's pool labels vs the hidden human labels: kappa {pool_agreement.cohen_kappa:.3f}, "
-             f"alpha {pool_agreement.krippendorff_alpha:.3f}, Spearman {pool_agreement.spearman:.3f}",
+             f"alpha {pool_agreement.krippendorff_alpha:.3f}, Spearman {pool_agreement.spearman:.3f}", *teacher_note,
              f"every ranker reranks the judged docs of the {len(evaluation.queries)} {evaluation.name} queries "
              f"({len(evaluation.pairs)} pairs); p-values: paired and two-sided, nDCG@10 against 'human'"]
     notes += [f"reference without training labels, {name}: nDCG@10 {m.value:.4f} [{m.low:.4f}, {m.high:.4f}]"

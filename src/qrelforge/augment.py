@@ -24,7 +24,7 @@ class TrainingLabel:
     query_id: str
     doc_id: str
     grade: int
-    source: str  # "human" or "student"
+    source: str  # "human", or the machine's role: "student" or "teacher"
     judge: str  # fingerprint of the judge that gave the grade
     confidence: float | None = None  # the machine's probability of its grade; None for a human label
 
@@ -34,13 +34,14 @@ class TrainingLabel:
 
 
 def training_labels(human: Mapping[Pair, int], human_judge: str, machine: Sequence[Judgment],
-                    machine_scale: Sequence[int], mix: str, min_confidence: float = 0.0) -> list[TrainingLabel]:
+                    machine_scale: Sequence[int], mix: str, min_confidence: float = 0.0,
+                    machine_source: str = "student") -> list[TrainingLabel]:
     """The ``mix`` training set: human labels, machine labels (failed judgments and those below ``min_confidence``
-    left out), or both with the human label winning where a pair has both."""
+    left out; their source is ``machine_source``), or both with the human label winning where a pair has both."""
     if mix not in MIXES:
         raise ConfigError(f"training-set mix {mix!r} is not one of {MIXES}")
     people = [TrainingLabel(p.query_id, p.doc_id, g, "human", human_judge) for p, g in sorted(human.items())]
-    machines = [TrainingLabel(j.query_id, j.doc_id, j.grade, "student", j.judge, confidence(j, machine_scale))
+    machines = [TrainingLabel(j.query_id, j.doc_id, j.grade, machine_source, j.judge, confidence(j, machine_scale))
                 for j in machine if j.status == "ok" and j.grade is not None]
     if min_confidence > 0:
         if any(m.confidence is None for m in machines):

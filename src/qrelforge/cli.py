@@ -146,7 +146,8 @@ def parser() -> argparse.ArgumentParser:
     aug = sub.add_parser("augment", help="label a pool of pairs with a student or teacher; write human, student and "
                          "human+student training sets", description="Label the pairs of --pairs with a student "
                          "(--model) or a teacher (--teacher), resumably, and write three training-label files with "
-                         "provenance: human.jsonl (DIR's qrels), student.jsonl (the machine's labels) and both.jsonl "
+                         "provenance: human.jsonl (DIR's qrels), student.jsonl (the machine's labels, its source "
+                         "'student' or 'teacher') and both.jsonl "
                          "(the union; the human label wins where a pair has both).")
     aug.add_argument("--dataset", required=True, metavar="DIR", help="texts, and the human labels in its qrels.txt")
     aug.add_argument("--pairs", required=True, type=Path, metavar="FILE", help="the pool to label: TREC qrels or run "
@@ -331,7 +332,8 @@ def cmd_augment(args: argparse.Namespace) -> int:
     judgments = store.judgments(judge.fingerprint, pool)
     human = human_judge(dataset)
     for mix in MIXES:
-        labels = training_labels(dataset.qrels, human.fingerprint, judgments, judge.scale, mix, args.min_confidence)
+        labels = training_labels(dataset.qrels, human.fingerprint, judgments, judge.scale, mix, args.min_confidence,
+                                 "student" if args.model else "teacher")
         write_training_labels(args.out / f"{mix}.jsonl", labels)
         print(f"{args.out / f'{mix}.jsonl'}: {len(labels)} labels {provenance(labels)}")
     return 0
