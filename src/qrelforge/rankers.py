@@ -2,8 +2,9 @@
 
 - ``cross-encoder`` / ``bi-encoder``: a student of that kind (from the packaged MiniLM, or ``base``) trained on the
   labels by ``train_student``; a candidate's score is its expected grade.
-- ``lightgbm``: LambdaMART (LightGBM's ``lambdarank``) over cheap features: the BM25 score, the query's and the
-  doc's length in words, and, with ``feature_model``, a student's expected grade.
+- ``lightgbm``: LambdaMART (LightGBM's ``lambdarank``) over cheap features: the BM25 score (raw, and divided by
+  the best of the query's candidates, which transfers across collections), the query's and the doc's length in
+  words, and, with ``feature_model``, a student's expected grade.
 
 Every training set gets the same number of optimizer steps (or boosting rounds), batch size and seed, so that the
 labels are the only difference.
@@ -101,17 +102,19 @@ def expected_grades(model_dir: str, dataset: Dataset, pairs: Sequence[Pair]) -> 
 
 
 def features(dataset: Dataset, pairs: Sequence[Pair], feature_model: str | None) -> np.ndarray:
-    """One row per pair: BM25 score (over ``dataset``'s docs), query words, doc words[, student expected grade]."""
+    """One row per pair: BM25 score (over ``dataset``'s docs), BM25 / the query's best, query words, doc words
+    [, student expected grade]."""
     from .index import BM25Index
 
     index = BM25Index.build(dataset.docs)
     by_query: dict[str, list[int]] = {}
     for i, pair in enumerate(pairs):
         by_query.setdefault(pair.query_id, []).append(i)
-    bm25 = np.zeros(len(pairs))
+    bm25, relative = np.zeros(len(pairs)), np.zeros(len(pairs))
     for query_id, rows in by_query.items():
         bm25[rows] = index.scores(dataset.queries[query_id], [pairs[i].doc_id for i in rows])
-    columns = [bm25, [len(dataset.queries[p.query_id].split()) for p in pairs],
+        relative[rows] = bm25[rows] / max(bm25[rows].max(), 1e-9)
+    columns = [bm25, relative, [len(dataset.queries[p.query_id].split()) for p in pairs],
                [len(dataset.docs[p.doc_id].split()) for p in pairs]]
     if feature_model:
         columns.append(expected_grades(feature_model, dataset, pairs))
