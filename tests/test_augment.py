@@ -173,3 +173,6 @@ def test_augment_and_rank_eval_commands(toy: Path, tiny_base: Path, tmp_path: Pa
     per_query_lines = (tmp_path / "rank" / "per-query.tsv").read_text().splitlines()
     assert len(per_query_lines) == 1 + 2 * 3 * 4  # 2 sets x 3 measures x 4 queries
     assert json.loads((tmp_path / "rank" / "both" / "run-key.json").read_text())["losses"]
+    twice = ["rank-eval", "--train-dataset", str(small), "--train", str(out / "both.jsonl"), "--train",
+             str(out / "both.jsonl"), "--eval-dataset", str(held), "--out", str(tmp_path / "r2"), "--quiet"]
+    assert main(twice) == 2 and "two training sets are named 'both'" in capsys.readouterr().err

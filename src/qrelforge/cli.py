@@ -172,7 +172,7 @@ def parser() -> argparse.ArgumentParser:
     rank.add_argument("--ranker", choices=RANKERS, default=RankerConfig.kind)
     rank.add_argument("--steps", type=int, default=RankerConfig.steps, help="optimizer steps (lightgbm: rounds)")
     rank.add_argument("--batch-size", type=int, default=RankerConfig.batch_size)
-    rank.add_argument("--lr", type=float, default=RankerConfig.learning_rate)
+    rank.add_argument("--lr", type=float, default=RankerConfig.learning_rate, help="neural rankers' learning rate")
     rank.add_argument("--seed", type=int, default=RankerConfig.seed)
     rank.add_argument("--base", help="neural rankers: Hugging Face folder to start from (default: packaged MiniLM)")
     rank.add_argument("--feature-model", metavar="MODEL_DIR", help="lightgbm: a student whose expected grade is a "
@@ -340,7 +340,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
 
 
 def cmd_rank_eval(args: argparse.Namespace) -> int:
-    from . import load_dataset
+    from . import ConfigError, load_dataset
     from .augment import read_training_labels
     from .rank_experiment import rank_eval, report_table, write_ranking_report
     from .ranker_config import RankerConfig
@@ -348,8 +348,10 @@ def cmd_rank_eval(args: argparse.Namespace) -> int:
     train_dataset, eval_dataset = load_dataset(args.train_dataset), load_dataset(args.eval_dataset)
     sets = {}
     for spec in args.train:
-        name, _, path = spec.rpartition("=")
-        sets[name or Path(path).stem] = read_training_labels(path)
+        name, path = spec.split("=", 1) if "=" in spec and not Path(spec).exists() else (Path(spec).stem, spec)
+        if name in sets:
+            raise ConfigError(f"two training sets are named {name!r}; name them with --train NAME=LABELS")
+        sets[name] = read_training_labels(path)
     config = RankerConfig(kind=args.ranker, steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
                           seed=args.seed, base=args.base, feature_model=args.feature_model)
     rows = rank_eval(train_dataset, sets, eval_dataset, args.out, config, progress=not args.quiet)
