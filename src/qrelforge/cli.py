@@ -344,6 +344,7 @@ def cmd_rank_eval(args: argparse.Namespace) -> int:
     from .augment import read_training_labels
     from .rank_experiment import rank_eval, report_table, write_ranking_report
     from .ranker_config import RankerConfig
+    from .report import print_rows
 
     train_dataset, eval_dataset = load_dataset(args.train_dataset), load_dataset(args.eval_dataset)
     sets = {}
@@ -360,23 +361,9 @@ def cmd_rank_eval(args: argparse.Namespace) -> int:
     notes = [f"same ranker settings for every training set: {config}",
              "MAP and MRR@10 count grade 2 and above as relevant; p-values: paired, two-sided, on nDCG@10"]
     report = write_ranking_report(rows, args.out, title, notes)
-    header, cells = report_table(rows)
-    _print_rows(title, header, cells)
+    print_rows(title, *report_table(rows))
     print(f"wrote {report}")
     return 0
-
-
-def _print_rows(title: str, header: list[str], cells: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console() if sys.stdout.isatty() else Console(width=250)
-    table = Table(title=title)
-    for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i == 0 else "right")
-    for row in cells:
-        table.add_row(*row)
-    console.print(table)
 
 
 def _quiet(sub: argparse.ArgumentParser) -> None:

@@ -8,7 +8,6 @@ training set. A ranker whose folder already holds the run of the same labels and
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from .io.files import write_atomic
 from .io.trec import write_run
 from .ranker_config import RankerConfig
 from .rankers import rerank, train_ranker
+from .report import html_page, html_table, markdown_table
 
 RUN_FILE, KEY_FILE = "run.txt", "run-key.json"
 
@@ -74,8 +74,8 @@ def _run(train_dataset: Dataset, labels: Sequence[TrainingLabel], eval_dataset: 
                                      "candidates": {q: list(d) for q, d in candidates.items()}},
                                     sort_keys=True).encode()).hexdigest()
     record = folder / KEY_FILE
-    if record.is_file() and json.loads(record.read_text())["key"] == key:
-        saved = json.loads(record.read_text())
+    saved = json.loads(record.read_text()) if record.is_file() else {}
+    if saved.get("key") == key:
         return {q: dict(d) for q, d in saved["run"].items()}, tuple(saved["losses"]) if saved["losses"] else None
     ranker = train_ranker(train_dataset, labels, folder / "model", config, progress)
     run = rerank(ranker, eval_dataset, candidates, config)
@@ -107,18 +107,9 @@ def write_ranking_report(rows: Sequence[RankingRow], out_dir: str | Path, title:
     """``report.md``, ``report.html`` and ``per-query.tsv`` (every measure of every query for every set)."""
     out_dir = Path(out_dir)
     header, cells = report_table(rows, measures)
-    markdown = [f"# {title}", "", *(f"- {n}" for n in notes), "", "| " + " | ".join(header) + " |",
-                "|" + "---|" * len(header), *("| " + " | ".join(c) + " |" for c in cells)]
+    markdown = [f"# {title}", "", *(f"- {n}" for n in notes), "", *markdown_table(header, cells)]
     write_atomic(out_dir / "report.md", "\n".join(markdown) + "\n")
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells)
-    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    write_atomic(out_dir / "report.html", f"""<!doctype html><html><head><meta charset="utf-8">
-<title>{html.escape(title)}</title><style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-td:first-child{{text-align:left}}</style></head><body><h1>{html.escape(title)}</h1><ul>{items}</ul>
-<table><tr>{head}</tr>{body}</table></body></html>
-""")
+    write_atomic(out_dir / "report.html", html_page(title, notes, html_table(header, cells)))
     lines = ["training_set\tmeasure\tquery_id\tvalue"]
     lines += [f"{row.name}\t{m}\t{q}\t{v:.6f}" for row in rows for m in measures for q, v in
               sorted(row.per_query[m].items())]

@@ -92,13 +92,9 @@ def expected_grades(model_dir: str, dataset: Dataset, pairs: Sequence[Pair]) -> 
     """A student's expected grade of each pair: a ranking score finer than its grade."""
     from .judge.student import Student
     from .students.base import expected_grade
-    from .students.engine import score_texts
 
     student = Student(model_dir, dataset)
-    probs = score_texts(student.model, [dataset.queries[p.query_id] for p in pairs],
-                        [dataset.docs[p.doc_id] for p in pairs], student.card["max_length"], student.settings,
-                        student.format)
-    return expected_grade(probs, student.card["grades"])
+    return expected_grade(student.probabilities(pairs), student.scale)
 
 
 def features(dataset: Dataset, pairs: Sequence[Pair], feature_model: str | None) -> np.ndarray:

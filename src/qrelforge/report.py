@@ -1,4 +1,8 @@
-"""Agreement reports: a terminal table, a Markdown file and a self-contained HTML file with plots."""
+"""Reports: a terminal table, a Markdown file and a self-contained HTML file (agreement reports add plots).
+
+``print_rows``, ``markdown_table`` and ``html_page`` lay out any table; the agreement report and the ranking report
+(``rank_experiment.py``) both use them.
+"""
 from __future__ import annotations
 
 import base64
@@ -75,25 +79,49 @@ def label_summary(judgments: Sequence[Judgment], wanted: int, run: LabelRun, eng
 
 def print_table(rows: Sequence[JudgeRow], title: str) -> None:
     """Print the agreement table to the terminal."""
+    print_rows(title, COLUMNS, [cells(row) for row in rows])
+
+
+def print_rows(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a table to the terminal; the first column left-aligned, the numbers right-aligned."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     console = Console()
     if not console.is_terminal:  # a pipe or a log: do not squeeze the numbers into 80 columns
-        console = Console(width=200)
+        console = Console(width=250)
     table = Table(title=title)
-    for i, name in enumerate(COLUMNS):
+    for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
     for row in rows:
-        table.add_row(*(Text(cell) for cell in cells(row)))  # Text: a judge name like "openai:m:…" is no emoji code
+        table.add_row(*(Text(cell) for cell in row))  # Text: a judge name like "openai:m:…" is no emoji code
     console.print(table)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def html_page(title: str, notes: Sequence[str], body: str) -> str:
+    """A self-contained HTML page: the title, the notes as a list, then ``body``."""
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}</style></head>
+<body><h1>{html.escape(title)}</h1><ul>{items}</ul>{body}</body></html>
+"""
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def markdown_report(rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = ()) -> str:
     lines = [f"# {title}", "", *(f"- {n}" for n in notes), "", "## Agreement with the reference labels", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+             *markdown_table(COLUMNS, [cells(row) for row in rows])]
     for row in rows:
         a = row.agreement
         lines += ["", f"## {row.judge}", "", "Confusion (rows: reference grade, columns: judge grade)", "",
@@ -104,16 +132,9 @@ def markdown_report(rows: Sequence[JudgeRow], title: str, notes: Sequence[str] =
 
 
 def html_report(rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = ()) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells(r)) + "</tr>" for r in rows)
-    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}</style></head>
-<body><h1>{html.escape(title)}</h1><ul>{items}</ul><h2>Agreement with the reference labels</h2>
-<table><tr>{head}</tr>{body}</table><h2>Confusion matrices and label histograms</h2>
-<img alt="confusion matrices and label histograms" src="data:image/png;base64,{_plots_png(rows)}"></body></html>
-"""
+    return html_page(title, notes, f"""<h2>Agreement with the reference labels</h2>
+{html_table(COLUMNS, [cells(row) for row in rows])}<h2>Confusion matrices and label histograms</h2>
+<img alt="confusion matrices and label histograms" src="data:image/png;base64,{_plots_png(rows)}">""")
 
 
 def write_report(rows: Sequence[JudgeRow], out_dir: str | Path, title: str, notes: Sequence[str] = ()) -> Path:

@@ -77,10 +77,13 @@ class Student:
         self.scale = tuple(self.card["grades"])
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
+        return judgments(pairs, self.probabilities(pairs), self.card, self.fingerprint)
+
+    def probabilities(self, pairs: Sequence[Pair]) -> np.ndarray:
+        """Each pair's probability of each grade of ``scale``, one row per pair."""
         queries, docs = self.dataset.queries, self.dataset.docs
-        probs = score_texts(self.model, [queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
-                            self.card["max_length"], self.settings, self.format)
-        return judgments(pairs, probs, self.card, self.fingerprint)
+        return score_texts(self.model, [queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
+                           self.card["max_length"], self.settings, self.format)
 
 
 def load_student(model_dir: str | Path, dataset: Dataset, settings: EngineSettings = EngineSettings()) -> Judge:
