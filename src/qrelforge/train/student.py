@@ -174,7 +174,9 @@ def tune_thresholds(expected: np.ndarray, target: np.ndarray, grades: Sequence[i
 
     grades_arr = np.asarray(grades)
     cuts = [(a + b) / 2 for a, b in zip(grades, grades[1:])]
-    candidates = np.unique(np.quantile(expected, np.linspace(0, 1, 101)))
+    quantiles = np.unique(np.quantile(expected, np.linspace(0, 1, 101)))
+    # midway between quantiles: a cut never sits on a pair's value, where float noise (batching) would flip its grade
+    candidates = (quantiles[:-1] + quantiles[1:]) / 2 if len(quantiles) > 1 else quantiles
 
     def score(c: list[float]) -> float:
         predicted = grades_arr[np.searchsorted(c, expected, side="right")]
