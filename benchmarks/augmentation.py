@@ -19,20 +19,19 @@ Design (fair by construction):
 from __future__ import annotations
 
 import argparse
-import random
 from pathlib import Path
 
-from qrelforge import (JudgmentStore, TrainConfig, agreement, graded, human_judge, label, load_dataset, load_student,
-                       replay_judge, teacher_examples, train_student)
-from qrelforge.augment import MIXES, training_labels, write_training_labels
+from qrelforge import (TrainConfig, agreement, graded, human_judge, label_job, load_dataset, load_student, replay_judge,
+                       split_queries, teacher_examples, train_student)
+from qrelforge.rank.augment import MIXES, training_labels, write_training_labels
 from qrelforge.evaluate.ranking import mean_with_interval, per_query
-from qrelforge.index import BM25Index
-from qrelforge.rank_experiment import judged_candidates, rank_eval, report_table, write_ranking_report
-from qrelforge.ranker_config import RankerConfig
+from qrelforge.synthetic.index import BM25Index
+from qrelforge.rank.experiment import judged_candidates, rank_eval, report_table, write_ranking_report
+from qrelforge.rank.config import RankerConfig
 from qrelforge.students.base import expected_grade
 from qrelforge.students.bi_encoder import BiEncoder
 from qrelforge.students.engine import predict_probs
-from qrelforge.train.student import default_base
+from qrelforge.train.loop import default_base
 
 
 def main() -> None:
@@ -50,18 +49,16 @@ def main() -> None:
     opts = args.parse_args()
 
     collection, evaluation = load_dataset(opts.train), load_dataset(opts.eval)
-    query_ids = sorted(collection.queries)
-    random.Random(opts.seed).shuffle(query_ids)
-    humans, rest = collection.subset(query_ids[:opts.human_queries]), collection.subset(query_ids[opts.human_queries:])
+    rest_ids, human_ids = split_queries(collection.queries, opts.human_queries / len(collection.queries), opts.seed)
+    humans, rest = collection.subset(human_ids), collection.subset(rest_ids)
     student_dir = opts.out / "student"
     if not (student_dir / "qrelforge.json").is_file():
         train_student(teacher_examples([humans]), student_dir, TrainConfig(seed=opts.seed))
     student = load_student(student_dir, collection)
     pool = rest.pairs
-    store = JudgmentStore(opts.out / "pool-judgments.jsonl")
-    label(student, pool, store)
-    judgments = store.judgments(student.fingerprint, pool)
-    pool_agreement = agreement(graded(judgments), rest.qrels)
+    labeled = label_job(student, pool, opts.out / "pool-labels.txt")
+    judgments = labeled.judgments
+    pool_agreement = labeled.row(rest.qrels).agreement
     human = human_judge(humans).fingerprint
     sets = {mix: training_labels(humans.qrels, human, judgments, student.scale, mix) for mix in MIXES}
     sets["human-all"] = training_labels(collection.qrels, human_judge(collection).fingerprint, [], (), "human")

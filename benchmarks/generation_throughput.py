@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from qrelforge import TeacherConfig, load_dataset, load_teacher_config
-from qrelforge.generate import filter_queries, generate_queries, language_of, sample_seeds
-from qrelforge.index import BM25Index
-from qrelforge.llm import load_llm
+from qrelforge.synthetic.generate import filter_queries, generate_queries, language_of, sample_seeds
+from qrelforge.synthetic.index import BM25Index
+from qrelforge.llm.text import load_llm
 
 
 def main() -> None:

@@ -32,10 +32,10 @@ import numpy as np
 import torch
 
 from qrelforge import EngineSettings, Pair, TeacherConfig, load_dataset, load_student, load_teacher
-from qrelforge.cost import plan
+from qrelforge.judges.cost import plan
 from qrelforge.io.store import JudgmentStore
-from qrelforge.judge.config import Prices
-from qrelforge.judge.student import read_card
+from qrelforge.llm.config import Prices
+from qrelforge.students.registry import read_card
 from qrelforge.students.base import matmul_flops
 from qrelforge.students.engine import hardware
 
@@ -195,7 +195,7 @@ def main() -> None:
         if opts.ray:  # the cluster is started before timing; each run's actor start (model load) is included
             import ray
 
-            from qrelforge.ray_labeling import RayOptions, label_with_ray
+            from qrelforge import RayOptions, label_with_ray
 
             ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             for actors, cpus in ((1, 2), (2, 1)):

@@ -14,9 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
-from qrelforge import (InputFormatError, JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label,
-                       load_dataset, load_student, print_table, read_qrels, replay_judge, teacher_examples,
-                       train_student, write_report)
+from qrelforge import (InputFormatError, JudgeRow, TrainConfig, judge_row, label_job, load_dataset, load_student,
+                       print_table, read_qrels, replay_judge, teacher_examples, train_student, write_report)
 
 COLLECTIONS = ("llmjudge-dev", "trec-dl-2019-passage", "trec-dl-2020-passage")
 GPT4O_DL20 = "trec-dl-2020-passage/judges/narabzad__gpt-4o_graded_dl20_32.txt"
@@ -32,7 +31,7 @@ def best_llm_judge(folder: Path, qrels: dict) -> JudgeRow | None:
             print(f"skipped judge file: {exc}")
             continue
         if len(labels.keys() & qrels.keys()) >= 0.95 * len(qrels):
-            rows.append(JudgeRow(f"best LLM judge: {path.stem}", agreement(labels, qrels)))
+            rows.append(judge_row(f"best LLM judge: {path.stem}", labels, qrels))
     return max(rows, key=lambda r: r.agreement.cohen_kappa or -1, default=None)
 
 
@@ -51,10 +50,7 @@ def evaluate_on(data: Path, model_dir: Path, name: str, held_out: str, out: Path
     """Label every judged pair of the held-out collection; agreement with its humans, and the best LLM judge's."""
     test = load_dataset(data / held_out)
     student = load_student(model_dir, test)
-    store = JudgmentStore(out / "judgments.jsonl")
-    run = label(student, test.pairs, store)
-    rows = [JudgeRow(name, agreement(graded(store.judgments(student.fingerprint)), test.qrels),
-                     run.pairs_per_second or None)]
+    rows = [label_job(student, test.pairs, out / "student-labels.txt").row(test.qrels, name)]
     reference = best_llm_judge(data / held_out, test.qrels)
     rows += [reference] if reference else []
     title = f"held out: {held_out} (vs its human qrels)"

@@ -16,8 +16,8 @@ import argparse
 import random
 from pathlib import Path
 
-from qrelforge import (EngineSettings, JudgeRow, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset,
-                       load_student, print_table, replay_judge, teacher_examples, train_student)
+from qrelforge import (EngineSettings, TrainConfig, judge_row, label_job, load_dataset, load_student, print_table,
+                       replay_judge, split_queries, teacher_examples, train_student)
 
 
 def main() -> None:
@@ -36,16 +36,13 @@ def main() -> None:
     opts = args.parse_args()
 
     dataset, teacher = load_dataset(opts.dataset), replay_judge(opts.teacher)
-    query_ids = sorted({p.query_id for p in dataset.qrels})
-    random.Random(opts.seed).shuffle(query_ids)
-    n_test = round(len(query_ids) / 3)
-    train_set, test_set = dataset.subset(query_ids[n_test:]), dataset.subset(query_ids[:n_test])
+    train_ids, test_ids = split_queries((p.query_id for p in dataset.qrels), 1 / 3, opts.seed)
+    train_set, test_set = dataset.subset(train_ids), dataset.subset(test_ids)
     pairs = random.Random(opts.seed).sample(test_set.pairs, min(opts.test_pairs, len(test_set.pairs)))
     human = {p: dataset.qrels[p] for p in pairs}
     examples = teacher_examples([train_set], teacher)
-    store = JudgmentStore(opts.out / "judgments.jsonl")
-    label(teacher, pairs, store, progress=False)
-    rows = [JudgeRow("teacher (replayed labels)", agreement(graded(store.judgments(teacher.fingerprint, pairs)), human))]
+    replayed = label_job(teacher, pairs, opts.out / "teacher-labels.txt", progress=False)
+    rows = [judge_row("teacher (replayed labels)", replayed.grades, human)]
     notes = []
     for kind in opts.kinds.split(","):
         if kind == "causal-lm" and not opts.causal_base:
@@ -62,9 +59,8 @@ def main() -> None:
             print(notes[-1], flush=True)
         for precision in opts.precisions.split(","):
             student = load_student(opts.out / kind, test_set, EngineSettings(precision=precision))
-            run = label(student, pairs, store, batch_size=len(pairs))
-            result = agreement(graded(store.judgments(student.fingerprint, pairs)), human)
-            rows.append(JudgeRow(f"{kind} ({student.format})", result, run.pairs_per_second or None))
+            labeled = label_job(student, pairs, opts.out / f"{kind}-{student.format}-labels.txt")
+            rows.append(labeled.row(human, f"{kind} ({student.format})"))
     print_table(rows, f"{len(pairs)} held-out pairs of {len(test_set.queries)} {dataset.name} queries vs NIST")
     for note in notes:
         print(note)

@@ -12,9 +12,8 @@ import argparse
 import random
 from pathlib import Path
 
-from qrelforge import (JudgeRow, JudgmentStore, TeacherConfig, agreement, graded, label, load_dataset, load_teacher,
-                       load_teacher_config, print_table)
-from qrelforge.cost import total_usage
+from qrelforge import TeacherConfig, label_job, load_dataset, load_teacher, load_teacher_config, print_table
+from qrelforge.judges.cost import total_usage
 
 
 def main() -> None:
@@ -32,16 +31,14 @@ def main() -> None:
     config = load_teacher_config(opts.teacher) if opts.teacher else TeacherConfig(kind="llama-cpp",
                                                                                   template=opts.template)
     teacher = load_teacher(config, dataset, pairs)
-    store = JudgmentStore(opts.out / "judgments.jsonl")
-    run = label(teacher, pairs, store, batch_size=4 * config.concurrency)
-    judgments = store.judgments(teacher.fingerprint, pairs)
+    labeled = label_job(teacher, pairs, opts.out / "labels.txt")
+    run, judgments = labeled.run, labeled.judgments
     usage = total_usage(judgments)
     print(f"{teacher.fingerprint}: {run.judged} requests in {run.seconds:.1f} s ({run.reused} reused) -> "
           f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s "
           f"({run.usage.prompt_tokens / max(run.judged, 1):.0f} prompt tokens per request); "
           f"statuses {run.statuses}; all {len(judgments)} judgments: {usage}")
-    print_table([JudgeRow(teacher.fingerprint, agreement(graded(judgments), {p: dataset.qrels[p] for p in pairs}),
-                          run.pairs_per_second or None)],
+    print_table([labeled.row({p: dataset.qrels[p] for p in pairs})],
                 f"{len(pairs)} random pairs of {dataset.name} vs its human qrels")
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import ConfigError, Judgment, Pair, TrainConfig, load_dataset, replay_judge, train_student
+from qrelforge import ConfigError, InputFormatError, Judgment, Pair, TrainConfig, load_dataset, replay_judge, train_student
 from qrelforge import teacher_examples
-from qrelforge.augment import provenance, read_training_labels, training_labels, write_training_labels
+from qrelforge.rank.augment import provenance, read_training_labels, training_labels, write_training_labels
 from qrelforge.cli import main
 from qrelforge.evaluate.ranking import mean_with_interval, paired_comparison, per_query
-from qrelforge.index import BM25Index
-from qrelforge.rank_experiment import rank_eval
-from qrelforge.ranker_config import RankerConfig
-from qrelforge.rankers import train_ranker
+from qrelforge.synthetic.index import BM25Index
+from qrelforge.rank.experiment import rank_eval
+from qrelforge.rank.config import RankerConfig
+from qrelforge.rank.rankers import train_ranker
 
 HUMAN = {Pair("q1", "d1"): 3, Pair("q1", "d2"): 0}
 MACHINE = [Judgment("q1", "d2", 2, "student:s:1", probs=(0.1, 0.1, 0.7, 0.1)),  # humans judged it: human wins
@@ -45,7 +45,7 @@ def test_training_sets_have_the_expected_provenance_mix(tmp_path: Path) -> None:
     assert read_training_labels(path) == sets["both"]  # provenance survives the file
     assert replay_judge(path).grades == {t.pair: t.grade for t in sets["both"]}  # and it is a label file
     path.write_text('{"qid": "q1", "docid": "d1", "judgment": 3}\n')
-    with pytest.raises(Exception, match=r"both.jsonl:1: .*'source'"):
+    with pytest.raises(InputFormatError, match=r"both.jsonl:1: .*'source'"):
         read_training_labels(path)
     with pytest.raises(ConfigError, match="mix"):
         training_labels(HUMAN, "h", MACHINE, (0, 1, 2, 3), "everything")
@@ -157,7 +157,7 @@ def test_augment_and_rank_eval_commands(toy: Path, tiny_base: Path, tmp_path: Pa
     assert provenance(both) == {"human": 16, "student": 16}  # q2, q3 keep their human labels
     assert provenance(read_training_labels(out / "student.jsonl")) == {"student": 24}
     assert main(args) == 0  # a rerun labels nothing again
-    assert len((out / "machine-judgments.jsonl").read_text().splitlines()) == 24
+    assert len((out / "machine-labels.txt.judgments.jsonl").read_text().splitlines()) == 24
 
     held = write_dataset(tmp_path / "held", {q: dataset.queries[q] for q in ("q8", "q9", "q10", "q11")},
                          dict(dataset.docs), [f"{p.query_id} 0 {p.doc_id} {g}" for p, g in dataset.qrels.items()

@@ -10,7 +10,7 @@ import torch
 
 from qrelforge import (ConfigError, EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples,
                        train_student)
-from qrelforge.judge.student import student_fingerprint
+from qrelforge.students.registry import student_fingerprint
 from qrelforge.students.causal_lm import CausalLM
 from qrelforge.students.engine import predict_probs
 
@@ -20,7 +20,7 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-wide random Llama with the MiniLM tokenizer (it writes each grade as one token)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from qrelforge.train.student import default_base
+    from qrelforge.train.loop import default_base
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny-llama")

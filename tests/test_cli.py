@@ -1,6 +1,7 @@
 """The CLI contract: instant --help, clear errors with exit code 2, and train -> label -> evaluate that resumes."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -23,10 +24,54 @@ def test_help_loads_no_heavy_library() -> None:
     assert out.stdout.strip() == "set()"
 
 
-@pytest.mark.parametrize("command", ["train", "label", "evaluate", "demo"])
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    from qrelforge.cli import parser
+
+    action = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("command", sorted(subcommands()))
 def test_every_subcommand_has_help(command: str) -> None:
     out = run(command, "--help")
     assert out.returncode == 0 and "usage: qrelforge " + command in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+CONFIGS = {"train": ("TrainConfig",), "label": ("EngineSettings", "RayOptions"), "judge": ("EngineSettings", "RayOptions"),
+           "rank-eval": ("RankerConfig",)}
+
+
+@pytest.mark.parametrize("command", sorted(CONFIGS))
+def test_settings_flags_are_their_dataclass_fields(command: str) -> None:
+    """Every settings field has a flag of its name (or its metadata's), with the field's default; nothing else does."""
+    import dataclasses
+
+    import qrelforge
+
+    sub = subcommands()[command]
+    dests = {a.dest: a for a in sub._actions}
+    for kind in (getattr(qrelforge, name) for name in CONFIGS[command]):
+        for f in dataclasses.fields(kind):
+            action = dests[f.name]
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            assert action.default == default, f.name
+            assert "--" + f.name.replace("_", "-") in action.option_strings, f.name
+            if f.metadata.get("flag"):
+                assert f.metadata["flag"] in action.option_strings
+        defaults = vars(sub.parse_args([a for a in _required(sub)]))
+        assert kind(**{f.name: defaults[f.name] for f in dataclasses.fields(kind)}) == kind()
+
+
+def _required(sub: argparse.ArgumentParser) -> list[str]:
+    """Values for the required options and positionals, so the parser yields its defaults for the rest."""
+    values = []
+    for a in sub._actions:
+        if a.required and a.option_strings:
+            values += [a.option_strings[0], "x"]
+        elif not a.option_strings and a.dest != "help":
+            values.append("x")
+    return values
 
 
 def test_bad_input_exits_2_with_file_and_line(tmp_path: Path) -> None:
@@ -65,7 +110,9 @@ def test_train_label_evaluate(small_dataset: Path, tiny_base: Path, tmp_path: Pa
                  "--report", str(tmp_path / "report")]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 96 and result["missing"] == 0
-    assert (tmp_path / "report" / "report.html").is_file() and (tmp_path / "report" / "report.md").is_file()
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert f"| labels.txt | 96 | 0 | {result['cohen_kappa']:.4f} |" in report  # the numbers --json printed
+    assert "data:image/png;base64," in (tmp_path / "report" / "report.html").read_text()
 
 
 def test_label_reads_parquet_pairs_and_reports_the_engine(small_dataset: Path, tiny_base: Path, tmp_path: Path,

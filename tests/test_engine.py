@@ -8,7 +8,8 @@ import pytest
 
 from qrelforge import ConfigError, TrainConfig, load_dataset, load_student, teacher_examples, train_student
 from qrelforge import EngineSettings
-from qrelforge.students.engine import length_batches, numeric_format
+from qrelforge.students.base import numeric_format
+from qrelforge.students.engine import length_batches
 
 
 

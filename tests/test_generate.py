@@ -6,9 +6,9 @@ from collections import Counter
 import pytest
 
 from qrelforge import ConfigError
-from qrelforge.generate import (GeneratedQuery, clean_query, filter_queries, language_of, query_prompt,
+from qrelforge.synthetic.generate import (GenerateConfig, GeneratedQuery, clean_query, filter_queries, language_of, query_prompt,
                                 sample_seeds)
-from qrelforge.index import BM25Index
+from qrelforge.synthetic.index import BM25Index
 
 DOCS = {
     "d0": "Jute is a long, soft, shiny vegetable fibre that can be spun into coarse, strong threads.",
@@ -61,11 +61,11 @@ def test_filters_drop_and_count_length_duplicates_and_inconsistent_queries():
     ]
     queries.append(q(7, "wann wurde der eiffelturm gebaut", "d1"))  # German, over an English corpus
     queries.append(q(8, "bm25 okapi", "d1"))  # no clear language: kept by the language filter (then inconsistent)
-    kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=1, language="en")
+    kept, dropped = filter_queries(queries, index, GenerateConfig(near_duplicate=0.8, consistency_k=1), language="en")
     assert [k.query_id for k in kept] == ["g0", "g2", "g5"]
     assert dropped == {"length": 1, "language": 1, "duplicate": 1, "near duplicate": 1, "consistency": 2}
     assert language_of(list(DOCS.values())) == "en"
-    kept, dropped = filter_queries(queries, index, near_duplicate=0.8, consistency_k=None)
+    kept, dropped = filter_queries(queries, index, GenerateConfig(near_duplicate=0.8, consistency_k=None))
     assert "g6" in [k.query_id for k in kept] and dropped["consistency"] == 0
 
 
@@ -73,8 +73,8 @@ def test_queries_from_an_openai_compatible_server_keep_provenance_and_drop_failu
     from fault_server import fault_server
 
     from qrelforge import TeacherConfig
-    from qrelforge.generate import generate_queries
-    from qrelforge.llm import load_llm
+    from qrelforge.synthetic.generate import generate_queries
+    from qrelforge.llm.text import load_llm
 
     def behaviour(body, n):
         prompt = body["messages"][0]["content"]
@@ -95,8 +95,8 @@ def test_queries_from_an_openai_compatible_server_keep_provenance_and_drop_failu
 @pytest.mark.llm
 def test_the_real_local_model_writes_queries_for_seed_docs():
     from qrelforge import TeacherConfig, load_dataset
-    from qrelforge.generate import generate_queries
-    from qrelforge.llm import load_llm
+    from qrelforge.synthetic.generate import generate_queries
+    from qrelforge.llm.text import load_llm
 
     demo = load_dataset("dl20-demo")
     seeds = sorted(demo.docs)[:3]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from qrelforge import ConfigError, InputFormatError
-from qrelforge.index import BM25Index
-from qrelforge.mine import Band, mine_candidates
+from qrelforge.synthetic.index import BM25Index
+from qrelforge.synthetic.mine import Band, MineConfig, mine_candidates
 
 DOCS = {f"d{i}": text for i, text in enumerate([
     "The cat sat on the mat and purred.",
@@ -44,8 +44,8 @@ def test_saved_index_loads_and_answers_the_same(index, tmp_path):
 def test_candidates_come_from_their_bands_without_the_seed_or_repeats(index):
     queries = {"q1": "cat on a mat", "q2": "stock market prices"}
     seeds = {"q1": "d0", "q2": "d3"}
-    bands = (Band(1, 2, 1), Band(3, 8, 2))
-    candidates = mine_candidates(queries, seeds, index, bands, random_negatives=2, seed=1)
+    config = MineConfig(bands=((1, 2, 1), (3, 8, 2)), random=2, seed=1)
+    candidates = mine_candidates(queries, seeds, index, config)
     ranked = {q: [d for d, _ in hits] for q, hits in zip(queries, index.search(list(queries.values()), 8))}
     for q in queries:
         mine = [c for c in candidates if c.query_id == q]
@@ -58,6 +58,8 @@ def test_candidates_come_from_their_bands_without_the_seed_or_repeats(index):
                 first, last = map(int, c.source.split()[1].split("-"))
                 assert first <= c.rank <= last and ranked[q][c.rank - 1] == c.doc_id
         assert sum(c.source == "random" for c in mine) == 2
-    assert mine_candidates(queries, seeds, index, bands, 2, seed=1) == candidates  # seeded: reproducible
+    assert mine_candidates(queries, seeds, index, config) == candidates  # seeded: reproducible
     with pytest.raises(ConfigError, match="rank band"):
         Band(5, 2, 1)
+    with pytest.raises(ConfigError, match="rank band"):
+        MineConfig(bands=((5, 2, 1),))

@@ -8,7 +8,7 @@ import pytest
 from conftest import write_dataset
 from qrelforge import InputFormatError, Pair, load_dataset, read_pairs, read_qrels, replay_judge, write_qrels
 from qrelforge.io.files import write_atomic
-from qrelforge.judge.replay import read_label_jsonl
+from qrelforge.judges.replay import read_label_jsonl
 
 QUERIES, DOCS = {"q1": "apple pie", "q2": "pear tart"}, {"d1": "how to bake apple pie", "d2": "tarts"}
 

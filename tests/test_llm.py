@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from qrelforge import JudgmentStore, TeacherConfig, load_dataset, load_teacher, replay_judge
-from qrelforge.llm import default_gguf
+from qrelforge.llm.clients import default_gguf
 
 pytestmark = pytest.mark.llm
 

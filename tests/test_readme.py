@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
@@ -18,4 +19,5 @@ def test_python_examples_run() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     test_command = next(line.split("#")[0].strip() for line in README.splitlines() if line.startswith("make test"))
     assert test_command in (ROOT / ".ci" / "run").read_text()
-    assert "pytest" in (ROOT / "Makefile").read_text().split("\ntest:")[1]
+    planned = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "pip install -e '.[test" in planned and "-m pytest" in planned.splitlines()[-1]  # installs, then tests

@@ -13,14 +13,14 @@ import pytest
 from qrelforge import (Dataset, EngineSettings, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset,
                        load_student, replay_judge, run_demo, teacher_examples, train_student)
 from qrelforge.datasets import bundled_path
-from qrelforge.train.student import TrainResult
+from qrelforge.train.loop import TrainResult
 
 pytestmark = pytest.mark.slow
 
 OFFLINE_LOAD = """
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
-from qrelforge.train.student import default_base
+from qrelforge.train.loop import default_base
 path = default_base()
 assert "site-packages" in path or "dist-packages" in path, path
 model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=4)

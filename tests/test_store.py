@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qrelforge import InputFormatError, Judgment, JudgmentStore, Pair
+from qrelforge import InputFormatError, Judgment, JudgmentStore, Pair, StoreError
 
 
 def j(q: str, d: str, grade: int | None, judge: str = "A", status: str = "ok") -> Judgment:
@@ -37,9 +37,9 @@ def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
 def test_a_pair_is_stored_once_per_judge(tmp_path: Path) -> None:
     store = JudgmentStore(tmp_path / "s.jsonl")
     store.append([j("q1", "d1", 1)])
-    with pytest.raises(ValueError, match="already stored"):
+    with pytest.raises(StoreError, match="already stored"):
         store.append([j("q1", "d1", 2)])
-    with pytest.raises(ValueError):
+    with pytest.raises(StoreError, match="repeated in batch"):
         store.append([j("q1", "d2", 2), j("q1", "d2", 2)])
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 1
 

@@ -12,10 +12,10 @@ import pytest
 
 from fault_server import fault_server
 from qrelforge import (ConfigError, GradeScale, InputFormatError, JudgmentStore, Prices, TeacherConfig, label,
-                       load_dataset, load_teacher, load_teacher_config)
+                       load_dataset, load_teacher, load_teacher_config, read_qrels)
 from qrelforge.cli import main
-from qrelforge.judge.parse import grade_probs, parse_grade
-from qrelforge.judge.teacher import vote
+from qrelforge.llm.parse import grade_probs, parse_grade
+from qrelforge.judges.api_teacher import vote
 
 SCALE = GradeScale()
 
@@ -49,7 +49,7 @@ def test_grade_probabilities_come_from_the_grade_token_alternatives():
 
 
 def test_prompt_cuts_long_passages_and_fills_every_placeholder():
-    from qrelforge.judge.prompt import Prompt, load_template
+    from qrelforge.llm.prompt import Prompt, load_template
 
     prompt = Prompt(load_template("rubric"), max_passage_chars=12)
     text = prompt.render("what is jute", "Jute is a long, soft, shiny vegetable fibre.")
@@ -288,3 +288,27 @@ def test_a_judge_run_killed_with_sigkill_resumes_and_answers_every_pair_once(sma
         # requests lost with the killed process: at most the batch in flight (4 x concurrency)
         assert len(server.bodies) - 24 <= 8
     assert len(out.read_text().splitlines()) == 24
+
+
+def test_label_takes_any_judge_in_the_contract_form(small_dataset, tmp_path, capsys):
+    """`qrelforge label --judge TEACHER.yaml|LABELS|human --dataset DIR --out LABELS_OUT`: one job for every judge."""
+    with fault_server(always("Score: 2")) as server:
+        (tmp_path / "t.yaml").write_text(f"model: m\nbase_url: {server.base_url}\nlogprobs: false\n")
+        assert main(["label", "--judge", str(tmp_path / "t.yaml"), "--dataset", str(small_dataset),
+                     "--out", str(tmp_path / "teacher.txt"), "--quiet"]) == 0
+        assert len(server.bodies) == 96
+    printed = capsys.readouterr().out
+    assert "96 of 96 pairs judged: ok 96" in printed and "cost $" in printed
+    assert set(read_qrels(tmp_path / "teacher.txt").values()) == {2}
+
+    assert main(["label", "--judge", str(tmp_path / "teacher.txt"), "--dataset", str(small_dataset),
+                 "--out", str(tmp_path / "replayed.txt"), "--quiet"]) == 0  # a label file replayed as a judge
+    assert read_qrels(tmp_path / "replayed.txt") == read_qrels(tmp_path / "teacher.txt")
+    assert main(["label", "--judge", "human", "--dataset", str(small_dataset), "--out", str(tmp_path / "human.txt"),
+                 "--quiet"]) == 0
+    assert read_qrels(tmp_path / "human.txt") == read_qrels(small_dataset / "qrels.txt")
+    printed = capsys.readouterr().out
+    assert "96 of 96 pairs labeled: ok 96" in printed and "engine:" not in printed
+    assert main(["label", "--judge", "human", "--dataset", str(small_dataset), "--out", str(tmp_path / "h.txt"),
+                 "--budget", "1"]) == 2  # a replayed file bills nothing: a budget makes no sense
+    assert "--budget are for teachers that bill tokens" in capsys.readouterr().err

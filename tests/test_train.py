@@ -9,10 +9,10 @@ import pytest
 
 from qrelforge import (ConfigError, TrainConfig, load_dataset, load_student, replay_judge, teacher_examples,
                        train_student)
-from qrelforge.students.base import use_bf16
+from qrelforge.students.base import numeric_format
 from qrelforge import EngineSettings
-from qrelforge.train.student import tune_thresholds
-from qrelforge.judge.student import load_model
+from qrelforge.train.thresholds import tune_thresholds
+from qrelforge.students.registry import load_model
 from qrelforge.students.engine import predict_probs
 from qrelforge.train.data import Example, TrainingSet, split_by_query
 
@@ -49,9 +49,9 @@ def test_thresholds_are_tuned_to_the_target() -> None:
 
 
 def test_precision_choice() -> None:
-    assert use_bf16("bf16", "cpu") and not use_bf16("fp32", "cpu")
+    assert numeric_format("bf16", "cpu") == "bf16" and numeric_format("fp32", "cpu") == "fp32"
     with pytest.raises(ConfigError, match="precision"):
-        use_bf16("fp8", "cpu")
+        numeric_format("fp8", "cpu")
 
 
 @pytest.mark.parametrize("kind, weights", [("bi-encoder", "ordinal_head.json"), ("cross-encoder", "model.safetensors")])

@@ -1,6 +1,10 @@
 """qrelforge: distill an expensive relevance judge into a small, fast student labeler, measured against humans.
 
 Names are imported on first use, so ``import qrelforge`` (and ``qrelforge --help``) stays instant.
+
+>>> import qrelforge
+>>> qrelforge.GradeScale().grades
+(0, 1, 2, 3)
 """
 from __future__ import annotations
 
@@ -10,23 +14,34 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "qrelforge.records": ["Query", "Doc", "Pair", "Judgment", "Usage", "GradeScale", "graded"],
-    "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError"],
-    "qrelforge.datasets": ["Dataset", "load_dataset"],
+    "qrelforge.records": ["Pair", "Judgment", "Usage", "GradeScale", "graded"],
+    "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError", "JudgeError", "StoreError"],
+    "qrelforge.datasets": ["Dataset", "load_dataset", "load_pairs", "split_queries"],
     "qrelforge.io.trec": ["read_qrels", "read_pairs", "write_qrels"],
     "qrelforge.io.store": ["JudgmentStore"],
-    "qrelforge.judge.base": ["Judge", "LookupJudge"],
-    "qrelforge.judge.replay": ["human_judge", "replay_judge"],
-    "qrelforge.judge.student": ["load_student"],
-    "qrelforge.labeling_config": ["EngineSettings", "RayOptions"],
-    "qrelforge.judge.config": ["TeacherConfig", "Prices", "load_teacher_config"],
-    "qrelforge.judge.teachers": ["load_teacher"],
-    "qrelforge.train.data": ["teacher_examples", "TrainingSet"],
+    "qrelforge.evaluate.agreement": ["agreement", "Agreement", "JudgeRow", "judge_row"],
+    "qrelforge.llm.config": ["TeacherConfig", "Prices", "load_teacher_config"],
+    "qrelforge.judges.base": ["Judge", "LookupJudge"],
+    "qrelforge.judges.replay": ["human_judge", "replay_judge"],
+    "qrelforge.judges.load": ["load_teacher"],
+    "qrelforge.students.config": ["EngineSettings"],
+    "qrelforge.students.student": ["Student", "load_student"],
     "qrelforge.train.config": ["TrainConfig"],
-    "qrelforge.train.student": ["train_student"],
-    "qrelforge.labeling": ["label", "LabelRun"],
-    "qrelforge.evaluate.agreement": ["agreement", "Agreement"],
-    "qrelforge.report": ["JudgeRow", "print_table", "write_report"],
+    "qrelforge.train.data": ["teacher_examples", "TrainingSet"],
+    "qrelforge.train.loop": ["train_student"],
+    "qrelforge.labeling.config": ["RayOptions"],
+    "qrelforge.labeling.local": ["label", "LabelRun"],
+    "qrelforge.labeling.ray": ["label_with_ray"],
+    "qrelforge.labeling.job": ["label_job", "load_judge", "Labeled", "LabelFiles"],
+    "qrelforge.report": ["print_table", "write_report"],
+    "qrelforge.synthetic.index": ["BM25Index", "IndexConfig"],
+    "qrelforge.synthetic.generate": ["GenerateConfig", "generate_queries", "filter_queries"],
+    "qrelforge.synthetic.mine": ["MineConfig", "mine_candidates"],
+    "qrelforge.pipeline.config": ["PipelineConfig", "load_pipeline_config"],
+    "qrelforge.pipeline.run": ["run_pipeline"],
+    "qrelforge.rank.config": ["RankerConfig"],
+    "qrelforge.rank.augment": ["TrainingLabel", "training_labels", "write_training_labels", "read_training_labels"],
+    "qrelforge.rank.experiment": ["rank_eval"],
     "qrelforge.demo": ["run_demo", "distill_and_compare"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

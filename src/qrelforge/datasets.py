@@ -10,13 +10,14 @@ The folder format is the one of ``../shared/data``: ``queries.tsv`` (qid<TAB>tex
 """
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
 from .io.tables import read_doc_metadata, read_docs_jsonl, read_queries_tsv
-from .io.trec import read_qrels
+from .io.trec import read_pairs, read_qrels
 from .records import Pair
 
 BUNDLED = {"dl20-demo": "TREC DL 2020 passage subset with GPT-4o (UMBRELA) teacher labels"}
@@ -109,3 +110,28 @@ def load_dataset(spec: str | Path) -> Dataset:
     if str(spec) in BUNDLED and not Path(spec).exists():
         return Dataset.from_folder(bundled_path(str(spec)))
     return Dataset.from_folder(spec)
+
+
+def load_pairs(path: str | Path, dataset: Dataset) -> list[Pair]:
+    """The distinct pairs of a TREC qrels or run file, or of a Parquet file (``*.parquet``: ``query_id`` and
+    ``doc_id`` columns), in file order; every id must be one of ``dataset``'s."""
+    from .io.parquet import read_parquet_pairs
+
+    read = read_parquet_pairs if Path(path).suffix == ".parquet" else read_pairs
+    return read(path, dataset.queries, dataset.docs)
+
+
+def split_queries(query_ids: Iterable[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Shuffle the distinct ids with ``seed`` and hold out ``fraction`` of them (at least one, never all).
+
+    Returns ``(kept, held_out)``; the one train/test and train/validation split of queries.
+
+    >>> split_queries(["q1", "q2", "q3", "q4"], 0.25, seed=0)
+    (['q1', 'q2', 'q4'], ['q3'])
+    """
+    ids = sorted(set(query_ids))
+    if len(ids) < 2:
+        raise ConfigError(f"a split needs at least 2 queries to hold one out; got {len(ids)}")
+    random.Random(seed).shuffle(ids)
+    held = min(len(ids) - 1, max(1, round(fraction * len(ids))))
+    return ids[held:], ids[:held]

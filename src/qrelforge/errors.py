@@ -1,4 +1,9 @@
-"""One error family: every failure a user can cause says where, what was expected and what was found."""
+"""One error family: every failure a user can cause says where, what was expected and what was found.
+
+>>> from qrelforge import InputFormatError
+>>> str(InputFormatError("qrels.txt", 3, "an integer grade", "'high'"))
+"qrels.txt:3: expected an integer grade; got 'high'"
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,3 +24,11 @@ class InputFormatError(QrelforgeError):
 
 class ConfigError(QrelforgeError):
     """An option or combination of options cannot work."""
+
+
+class JudgeError(QrelforgeError):
+    """A judge broke its contract: it did not answer the pairs it was given, in order."""
+
+
+class StoreError(QrelforgeError):
+    """A judgment store refused a write that would store a judge's answer for a pair twice."""

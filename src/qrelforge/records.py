@@ -1,4 +1,9 @@
-"""The records that flow between stages: small frozen dataclasses with ir_measures-style field names."""
+"""The records that flow between stages: small frozen dataclasses with ir_measures-style field names.
+
+>>> from qrelforge import Judgment, graded
+>>> graded([Judgment("q1", "d1", 2, "judge"), Judgment("q1", "d2", None, "judge", status="parse_error")])
+{Pair(query_id='q1', doc_id='d1'): 2}
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,18 +14,6 @@ from .errors import ConfigError
 
 Status = Literal["ok", "no_label", "parse_error", "api_error"]
 STATUSES: tuple[str, ...] = ("ok", "no_label", "parse_error", "api_error")
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    query_id: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Doc:
-    doc_id: str
-    text: str
 
 
 @dataclass(frozen=True, slots=True, order=True)

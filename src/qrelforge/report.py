@@ -1,7 +1,13 @@
 """Reports: a terminal table, a Markdown file and a self-contained HTML file (agreement reports add plots).
 
 ``print_rows``, ``markdown_table`` and ``html_page`` lay out any table; the agreement report and the ranking report
-(``rank_experiment.py``) both use them.
+(``rank/experiment.py``) both use them.
+
+>>> import tempfile
+>>> from qrelforge import Pair, judge_row, write_report
+>>> row = judge_row("judge", {Pair("q", "a"): 1, Pair("q", "b"): 0}, {Pair("q", "a"): 1, Pair("q", "b"): 1})
+>>> write_report([row], tempfile.mkdtemp(), "an example").name
+'report.html'
 """
 from __future__ import annotations
 
@@ -9,26 +15,16 @@ import base64
 import html
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .evaluate.agreement import Agreement
+from .evaluate.agreement import JudgeRow
 from .io.files import write_atomic
-from .judge.config import Prices
-from .labeling import LabelRun
+from .labeling.local import LabelRun
+from .llm.config import Prices
 from .records import Judgment
 
 COLUMNS = ("judge", "n", "missing", "kappa", "kappa>=1", "kappa>=2", "alpha", "accuracy", "spearman", "pairs/s")
-
-
-@dataclass(frozen=True)
-class JudgeRow:
-    """One line of a report: a judge's agreement with the reference, and how fast it labeled."""
-
-    judge: str
-    agreement: Agreement
-    pairs_per_second: float | None = None
 
 
 def cells(row: JudgeRow) -> list[str]:
@@ -42,7 +38,7 @@ def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run:
     """Lines on a teacher's judgments of the ``wanted`` pairs: statuses, parse failures, tokens, cost, speed."""
     from collections import Counter
 
-    from .cost import total_usage
+    from .judges.cost import total_usage
 
     statuses = Counter(j.status for j in judgments)
     usage = total_usage(judgments)
@@ -62,19 +58,21 @@ def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run:
     return lines + ([] if tokens or not judgments else ["the server reported no token counts"])
 
 
-def label_summary(judgments: Sequence[Judgment], wanted: int, run: LabelRun, engine: dict[str, Any]) -> list[str]:
-    """Lines on a student's labeling run: statuses, throughput, the engine's settings and the hardware."""
+def label_summary(judgments: Sequence[Judgment], wanted: int, run: LabelRun,
+                  engine: dict[str, Any] | None = None) -> list[str]:
+    """Lines on a labeling run: statuses and throughput, and for a student the engine's settings and the hardware."""
     from collections import Counter
 
-    from .students.engine import hardware
-
     statuses = Counter(j.status for j in judgments)
-    machine = hardware()
-    return [f"{len(judgments)} of {wanted} pairs labeled: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
-            f"this run: {run.judged} pairs in {run.seconds:.1f} s, {run.pairs_per_second:.1f} pairs/s; "
-            f"{run.reused} pairs reused from the store",
-            "engine: " + ", ".join(f"{k} {v}" for k, v in engine.items() if v is not None),
-            "hardware: " + ", ".join(f"{k} {v}" for k, v in machine.items() if v is not None)]
+    lines = [f"{len(judgments)} of {wanted} pairs labeled: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
+             f"this run: {run.judged} pairs in {run.seconds:.1f} s, {run.pairs_per_second:.1f} pairs/s; "
+             f"{run.reused} pairs reused from the store"]
+    if engine is not None:
+        from .students.engine import hardware
+
+        lines += ["engine: " + ", ".join(f"{k} {v}" for k, v in engine.items() if v is not None),
+                  "hardware: " + ", ".join(f"{k} {v}" for k, v in hardware().items() if v is not None)]
+    return lines
 
 
 def print_table(rows: Sequence[JudgeRow], title: str) -> None:

@@ -76,6 +76,21 @@ def agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int]) -> Agreemen
     )
 
 
+@dataclass(frozen=True)
+class JudgeRow:
+    """One line of a report: a judge's agreement with the reference, and how fast it labeled."""
+
+    judge: str
+    agreement: Agreement
+    pairs_per_second: float | None = None
+
+
+def judge_row(name: str, labels: Mapping[Pair, int], qrels: Mapping[Pair, int],
+              pairs_per_second: float | None = None) -> JudgeRow:
+    """The report row of a judge's grades against ``qrels``: the one way rows are made."""
+    return JudgeRow(name, agreement(labels, qrels), pairs_per_second)
+
+
 def _finite(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None

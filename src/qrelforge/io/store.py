@@ -4,6 +4,14 @@ Each batch is appended with one write and an fsync. A crash can only tear the la
 drops that torn tail, so every stored judgment is whole and none is stored twice. The one exception is an
 ``api_error`` judgment (the server never answered): it does not count as done, and a later judgment of the same
 pair replaces it, so a resumed run retries exactly the pairs that were never answered.
+
+>>> import tempfile
+>>> from qrelforge import Judgment, JudgmentStore, Pair
+>>> store = JudgmentStore(tempfile.mkdtemp() + "/labels.judgments.jsonl")
+>>> store.append([Judgment("q1", "d1", 2, "judge-a")])
+1
+>>> store.pending("judge-a", [Pair("q1", "d1"), Pair("q1", "d2")])
+([Pair(query_id='q1', doc_id='d2')], 1)
 """
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import InputFormatError
+from ..errors import InputFormatError, StoreError
 from ..records import STATUSES, Judgment, Pair, Usage
 
 EXPECTED = 'a judgment object {"judge", "query_id", "doc_id", "grade", "status", "probs", "raw", "usage"}'
@@ -36,6 +44,12 @@ class JudgmentStore:
         """Pairs this judge has answered: a stored judgment of any status but ``api_error``."""
         return {pair for (fp, pair), j in self._by_key.items() if fp == judge and j.status != RETRIED}
 
+    def pending(self, judge: str, pairs: Iterable[Pair]) -> tuple[list[Pair], int]:
+        """The distinct ``pairs`` this judge has not answered yet, in order, and how many it has."""
+        done, unique = self.done(judge), list(dict.fromkeys(pairs))
+        todo = [p for p in unique if p not in done]
+        return todo, len(unique) - len(todo)
+
     def judgments(self, judge: str, pairs: Iterable[Pair] | None = None) -> list[Judgment]:
         """This judge's stored judgments (of ``pairs`` only, when given), sorted by pair."""
         wanted = None if pairs is None else set(pairs)
@@ -48,7 +62,7 @@ class JudgmentStore:
         keys = [(j.judge, j.pair) for j in batch]
         repeated = [k for k in keys if k in self._by_key and self._by_key[k].status != RETRIED]
         if repeated or len(set(keys)) != len(keys):
-            raise ValueError(f"{self.path}: judgments already stored for {repeated[:3] or 'pairs repeated in batch'}")
+            raise StoreError(f"{self.path}: judgments already stored for {repeated[:3] or 'pairs repeated in batch'}")
         text = "".join(json.dumps(_to_row(j), ensure_ascii=False) + "\n" for j in batch)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(text)

@@ -1,4 +1,12 @@
-"""TREC qrels (``qid iter docid grade``) and run (``qid Q0 docid rank score tag``) files."""
+"""TREC qrels (``qid iter docid grade``) and run (``qid Q0 docid rank score tag``) files.
+
+>>> import tempfile
+>>> from qrelforge import Pair, read_qrels, write_qrels
+>>> path = tempfile.mkdtemp() + "/qrels.txt"
+>>> write_qrels(path, {Pair("q1", "d1"): 2})
+>>> read_qrels(path)
+{Pair(query_id='q1', doc_id='d1'): 2}
+"""
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping

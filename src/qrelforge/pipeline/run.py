@@ -4,28 +4,30 @@ Each stage writes its folder and then ``manifest.json`` (its key, config, inputs
 key hashes the stage's settings and the keys of the stages it reads, so a re-run skips every stage whose key is
 unchanged and re-runs a changed stage and everything after it. Teacher answers live in one store keyed by the
 teacher's fingerprint and the pair (``judgments.jsonl``): a re-run, or a killed run, never asks twice.
+
+>>> from qrelforge import load_pipeline_config, run_pipeline
+>>> manifests = run_pipeline(load_pipeline_config("examples/dl20-local.yaml"), "out")  # doctest: +SKIP
+>>> # (skipped: the local LLM writes and grades queries for minutes; tests/test_pipeline.py runs small chains)
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
-import random
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..datasets import Dataset, load_dataset
-from ..io.files import jsonl_objects, write_atomic
-from ..io.store import JudgmentStore
-from ..judge.config import answer_settings
-from ..records import Pair
+from ..datasets import load_dataset
+from ..io.files import write_atomic
+from ..llm.config import answer_settings
+from . import stages
 from .config import PipelineConfig
+from .outputs import candidate_pairs, human_sample, teacher_store_path
 
 STAGES = ("index", "generate", "mine", "judge", "train", "evaluate")
 UPSTREAM = {"index": (), "generate": ("index",), "mine": ("index", "generate"), "judge": ("mine",),
@@ -35,7 +37,7 @@ UPSTREAM = {"index": (), "generate": ("index",), "mine": ("index", "generate"), 
 def stage_keys(config: PipelineConfig) -> dict[str, str]:
     """Each stage's key: a hash of its own settings and of the keys of the stages it reads."""
     teacher = answer_settings(config.teacher)  # a new server URL, key, speed or price changes no answer
-    own = {"index": {"corpus": config.corpus, **config.index},
+    own = {"index": {"corpus": config.corpus, **asdict(config.index)},
            "generate": asdict(config.generate) | {"llm": answer_settings(config.generate.llm)},
            "mine": asdict(config.mine), "judge": teacher, "train": asdict(config.train),
            "evaluate": {"evaluate": asdict(config.evaluate), "teacher": teacher}}
@@ -54,8 +56,6 @@ def plan_stages(config: PipelineConfig, out: Path) -> dict[str, bool]:
 
 def run_pipeline(config: PipelineConfig, out: str | Path, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Run every stage that is not up to date; returns each stage's manifest."""
-    from . import stages
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keys, manifests = stage_keys(config), {}
@@ -84,38 +84,6 @@ def run_pipeline(config: PipelineConfig, out: str | Path, progress: bool = True)
     return manifests
 
 
-def synthetic_dataset(config: PipelineConfig, out: Path, grades: dict[Pair, int] | None = None) -> Dataset:
-    """The generated queries over the corpus docs, with ``grades`` (the teacher's) as qrels."""
-    queries = {row["query_id"]: row["text"] for row in read_jsonl(out / "generate" / "queries.jsonl")}
-    return Dataset("synthetic", queries=queries, docs=load_dataset(config.corpus).docs, qrels=grades or {})
-
-
-def candidate_pairs(out: Path) -> list[Pair]:
-    return [Pair(row["query_id"], row["doc_id"]) for row in read_jsonl(out / "mine" / "candidates.jsonl")]
-
-
-def teacher_store(out: Path) -> JudgmentStore:
-    """Every teacher answer of this output folder, whatever stage asked for it."""
-    return JudgmentStore(out / "judgments.jsonl")
-
-
-def human_sample(config: PipelineConfig) -> tuple[Dataset, list[Pair]]:
-    human = load_dataset(config.evaluate.dataset)
-    pairs = human.pairs
-    if config.evaluate.pairs and config.evaluate.pairs < len(pairs):
-        pairs = sorted(random.Random(config.evaluate.seed).sample(pairs, config.evaluate.pairs))
-    return human, pairs
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The objects of a stage's JSONL output, in order."""
-    return [obj for _, obj in jsonl_objects(path, f"the records of {path.parent.name}")]
-
-
-def count(values: list[str]) -> dict[str, int]:
-    return dict(sorted(Counter(values).items()))
-
-
 def versions() -> dict[str, str]:
     """The versions that can change a stage's output: Python, qrelforge and the libraries the stages call."""
     from importlib import metadata
@@ -136,8 +104,8 @@ def _manifest(folder: Path) -> dict[str, Any]:
 
 def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
     """The plan: which stages would run, and at most how many teacher requests they would make, at what cost."""
-    from ..judge.teacher import CHAT_OVERHEAD_TOKENS, CHARS_PER_TOKEN
-    from ..judge.teachers import build_prompt
+    from ..judges.api_teacher import CHAT_OVERHEAD_TOKENS, CHARS_PER_TOKEN
+    from ..llm.prompt import build_prompt
     from ..records import Usage
 
     out = Path(out)
@@ -154,7 +122,7 @@ def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
         min(sum(map(len, sample)) / max(len(sample), 1), config.teacher.max_passage_chars or float("inf"))
     answer_tokens = 1 if config.teacher.kind == "llama-cpp" else config.teacher.max_tokens * config.teacher.samples
     per_request = Usage(1, int(prompt_chars / CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS, answer_tokens)
-    lines.append(f"teacher: at most {pairs:,} requests (answers already in {out / 'judgments.jsonl'} are not asked "
+    lines.append(f"teacher: at most {pairs:,} requests (answers already in {teacher_store_path(out)} are not asked "
                  f"again), about {pairs * per_request.prompt_tokens:,} prompt + {pairs * per_request.completion_tokens:,} "
                  f"completion tokens, ${pairs * config.teacher.prices.cost(per_request):.4f}")
     if runs["generate"]:

@@ -8,34 +8,31 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..cost import total_usage
 from ..datasets import load_dataset
-from ..evaluate.agreement import agreement
-from ..generate import GeneratedQuery, filter_queries, generate_queries, language_of, sample_seeds
-from ..index import BM25Index
 from ..io.files import write_jsonl
-from ..io.store import JudgmentStore
-from ..io.trec import write_qrels
-from ..judge.base import LookupJudge
-from ..judge.student import load_student
-from ..judge.teachers import load_teacher
-from ..labeling import label
-from ..llm import load_llm
-from ..mine import Band, mine_candidates
+from ..judges.base import LookupJudge
+from ..judges.cost import total_usage
+from ..judges.load import load_teacher
+from ..labeling.job import label_job
+from ..llm.text import load_llm
 from ..progress import progress_bar
 from ..records import graded
-from ..report import JudgeRow, print_table, write_report
+from ..report import print_table, write_report
+from ..students.student import load_student
+from ..synthetic.generate import GeneratedQuery, filter_queries, generate_queries, language_of, sample_seeds
+from ..synthetic.index import BM25Index
+from ..synthetic.mine import mine_candidates
 from ..train.data import teacher_examples
-from ..train.student import train_student
+from ..train.loop import train_student
 from .config import PipelineConfig
-from .run import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store
+from .outputs import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store
 
 SEEDS_PER_CHUNK = 8  # one concurrent batch of requests; its answers are appended together, and a run resumes there
 
 
 def index(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     docs = load_dataset(config.corpus).docs
-    BM25Index.build(docs, progress=progress, **config.index).save(folder / "bm25")
+    BM25Index.build(docs, config.index, progress=progress).save(folder / "bm25")
     return {"docs": len(docs)}
 
 
@@ -61,8 +58,7 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     rows = _whole_lines(answers)
     written = [GeneratedQuery(**q) for row in rows for q in row["queries"]]
     language = language_of([docs[s] for s in seeds]) if g.language == "auto" else g.language
-    kept, dropped = filter_queries(written, BM25Index.load(out / "index" / "bm25"), g.min_words, g.max_words,
-                                   g.near_duplicate, g.consistency_k, language)
+    kept, dropped = filter_queries(written, BM25Index.load(out / "index" / "bm25"), g, language)
     write_jsonl(folder / "queries.jsonl", [asdict(q) for q in kept])
     return {"seeds": len(seeds), "language": language, "written": len(written),
             "failed requests": sum(r["failed requests"] for r in rows),
@@ -71,10 +67,9 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
 
 def mine(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     queries = read_jsonl(out / "generate" / "queries.jsonl")
-    m = config.mine
     candidates = mine_candidates({q["query_id"]: q["text"] for q in queries},
                                  {q["query_id"]: q["seed_doc_id"] for q in queries},
-                                 BM25Index.load(out / "index" / "bm25"), [Band(*b) for b in m.bands], m.random, m.seed)
+                                 BM25Index.load(out / "index" / "bm25"), config.mine)
     write_jsonl(folder / "candidates.jsonl", [asdict(c) for c in candidates])
     return {"queries": len(queries), "candidates": len(candidates), "by source": count([c.source for c in candidates])}
 
@@ -82,13 +77,11 @@ def mine(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dic
 def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     pairs = candidate_pairs(out)
     teacher = load_teacher(config.teacher, synthetic_dataset(config, out), pairs)
-    store = teacher_store(out)
-    run = label(teacher, pairs, store, batch_size=4 * config.teacher.concurrency, progress=progress)
-    judgments = store.judgments(teacher.fingerprint, pairs)
-    write_qrels(folder / "qrels.txt", graded(judgments))
+    labeled = label_job(teacher, pairs, folder / "qrels.txt", store=teacher_store(out), progress=progress)
+    judgments = labeled.judgments
     usage = total_usage(judgments)
-    return {"teacher": teacher.fingerprint, "pairs": len(pairs), "requests this run": run.judged,
-            "statuses": count([j.status for j in judgments]), "grades": count([str(g) for g in graded(judgments).values()]),
+    return {"teacher": teacher.fingerprint, "pairs": len(pairs), "requests this run": labeled.run.judged,
+            "statuses": count([j.status for j in judgments]), "grades": count([str(g) for g in labeled.grades.values()]),
             "prompt tokens": usage.prompt_tokens, "completion tokens": usage.completion_tokens,
             "cost": round(config.teacher.prices.cost(usage), 6)}
 
@@ -112,12 +105,10 @@ def evaluate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     qrels = {p: human.qrels[p] for p in pairs}
     teacher = load_teacher(config.teacher, human, pairs)
     student = load_student(out / "train" / "model", human)
-    rows = []
-    for name, judge, store in (("teacher", teacher, teacher_store(out)),
-                               ("student", student, JudgmentStore(folder / "student-judgments.jsonl"))):
-        run = label(judge, pairs, store, progress=progress)
-        labels = graded(store.judgments(judge.fingerprint, pairs))
-        rows.append(JudgeRow(f"{name}: {judge.fingerprint}", agreement(labels, qrels), run.pairs_per_second or None))
+    rows = [label_job(teacher, pairs, folder / "teacher-labels.txt", store=teacher_store(out),
+                      progress=progress).row(qrels, f"teacher: {teacher.fingerprint}"),
+            label_job(student, pairs, folder / "student-labels.txt", progress=progress
+                      ).row(qrels, f"student: {student.fingerprint}")]
     title = f"teacher and student vs the human qrels of {Path(config.evaluate.dataset).name} ({len(pairs)} pairs)"
     print_table(rows, title)
     write_report(rows, folder, title)

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import ConfigError
+from .config import PRECISIONS
 
-PRECISIONS = ("auto", "bf16", "fp32")
 Features = dict[str, list[int]]  # one encoded pair, ready to be padded into a batch
 
 
@@ -66,11 +66,15 @@ def matmul_flops(dtype: Any, size: int, repeats: int) -> float:
     return 2 * size ** 3 / best
 
 
-def use_bf16(precision: str, device: str) -> bool:
-    """Resolve ``auto``/``bf16``/``fp32`` to whether autocast to bf16 is used."""
+def numeric_format(precision: str, device: str) -> str:
+    """Resolve a precision setting (``students/config.py:PRECISIONS``) to the format used: fp32, bf16 or int8."""
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r} is not one of {PRECISIONS}")
-    return precision == "bf16" or (precision == "auto" and bf16_is_fast(device))
+    if precision == "int8" and device != "cpu":
+        raise ConfigError("int8 (dynamic quantization) runs on the CPU only; use bf16 or fp32 on a GPU")
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return precision
 
 
 def autocast(bf16: bool, device: str) -> contextlib.AbstractContextManager:

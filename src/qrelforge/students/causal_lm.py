@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io.files import write_atomic
-from ..judge.prompt import Prompt, load_template
+from ..llm.prompt import Prompt, load_template
 from .base import Features, device_of, pad
 
 ANSWER = "\nScore:"  # what every prompt ends with; the grade token comes next

@@ -5,7 +5,7 @@ scored; inside a chunk they are sorted by length and cut into batches by a budge
 in large batches and long ones in small, with little padding. No gradient state is kept. The numeric format is
 ``fp32``, ``bf16`` (autocast, chosen by ``auto`` only where a measured bf16 matmul beats fp32) or ``int8`` (dynamic
 quantization of the linear layers, CPU only). Output order and values do not depend on the batching, up to float
-rounding. The local labeler (``judge/student.py``) and the Ray actors (``ray_labeling.py``) both call ``score_texts``.
+rounding. The local labeler (``students/student.py``) and the Ray actors (``labeling/ray.py``) both call ``score_texts``.
 """
 from __future__ import annotations
 
@@ -17,20 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..labeling_config import PRECISIONS, EngineSettings
 from .base import Features, StudentModel, autocast, bf16_is_fast, device_of
-
-
-def numeric_format(precision: str, device: str) -> str:
-    """Resolve a precision setting to the format used: ``fp32``, ``bf16`` or ``int8``."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision {precision!r} is not one of {PRECISIONS}")
-    if precision == "int8" and device != "cpu":
-        raise ConfigError("int8 (dynamic quantization) runs on the CPU only; use bf16 or fp32 on a GPU")
-    if precision == "auto":
-        return "bf16" if bf16_is_fast(device) else "fp32"
-    return precision
+from .config import EngineSettings
 
 
 def prepare(model: StudentModel, fmt: str) -> None:

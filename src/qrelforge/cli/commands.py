@@ -1,0 +1,161 @@
+"""The subcommands: each reads its flags, calls the library, and prints what came out."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .flags import config_from_args
+
+
+def train(args: argparse.Namespace) -> int:
+    from .. import TrainConfig, load_dataset, replay_judge, teacher_examples, train_student
+
+    datasets = [load_dataset(d) for d in args.dataset]
+    teacher = replay_judge(args.teacher) if args.teacher else None
+    config = config_from_args(TrainConfig, args)
+    result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
+    v = result.validation
+    print(f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "
+          f"({result.train_pairs_per_second:.1f} pairs/s); loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}")
+    print(f"validation vs teacher ({v.n} pairs of held-out queries): kappa {_f(v.cohen_kappa)}, "
+          f"alpha {_f(v.krippendorff_alpha)}, accuracy {v.accuracy:.4f}")
+    print(f"saved to {result.model_dir}")
+    return 0
+
+
+def label(args: argparse.Namespace) -> int:
+    """``label`` and ``judge``: any judge over the pairs, into LABELS and the files beside it."""
+    from .. import ConfigError, EngineSettings, JudgmentStore, RayOptions, label_job, load_dataset, load_judge
+    from ..datasets import load_pairs
+    from ..judges.cost import BilledJudge, plan
+    from ..labeling.job import LabelFiles
+    from ..report import label_summary, print_table, run_summary, write_report
+    from ..students.student import Student
+
+    dataset = load_dataset(args.dataset)
+    pairs = load_pairs(args.pairs, dataset) if args.pairs else dataset.pairs
+    settings = config_from_args(EngineSettings, args)
+    judge = load_judge(args.judge, dataset, pairs, settings)
+    billed = isinstance(judge, BilledJudge)
+    if args.dry_run or args.budget is not None:
+        if not billed:
+            raise ConfigError(f"--dry-run and --budget are for teachers that bill tokens; {args.judge} is not one")
+    if args.dry_run:
+        store = JudgmentStore(LabelFiles(args.out).store)
+        p = plan(judge, pairs, store)
+        print(f"dry run: {p.todo} requests ({p.reused} pairs already answered in {store.path}); at most about "
+              f"{p.estimate.prompt_tokens:,} prompt + {p.estimate.completion_tokens:,} completion tokens, "
+              f"${p.cost:.4f}; teacher {judge.fingerprint}")
+        return 0
+    ray = config_from_args(RayOptions, args) if args.engine == "ray" else None
+    labeled = label_job(judge, pairs, args.out, ray=ray, budget=args.budget, progress=not args.quiet)
+    if billed:
+        summary = run_summary(labeled.judgments, len(labeled.pairs), judge.prices, labeled.run)
+    else:
+        engine = ({"engine": args.engine, **(asdict(ray) if ray else {}), **asdict(settings)}
+                  if isinstance(judge, Student) else None)
+        summary = label_summary(labeled.judgments, len(labeled.pairs), labeled.run, engine)
+    soft = labeled.files.soft
+    wrote = f"wrote {args.out}" + (f", and {soft} with grade probabilities (train --soft-targets)"
+                                   if soft.is_file() else "")
+    print("\n".join(summary) + "\n" + wrote)
+    if not labeled.grades.keys() & dataset.qrels.keys():
+        print(f"no labeled pair has a human grade in {args.dataset}: no agreement to report")
+        return 0
+    rows = [labeled.row(dataset.qrels)]
+    print_table(rows, f"{judge.fingerprint.split(':')[0]} vs the human qrels of {args.dataset}")
+    if args.report:
+        write_report(rows, args.report, f"{args.out.name}: {judge.fingerprint}", summary)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline.config import load_pipeline_config
+    from ..pipeline.run import dry_run, run_pipeline
+
+    config = load_pipeline_config(args.config)
+    if args.dry_run:
+        print("\n".join(dry_run(config, args.out)))
+        return 0
+    for stage, manifest in run_pipeline(config, args.out, progress=not args.quiet).items():
+        print(f"{stage}: {json.dumps(manifest['counts'])[:300]}")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from .. import read_qrels
+    from ..evaluate.agreement import judge_row
+    from ..report import print_table, write_report
+
+    row = judge_row(args.labels.name, read_qrels(args.labels), read_qrels(args.qrels))
+    if args.json:
+        print(json.dumps(row.agreement.to_dict()))
+    else:
+        print_table([row], f"{args.labels} vs {args.qrels}")
+    if args.report:
+        write_report([row], args.report, f"{args.labels.name} vs {args.qrels.name}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from .. import run_demo
+
+    run_demo(args.out, progress=not args.quiet)
+    return 0
+
+
+def convert_gguf(args: argparse.Namespace) -> int:
+    from ..students.gguf import convert_gguf
+
+    print(f"wrote {convert_gguf(args.out, args.gguf)}")
+    return 0
+
+
+def augment(args: argparse.Namespace) -> int:
+    from .. import human_judge, label_job, load_dataset, load_judge
+    from ..datasets import load_pairs
+    from ..rank.augment import MIXES, provenance, training_labels, write_training_labels
+
+    dataset = load_dataset(args.dataset)
+    pool = load_pairs(args.pairs, dataset)
+    judge = load_judge(args.model or args.teacher, dataset, pool)
+    labeled = label_job(judge, pool, args.out / "machine-labels.txt", progress=not args.quiet)
+    human = human_judge(dataset)
+    for mix in MIXES:
+        labels = training_labels(dataset.qrels, human.fingerprint, labeled.judgments, judge.scale, mix,
+                                 args.min_confidence, "student" if args.model else "teacher")
+        write_training_labels(args.out / f"{mix}.jsonl", labels)
+        print(f"{args.out / f'{mix}.jsonl'}: {len(labels)} labels {provenance(labels)}")
+    return 0
+
+
+def rank_eval(args: argparse.Namespace) -> int:
+    from .. import ConfigError, load_dataset
+    from ..rank.augment import read_training_labels
+    from ..rank.config import RankerConfig
+    from ..rank.experiment import rank_eval, report_table, write_ranking_report
+    from ..report import print_rows
+
+    train_dataset, eval_dataset = load_dataset(args.train_dataset), load_dataset(args.eval_dataset)
+    sets = {}
+    for spec in args.train:
+        name, path = spec.split("=", 1) if "=" in spec and not Path(spec).exists() else (Path(spec).stem, spec)
+        if name in sets:
+            raise ConfigError(f"two training sets are named {name!r}; name them with --train NAME=LABELS")
+        sets[name] = read_training_labels(path)
+    config = config_from_args(RankerConfig, args)
+    rows = rank_eval(train_dataset, sets, eval_dataset, args.out, config, progress=not args.quiet)
+    title = (f"{config.kind} rankers trained on {train_dataset.name}, reranking the judged docs of "
+             f"{len(eval_dataset.queries)} {eval_dataset.name} queries")
+    notes = [f"same ranker settings for every training set: {config}",
+             "MAP and MRR@10 count grade 2 and above as relevant; p-values: paired, two-sided, on nDCG@10"]
+    report = write_ranking_report(rows, args.out, title, notes)
+    print_rows(title, *report_table(rows))
+    print(f"wrote {report}")
+    return 0
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

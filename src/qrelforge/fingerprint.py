@@ -1,0 +1,27 @@
+"""Fingerprints: short, readable names that change whenever anything that fixes a judge's output changes.
+
+>>> make_fingerprint("replay", "gpt4o", {"sha256": "abc"}).startswith("replay:gpt4o:")
+True
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def make_fingerprint(kind: str, name: str, parts: Mapping[str, Any]) -> str:
+    """``kind:name:hash`` — readable, and different whenever any part differs."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{kind}:{name}:{digest}"
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,1 +1,0 @@
-"""Every source of labels is a Judge: human qrels, a replayed label file, a teacher LLM, a trained student."""

@@ -1,0 +1,113 @@
+"""A teacher LLM behind any OpenAI-compatible chat API (OpenAI, Azure, vLLM, Ollama, llama.cpp server).
+
+Requests run concurrently (at most ``concurrency`` at a time) through the official ``openai`` client, which
+retries 429, 5xx, timeouts and dropped connections with exponential backoff and jitter and honours Retry-After.
+A pair whose request still fails becomes an ``api_error`` judgment (retried by the next run); an answer in no
+accepted format becomes a ``parse_error`` judgment with its text — never a guessed grade.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import asdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..datasets import Dataset
+from ..fingerprint import make_fingerprint
+from ..llm.clients import async_client, check_not_refused
+from ..llm.config import TeacherConfig
+from ..llm.parse import grade_probs, parse_grade
+from ..llm.prompt import Prompt
+from ..records import Judgment, Pair, Usage
+
+CHARS_PER_TOKEN = 3  # a cautious estimate (English text runs about 4 characters per token)
+CHAT_OVERHEAD_TOKENS = 16  # the chat template's role markers around the prompt
+
+
+class OpenAITeacher:
+    """Grades pairs by asking a chat model. No per-call state: each call runs its own event loop and client."""
+
+    def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
+        self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
+        self.batch_pairs = 4 * config.concurrency  # a kill loses at most one batch of answers
+        self.scale = config.scale.grades
+        decoding = {k: getattr(config, k) for k in ("temperature", "max_tokens", "samples", "vote", "logprobs",
+                                                      "top_logprobs", "response_format")}
+        self.fingerprint = make_fingerprint("openai", str(config.model), {"prompt": asdict(prompt), "decoding": decoding})
+
+    def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
+        yield from asyncio.run(self._judge_all(pairs))
+
+    def worst_case(self, pairs: Sequence[Pair]) -> Usage:
+        """An upper estimate of the tokens judging ``pairs`` will bill (the server's count is used once known)."""
+        return prompt_usage(self.prompt, self.dataset, pairs, self.config.max_tokens * self.config.samples)
+
+    def _text(self, pair: Pair) -> str:
+        return self.prompt.render(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
+
+    async def _judge_all(self, pairs: Sequence[Pair]) -> list[Judgment]:
+        limit = asyncio.Semaphore(self.config.concurrency)
+        async with async_client(self.config) as client:
+            return list(await asyncio.gather(*(self._judge_one(client, limit, pair) for pair in pairs)))
+
+    async def _judge_one(self, client: Any, limit: asyncio.Semaphore, pair: Pair) -> Judgment:
+        import openai
+
+        c = self.config
+        options: dict[str, Any] = {"logprobs": True, "top_logprobs": c.top_logprobs} if c.logprobs else {}
+        if c.samples > 1:
+            options["n"] = c.samples
+        schema = {"type": "object", "properties": {"score": {"type": "integer", "enum": list(c.scale.grades)}},
+                  "required": ["score"], "additionalProperties": False}
+        if c.response_format == "json_schema":
+            options["response_format"] = {"type": "json_schema",
+                                          "json_schema": {"name": "grade", "strict": True, "schema": schema}}
+        elif c.response_format == "json_object":
+            options["response_format"] = {"type": "json_object", "schema": schema}
+        async with limit:
+            try:
+                response = await client.chat.completions.create(
+                    model=c.model, messages=[{"role": "user", "content": self._text(pair)}],
+                    temperature=c.temperature, max_tokens=c.max_tokens, **options)
+            except openai.OpenAIError as exc:
+                check_not_refused(exc, c)
+                return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error",
+                                raw=f"{type(exc).__name__}: {exc}", usage=Usage(requests=1))
+        counted = response.usage
+        usage = Usage(1, counted.prompt_tokens, counted.completion_tokens) if counted else Usage(requests=1)
+        return self._read(pair, response.choices, usage)
+
+    def _read(self, pair: Pair, choices: Sequence[Any], usage: Usage) -> Judgment:
+        """Parse every sampled answer; vote over the ones in an accepted format."""
+        texts = [choice.message.content or "" for choice in choices]
+        answers = [(g, grade_probs(choice.logprobs and choice.logprobs.content, g, self.config.scale))
+                   for choice, text in zip(choices, texts) if (g := parse_grade(text, self.config.scale)) is not None]
+        raw = texts[0] if len(texts) == 1 else "\n---\n".join(texts)
+        if not answers:
+            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw,
+                            usage=usage)
+        grades = [g for g, _ in answers]
+        probs = [p for _, p in answers]
+        if all(p is not None for p in probs):
+            mean = tuple(round(sum(col) / len(probs), 6) for col in zip(*probs))
+        else:
+            counts = Counter(grades)
+            mean = tuple(counts[g] / len(grades) for g in self.config.scale.grades) if len(texts) > 1 else None
+        return Judgment(pair.query_id, pair.doc_id, vote(grades, self.config.vote), self.fingerprint, probs=mean,
+                        raw=raw, usage=usage)
+
+
+def prompt_usage(prompt: Prompt, dataset: Dataset, pairs: Sequence[Pair], completion_tokens: int) -> Usage:
+    """One request per pair: its prompt's tokens, estimated cautiously, and at most ``completion_tokens`` more."""
+    chars = sum(len(prompt.render(dataset.queries[p.query_id], dataset.docs[p.doc_id])) for p in pairs)
+    return Usage(len(pairs), -(-chars // CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS * len(pairs),
+                 completion_tokens * len(pairs))
+
+
+def vote(grades: Sequence[int], rule: str) -> int:
+    """``majority``: the most frequent grade (ties go to the lower); ``mean``: the mean, rounded half up."""
+    if rule == "mean":
+        return int(sum(grades) / len(grades) + 0.5)
+    counts = Counter(grades)
+    return min(counts, key=lambda g: (-counts[g], g))

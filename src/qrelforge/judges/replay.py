@@ -1,0 +1,97 @@
+"""Judges that replay recorded labels: a dataset's human qrels, or an LLM judge's label file.
+
+Label files are TREC qrels (``qid 0 docid grade``) or UMBRELA-style JSONL, one object per line with the
+query id under ``qid``/``query_id``, the doc id under ``docid``/``doc_id``/``pid`` and the integer grade under
+``judgment``/``score``/``grade``/``relevance``. A JSONL line may also carry the judge's grade probabilities as
+``"probs": {"0": 0.1, "1": 0.6, ...}`` (soft targets for training).
+
+>>> from qrelforge import human_judge, load_dataset, replay_judge
+>>> demo = load_dataset("dl20-demo")
+>>> gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")
+>>> next(gpt4o.judge(demo.pairs[:1])).status, human_judge(demo).fingerprint.startswith("human:")
+('ok', True)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from ..datasets import Dataset
+from ..errors import InputFormatError
+from ..io.files import jsonl_objects, write_jsonl
+from ..io.trec import read_qrels
+from ..records import Judgment, Pair
+from ..fingerprint import file_digest, make_fingerprint
+from .base import LookupJudge
+
+QUERY_KEYS, DOC_KEYS, GRADE_KEYS = ("qid", "query_id"), ("docid", "doc_id", "pid"), ("judgment", "score", "grade", "relevance")
+
+
+def human_judge(dataset: Dataset) -> LookupJudge:
+    """The dataset's human assessors, as a Judge."""
+    digest = make_fingerprint("human", dataset.name, {str(p): g for p, g in sorted(dataset.qrels.items())})
+    return LookupJudge(dataset.qrels, digest)
+
+
+def replay_judge(path: str | Path) -> LookupJudge:
+    """A recorded label file (TREC qrels or UMBRELA-style JSONL), as a Judge."""
+    path = Path(path)
+    fingerprint = make_fingerprint("replay", path.stem, {"sha256": file_digest(path)})
+    if not _looks_like_jsonl(path):
+        return LookupJudge(read_qrels(path), fingerprint)
+    grades, probs = read_label_jsonl(path)
+    scale = sorted({g for p in probs.values() for g in p} | set(grades.values()))
+    return LookupJudge(grades, fingerprint, {pair: tuple(p.get(g, 0.0) for g in scale) for pair, p in probs.items()},
+                       scale)
+
+
+def read_label_jsonl(path: Path) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
+    """Grades, and the grade probabilities of the lines that have them, from an UMBRELA-style JSONL label file."""
+    grades: dict[Pair, int] = {}
+    probs: dict[Pair, dict[int, float]] = {}
+    for number, obj in jsonl_objects(path, "labels"):
+        qid, did, grade = (_first(obj, keys) for keys in (QUERY_KEYS, DOC_KEYS, GRADE_KEYS))
+        if qid is None or did is None or not isinstance(grade, int) or isinstance(grade, bool):
+            raise InputFormatError(path, number, f"a query id ({'/'.join(QUERY_KEYS)}), a doc id ({'/'.join(DOC_KEYS)}) "
+                                   f"and an integer grade ({'/'.join(GRADE_KEYS)})", f"keys {sorted(obj)}")
+        pair = Pair(str(qid), str(did))
+        if grades.get(pair, grade) != grade:
+            raise InputFormatError(path, number, f"one grade per pair ({qid}/{did} has {grades[pair]})", f"grade {grade}")
+        grades[pair] = grade
+        if obj.get("probs") is not None:
+            probs[pair] = _grade_probs(obj["probs"], path, number)
+    return grades, probs
+
+
+def write_label_jsonl(path: str | Path, judgments: Iterable[Judgment], scale: Sequence[int]) -> int:
+    """Write the graded judgments as a label JSONL with their grade probabilities over ``scale``; returns the count."""
+    rows = [{"qid": j.query_id, "docid": j.doc_id, "judgment": j.grade,
+             "probs": {str(g): p for g, p in zip(scale, j.probs)} if j.probs else None}
+            for j in judgments if j.status == "ok" and j.grade is not None]
+    write_jsonl(path, rows)
+    return len(rows)
+
+
+def _grade_probs(value: object, path: Path, number: int) -> dict[int, float]:
+    expected = 'grade probabilities as an object of grade -> probability, e.g. "probs": {"0": 0.2, "1": 0.8}'
+    try:
+        if not isinstance(value, Mapping):
+            raise ValueError
+        probs = {int(g): float(p) for g, p in value.items()}
+    except (TypeError, ValueError):
+        raise InputFormatError(path, number, expected, repr(value)[:80]) from None
+    if any(p < 0 for p in probs.values()) or abs(sum(probs.values()) - 1) > 0.01:
+        raise InputFormatError(path, number, expected + " (non-negative, summing to 1)", repr(value)[:80])
+    return probs
+
+
+def _first(obj: dict, keys: tuple[str, ...]) -> object:
+    return next((obj[k] for k in keys if obj.get(k) is not None), None)
+
+
+def _looks_like_jsonl(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with path.open(encoding="utf-8") as handle:
+        head = handle.read(4096).lstrip()
+    return head.startswith("{")

@@ -1,0 +1,1 @@
+"""Labeling jobs: any Judge over a pair set into a judgment store and label files, locally or on Ray."""

