@@ -3,6 +3,7 @@
     python benchmarks/loco.py --data ../shared/data --out /tmp/loco [--held-out trec-dl-2020-passage ...]
     python benchmarks/loco.py --data ../shared/data --out /tmp/loco --distill   # GPT-4o's DL20 labels teach
     python benchmarks/loco.py ... --student cross-encoder --epochs 2 --lr 5e-5       # the foundation's baseline
+    python benchmarks/loco.py ... --base EMBEDDINGGEMMA_DIR --train-layers 0         # any TrainConfig field
 
 Without --distill the human qrels of the two training collections teach. With --distill the student learns only
 from GPT-4o's (UMBRELA) labels of all DL20 pairs and is measured on DL19 and llmjudge-dev. Each held-out row comes
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from qrelforge import (InputFormatError, JudgeRow, TrainConfig, judge_row, label_job, load_dataset, load_student,
                        print_table, read_qrels, replay_judge, teacher_examples, train_student, write_report)
+from qrelforge.cli.flags import add_config_flags, config_from_args
 
 COLLECTIONS = ("llmjudge-dev", "trec-dl-2019-passage", "trec-dl-2020-passage")
 GPT4O_DL20 = "trec-dl-2020-passage/judges/narabzad__gpt-4o_graded_dl20_32.txt"
@@ -67,12 +69,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--held-out", nargs="*", help="collections to hold out (default: each in turn)")
     parser.add_argument("--distill", action="store_true", help="teach with GPT-4o's DL20 labels instead of humans")
-    parser.add_argument("--student", default=TrainConfig.student, help="student kind (the baseline: cross-encoder)")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
-    parser.add_argument("--max-steps", type=int)
+    add_config_flags(parser.add_argument_group("the recipe (TrainConfig)"), TrainConfig)
     args = parser.parse_args()
-    config = TrainConfig(student=args.student, epochs=args.epochs, learning_rate=args.lr, max_steps=args.max_steps)
+    config = config_from_args(TrainConfig, args)
     if args.distill:
         model, name = train(args.data, ["trec-dl-2020-passage"], args.data / GPT4O_DL20, config,
                             args.out / "distill-student")

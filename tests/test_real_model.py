@@ -91,3 +91,19 @@ def test_demo_writes_its_report(tmp_path: Path, capsys: pytest.CaptureFixture[st
     html = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in html and "student vs teacher" in html
     assert len((tmp_path / "student-labels.txt").read_text().splitlines()) == 1440
+
+
+def test_calibration_lowers_ece_on_held_out_queries(distilled: tuple[TrainResult, Dataset]) -> None:
+    """The temperature fitted on the validation queries makes the probabilities more honest on queries never seen:
+    expected calibration error against the teacher's grades of the held-out queries falls."""
+    from qrelforge.evaluate.calibration import judgment_calibration
+
+    result, test_set = distilled
+    student = load_student(result.model_dir, test_set)
+    teacher = replay_judge(bundled_path("dl20-demo") / "teacher-gpt-4o-umbrela.txt")
+    grades = graded(teacher.judge(test_set.pairs))
+    report = judgment_calibration(student.judge(test_set.pairs), student.scale, grades, student.card["temperature"])
+    print(f"temperature {report.temperature}: ECE {report.ece_before:.4f} -> {report.ece_after:.4f} "
+          f"on {report.pairs} held-out pairs (validation: {student.card['calibration']})")
+    assert report.pairs == 1440 and report.temperature != 1.0
+    assert report.ece_after < report.ece_before

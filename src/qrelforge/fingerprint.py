@@ -5,6 +5,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -19,9 +20,15 @@ def make_fingerprint(kind: str, name: str, parts: Mapping[str, Any]) -> str:
 
 
 def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes (read once per process while the file's size and time are unchanged)."""
+    stat = Path(path).stat()
+    return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -107,7 +107,7 @@ def _train(train: argparse.ArgumentParser) -> None:
 
 
 def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
-    from ..labeling.config import RayOptions
+    from ..labeling.config import DEFAULT_ROUTING, ROUTING_SCORES, RayOptions
     from ..students.config import EngineSettings
     from . import commands
 
@@ -118,8 +118,14 @@ def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
     lab.add_argument("--pairs", type=Path, metavar="FILE", help=PAIRS_HELP)
     lab.add_argument("--dry-run", action="store_true", help="teachers: print requests, estimated tokens and cost; "
                      "call nothing")
-    lab.add_argument("--budget", type=float, metavar="USD", help="teachers: stop before the spend on LABELS could "
-                     "exceed this many US dollars (earlier runs count)")
+    lab.add_argument("--budget", metavar="B", help="a teacher: stop before the spend on LABELS could exceed B US "
+                     "dollars (earlier runs count); with --route: what the teacher may re-label, a pair count (500), "
+                     "a share (30%%) or money ($20)")
+    lab.add_argument("--route", metavar="TEACHER", help="a student's unsure pairs go to TEACHER (a teacher YAML or a "
+                     "label file replayed as one) within --budget; the merged labels' provenance goes to "
+                     "LABELS.provenance.jsonl")
+    lab.add_argument("--route-by", choices=ROUTING_SCORES, default=DEFAULT_ROUTING,
+                     help="which pairs are the least sure (default: %(default)s)")
     lab.add_argument("--engine", choices=("local", "ray"), default="local", help="students: where to run the model")
     add_config_flags(lab.add_argument_group("student engine"), EngineSettings)
     add_config_flags(lab, RayOptions)

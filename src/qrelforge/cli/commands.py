@@ -29,6 +29,7 @@ def label(args: argparse.Namespace) -> int:
     """``label`` and ``judge``: any judge over the pairs, into LABELS and the files beside it."""
     from .. import ConfigError, EngineSettings, JudgmentStore, RayOptions, label_job, load_dataset, load_judge
     from ..datasets import load_pairs
+    from ..evaluate.calibration import judgment_calibration
     from ..judges.cost import BilledJudge, plan
     from ..labeling.job import LabelFiles
     from ..report import label_summary, print_table, run_summary, write_report
@@ -38,10 +39,12 @@ def label(args: argparse.Namespace) -> int:
     pairs = load_pairs(args.pairs, dataset) if args.pairs else dataset.pairs
     settings = config_from_args(EngineSettings, args)
     judge = load_judge(args.judge, dataset, pairs, settings)
+    if args.route:
+        return _route(args, judge, dataset, pairs)
     billed = isinstance(judge, BilledJudge)
-    if args.dry_run or args.budget is not None:
-        if not billed:
-            raise ConfigError(f"--dry-run and --budget are for teachers that bill tokens; {args.judge} is not one")
+    if (args.dry_run or args.budget is not None) and not billed:
+        raise ConfigError(f"--dry-run and --budget are for teachers that bill tokens (or with --route); "
+                          f"{args.judge} is not one")
     if args.dry_run:
         store = JudgmentStore(LabelFiles(args.out).store)
         p = plan(judge, pairs, store)
@@ -50,7 +53,7 @@ def label(args: argparse.Namespace) -> int:
               f"${p.cost:.4f}; teacher {judge.fingerprint}")
         return 0
     ray = config_from_args(RayOptions, args) if args.engine == "ray" else None
-    labeled = label_job(judge, pairs, args.out, ray=ray, budget=args.budget, progress=not args.quiet)
+    labeled = label_job(judge, pairs, args.out, ray=ray, budget=_usd(args.budget), progress=not args.quiet)
     if billed:
         summary = run_summary(labeled.judgments, len(labeled.pairs), judge.prices, labeled.run)
     else:
@@ -67,8 +70,54 @@ def label(args: argparse.Namespace) -> int:
     rows = [labeled.row(dataset.qrels)]
     print_table(rows, f"{judge.fingerprint.split(':')[0]} vs the human qrels of {args.dataset}")
     if args.report:
-        write_report(rows, args.report, f"{args.out.name}: {judge.fingerprint}", summary)
+        calibration = (judgment_calibration(labeled.judgments, judge.scale, dataset.qrels,
+                                            judge.card.get("temperature", 1.0)) if isinstance(judge, Student) else None)
+        write_report(rows, args.report, f"{args.out.name}: {judge.fingerprint}", summary, calibration)
     return 0
+
+
+def _route(args: argparse.Namespace, student: object, dataset: object, pairs: list) -> int:
+    """``label --route TEACHER --budget B``: the student labels everything, the teacher its least sure pairs."""
+    from .. import ConfigError, judge_row, load_judge
+    from ..evaluate.calibration import judgment_calibration
+    from ..labeling.route import Budget, route_job
+    from ..records import Pair
+    from ..report import print_table, route_summary, write_report
+    from ..students.student import Student
+
+    if not isinstance(student, Student):
+        raise ConfigError(f"--route sends a student's unsure pairs to a teacher; {args.judge} is not a student folder")
+    if args.budget is None:
+        raise ConfigError("--route needs --budget: a pair count (500), a share (30%) or money ($20)")
+    teacher = load_judge(args.route, dataset, pairs)
+    routed = route_job(student, teacher, pairs, args.out, Budget.parse(args.budget), args.route_by,
+                       progress=not args.quiet)
+    summary = route_summary(routed, teacher)
+    print("\n".join(summary) + f"\nwrote {args.out}, and {routed.files.provenance} (who graded each pair)")
+    if not routed.labels.keys() & dataset.qrels.keys():
+        return 0
+    alone = {Pair(r["qid"], r["docid"]): r["student"]["grade"] for r in routed.provenance}
+    rows = [judge_row(f"cascade ({args.route_by}, budget {args.budget})", routed.labels, dataset.qrels),
+            judge_row("student alone", alone, dataset.qrels)]
+    print_table(rows, f"the cascade vs the human qrels of {args.dataset}")
+    if args.report:
+        write_report(rows, args.report, f"{args.out.name}: routed cascade", summary,
+                     judgment_calibration(routed.student_judgments, student.scale, dataset.qrels,
+                                          student.card.get("temperature", 1.0)))
+    return 0
+
+
+def _usd(budget: str | None) -> float | None:
+    """``--budget`` without ``--route``: US dollars (``1.5`` or ``$1.5``)."""
+    from .. import ConfigError
+
+    if budget is None:
+        return None
+    try:
+        return float(budget.strip().lstrip("$"))
+    except ValueError:
+        raise ConfigError(f"--budget {budget!r}: a teacher's spending cap is in US dollars (1.5); pair counts and "
+                          f"shares are for --route") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Settings of labeling on a Ray cluster (no heavy imports: the CLI derives its flags from these fields).
+"""Settings of labeling on a Ray cluster and of routing (no heavy imports: the CLI derives its flags from these).
 
 >>> RayOptions(address="auto").cpus_per_actor
 1
@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 RAY = "ray engine (--engine ray)"  # the CLI's group of these flags
+ROUTING_SCORES = ("entropy", "margin", "cut")  # how unsure a student is of a pair (labeling/route.py)
+DEFAULT_ROUTING = "margin"  # the best of the three on DL20 (benchmarks/RESULTS.md, issue 17)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,16 @@ class LabelFiles:
     def shards(self) -> Path:
         return self.beside(".shards")
 
+    @property
+    def provenance(self) -> Path:
+        """A routed job's one row per pair: the merged grade, its source, both judges' answers."""
+        return self.beside(".provenance.jsonl")
+
+    @property
+    def job(self) -> Path:
+        """A routed job's settings: the judges, the dataset, the routing score and budget."""
+        return self.beside(".job.json")
+
 
 @dataclass(frozen=True)
 class Labeled:

@@ -32,9 +32,8 @@ from ..progress import progress_bar
 from ..records import Judgment, Pair
 from ..students.base import default_device, numeric_format
 from ..students.config import EngineSettings
-from ..students.engine import score_texts
 from ..students.registry import load_model, read_card, student_fingerprint
-from ..students.student import student_judgments
+from ..students.student import card_probabilities, student_judgments
 from .config import RayOptions
 from .local import LabelRun
 
@@ -44,12 +43,12 @@ class ScoreActor:
 
     def __init__(self, model_dir: str, settings: EngineSettings) -> None:
         self.settings = settings
-        self.max_length = read_card(model_dir)["max_length"]
+        self.card = read_card(model_dir)
         self.model = load_model(model_dir, settings.precision, default_device())
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        probs = score_texts(self.model, batch["query"].tolist(), batch["doc"].tolist(), self.max_length,
-                            self.settings, self.settings.precision)
+        probs = card_probabilities(self.model, batch["query"].tolist(), batch["doc"].tolist(), self.card,
+                                   self.settings, self.settings.precision)
         return {"query_id": batch["query_id"], "doc_id": batch["doc_id"], "probs": probs}
 
 

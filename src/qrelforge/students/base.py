@@ -38,6 +38,8 @@ class StudentModel(Protocol):
 
     def save(self, folder: Path) -> None: ...
 
+    # optional: ``use_cache(fmt)`` keeps embeddings on disk (the frozen bi-encoder; see ``engine.use_cache``)
+
 
 @functools.cache
 def bf16_is_fast(device: str) -> bool:
@@ -104,6 +106,15 @@ def default_device() -> str:
 def pad(tokenizer: Any, ids: Sequence[Features], device: Any) -> dict[str, Any]:
     """A batch padded to its longest member (dynamic padding), as tensors on ``device``."""
     return tokenizer.pad(list(ids), return_tensors="pt").to(device)
+
+
+def temper(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Grade probabilities with their log divided by ``temperature`` and renormalized (1: unchanged)."""
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, None)) / temperature
+    out = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (out / out.sum(axis=1, keepdims=True)).astype(probs.dtype)
 
 
 def expected_grade(probs: np.ndarray, grades: Sequence[int]) -> np.ndarray:

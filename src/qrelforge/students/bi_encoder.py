@@ -1,10 +1,12 @@
 """Bi-encoder with an ordinal head: the base's own query–passage cosine similarity, mapped to grades.
 
-all-MiniLM-L6-v2 was trained as a sentence embedder on about a billion pairs (MS MARCO among them), so the cosine of
-its mean-pooled embeddings is already a relevance score. This kind keeps that score and fine-tunes it, instead of
-learning a cross-encoder head from scratch on a few dozen queries. The head is a cumulative-link (ordinal logistic)
-model on the cosine: P(grade >= k) = sigmoid(scale * (cosine - cut_k)) with increasing cuts, so the expected grade
-rises with the cosine and the grades stay ordered. See benchmarks/RESULTS.md (issue 3) for why this is the default.
+A sentence embedder (all-MiniLM-L6-v2 by default, EmbeddingGemma or any sentence-transformers folder) already scores
+relevance with the cosine of its query and passage embeddings, computed with its own prompts, pooling and dense
+layers. This kind keeps that score and learns a cumulative-link (ordinal logistic) head on it:
+P(grade >= k) = sigmoid(scale * (cosine - cut_k)) with increasing cuts, so the expected grade rises with the cosine
+and the grades stay ordered. The encoder is fine-tuned whole, in its top ``train_layers`` only, or not at all
+(``train_layers=0``): then the folder keeps only the head and the base's path, and embeddings are cached on disk
+(``embedding_cache.py``), so each distinct text is embedded once. See benchmarks/RESULTS.md for the measurements.
 """
 from __future__ import annotations
 
@@ -13,10 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ..fingerprint import file_digest
 from ..io.files import write_atomic
 from .base import Features, device_of, pad
+from .embedding_cache import EmbeddingCache, default_cache_path
+from .encoders import prompts, sentence_encoder, train_only_top, weight_files
 
 HEAD_FILE = "ordinal_head.json"
+SETTINGS_FILE = "bi_encoder.json"  # a frozen encoder's student: the base's path and prompts, no encoder weights
 
 
 def ordinal_head(num_grades: int) -> Any:
@@ -46,40 +54,56 @@ def ordinal_head(num_grades: int) -> Any:
 class BiEncoder:
     kind = "bi-encoder"
 
-    def __init__(self, encoder: Any, head: Any, tokenizer: Any) -> None:
+    def __init__(self, encoder: Any, head: Any, base: str | None = None) -> None:
         import torch
 
         self.module = torch.nn.ModuleDict({"encoder": encoder, "head": head})
-        self.tokenizer = tokenizer
+        self.tokenizer = encoder.tokenizer
+        self.prompts = prompts(encoder)
         self.num_grades = len(head.cuts()) + 1
+        self.base = base  # set when the encoder is frozen: the folder it is loaded from
+        self.cache: EmbeddingCache | None = None
 
     @classmethod
     def from_base(cls, base: str, grades: Sequence[int], device: str, config: Any) -> BiEncoder:
-        """A sentence-embedding model folder (mean pooling, as sentence-transformers' MiniLM and MPNet use)."""
-        from transformers import AutoModel, AutoTokenizer
-
-        return cls(AutoModel.from_pretrained(base).to(device), ordinal_head(len(grades)).to(device),
-                   AutoTokenizer.from_pretrained(base))
+        """A sentence-transformers (or plain Hugging Face) folder; ``config.train_layers`` says what trains."""
+        encoder = sentence_encoder(base, device)
+        train_only_top(encoder, config.train_layers)
+        frozen = config.train_layers == 0
+        return cls(encoder, ordinal_head(len(grades)).to(device), str(Path(base).resolve()) if frozen else None)
 
     @classmethod
     def weights(cls, folder: Path) -> list[Path]:
-        return [folder / "model.safetensors", folder / HEAD_FILE]
+        settings = folder / SETTINGS_FILE
+        base = json.loads(settings.read_text(encoding="utf-8"))["base"] if settings.is_file() else None
+        return [folder / HEAD_FILE] + weight_files(Path(base) if base else folder)
 
     @classmethod
     def load(cls, folder: Path, device: str) -> BiEncoder:
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
-        state = json.loads((Path(folder) / HEAD_FILE).read_text(encoding="utf-8"))
+        folder = Path(folder)
+        state = json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))
         head = ordinal_head(len(state["log_gaps"]) + 2)
         head.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
-        return cls(AutoModel.from_pretrained(folder).to(device), head.to(device), AutoTokenizer.from_pretrained(folder))
+        settings = folder / SETTINGS_FILE
+        base = json.loads(settings.read_text(encoding="utf-8"))["base"] if settings.is_file() else None
+        return cls(sentence_encoder(base or folder, device), head.to(device), base)
+
+    def use_cache(self, fmt: str) -> None:
+        """With a frozen encoder, keep its embeddings (in numeric format ``fmt``) in the on-disk cache."""
+        if self.base is not None:
+            digests = [file_digest(path) for path in weight_files(Path(self.base))]
+            self.cache = EmbeddingCache(default_cache_path(), f"{','.join(digests)}:{fmt}")
 
     def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]:
-        """Query and passage tokenized apart, each cut at ``max_length`` tokens."""
-        q = self.tokenizer(list(queries), truncation=True, max_length=max_length, return_attention_mask=False)
-        d = self.tokenizer(list(docs), truncation=True, max_length=max_length, return_attention_mask=False)
-        return [{"query_ids": a, "doc_ids": b} for a, b in zip(q["input_ids"], d["input_ids"])]
+        """Query and passage tokenized apart, each with the base's own prompt and cut at ``max_length`` tokens."""
+        def ids(texts: Sequence[str], prompt: str) -> list[list[int]]:
+            return self.tokenizer([prompt + t for t in texts], truncation=True, max_length=max_length,
+                                  return_attention_mask=False)["input_ids"]
+
+        return [{"query_ids": a, "doc_ids": b}
+                for a, b in zip(ids(queries, self.prompts["query"]), ids(docs, self.prompts["document"]))]
 
     def length(self, features: Features) -> int:
         return len(features["doc_ids"])
@@ -88,26 +112,46 @@ class BiEncoder:
         """Each distinct query of the batch is embedded once."""
         distinct = {tuple(f["query_ids"]): None for f in features}
         row = {ids: i for i, ids in enumerate(distinct)}
-        queries = self.embed([list(ids) for ids in distinct])
-        docs = self.embed([f["doc_ids"] for f in features])
+        queries = self.embed(list(distinct))
+        docs = self.embed([tuple(f["doc_ids"]) for f in features])
         cosine = (queries[[row[tuple(f["query_ids"])] for f in features]] * docs).sum(-1)
         return self.module["head"](cosine.float())
 
-    def embed(self, ids: Sequence[list[int]]) -> Any:
-        """Mean-pooled, L2-normalized embeddings of token id lists."""
+    def embed(self, ids: Sequence[tuple[int, ...]]) -> Any:
+        """L2-normalized embeddings of token id sequences (from the cache where it has them)."""
         import torch
 
-        batch = pad(self.tokenizer, [{"input_ids": x} for x in ids], device_of(self.module))
-        hidden = self.module["encoder"](**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+        if self.cache is None:
+            return self._embed(ids)
+        known = self.cache.get(ids)
+        missing = list(dict.fromkeys(i for i in ids if i not in known))
+        if missing:
+            self.module["encoder"].eval()  # frozen: no dropout, so a cached vector is the vector
+            with torch.no_grad():
+                fresh = self._embed(missing).float().cpu().numpy()
+            self.cache.put(dict(zip(missing, fresh)))
+            known.update(zip(missing, fresh))
+        return torch.from_numpy(np.stack([known[i] for i in ids])).to(device_of(self.module))
+
+    def _embed(self, ids: Sequence[Sequence[int]]) -> Any:
+        import torch
+
+        batch = pad(self.tokenizer, [{"input_ids": list(x)} for x in ids], device_of(self.module))
+        embedding = self.module["encoder"]({"input_ids": batch["input_ids"],
+                                            "attention_mask": batch["attention_mask"]})["sentence_embedding"]
+        return torch.nn.functional.normalize(embedding, dim=-1)
 
     def param_groups(self, learning_rate: float, head_learning_rate: float) -> list[dict[str, Any]]:
-        return [{"params": list(self.module["encoder"].parameters()), "lr": learning_rate},
-                {"params": list(self.module["head"].parameters()), "lr": head_learning_rate}]
+        tuned = [p for p in self.module["encoder"].parameters() if p.requires_grad]
+        return ([{"params": tuned, "lr": learning_rate}] if tuned else []) + \
+            [{"params": list(self.module["head"].parameters()), "lr": head_learning_rate}]
 
     def save(self, folder: Path) -> None:
-        self.module["encoder"].save_pretrained(folder)
-        self.tokenizer.save_pretrained(folder)
+        if self.base is None:
+            self.module["encoder"].save(str(folder))
+        else:
+            self.tokenizer.save_pretrained(folder)
+            write_atomic(Path(folder) / SETTINGS_FILE, json.dumps({"base": self.base, "prompts": self.prompts},
+                                                                  indent=2) + "\n")
         state = {k: v.tolist() for k, v in self.module["head"].state_dict().items()}
         write_atomic(Path(folder) / HEAD_FILE, json.dumps(state, indent=2) + "\n")

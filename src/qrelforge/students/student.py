@@ -16,10 +16,17 @@ import numpy as np
 
 from ..datasets import Dataset
 from ..records import Judgment, Pair
-from .base import StudentModel, decide, default_device, expected_grade, numeric_format
+from .base import StudentModel, decide, default_device, expected_grade, numeric_format, temper
 from .config import EngineSettings
 from .engine import score_texts
 from .registry import load_model, read_card, student_fingerprint
+
+
+def card_probabilities(model: StudentModel, queries: Sequence[str], docs: Sequence[str], card: dict[str, Any],
+                       settings: EngineSettings, fmt: str) -> np.ndarray:
+    """Grade probabilities of text pairs as the card says: the model's, at the card's calibration temperature."""
+    probs = score_texts(model, queries, docs, card["max_length"], settings, fmt)
+    return temper(probs, card.get("temperature", 1.0))
 
 
 def student_judgments(pairs: Sequence[Pair], probs: np.ndarray, card: dict[str, Any],
@@ -53,10 +60,10 @@ class Student:
         return student_judgments(pairs, self.probabilities(pairs), self.card, self.fingerprint)
 
     def probabilities(self, pairs: Sequence[Pair]) -> np.ndarray:
-        """Each pair's probability of each grade of ``scale``, one row per pair."""
+        """Each pair's probability of each grade of ``scale``, one row per pair (calibrated, as the card says)."""
         queries, docs = self.dataset.queries, self.dataset.docs
-        return score_texts(self.model, [queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
-                           self.card["max_length"], self.settings, self.format)
+        return card_probabilities(self.model, [queries[p.query_id] for p in pairs], [docs[p.doc_id] for p in pairs],
+                                  self.card, self.settings, self.format)
 
     def expected_grades(self, pairs: Sequence[Pair]) -> np.ndarray:
         """Each pair's mean grade under its probabilities: a ranking score finer than its grade."""

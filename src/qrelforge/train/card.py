@@ -45,6 +45,7 @@ A {card['kind']} that grades query–passage relevance on the scale {card['grade
 Load it as a judge with `qrelforge label --model THIS_FOLDER --dataset DIR --out LABELS`.
 
 ## Data and teacher
+- base: `{card['base']}` (weights `{card['base_weights']}`)
 - datasets: {', '.join(card['datasets'])}
 - teacher(s): {', '.join(f'`{t}`' for t in card['teachers'])}
 - teacher judgments by status: {card['teacher_statuses']}
@@ -54,6 +55,11 @@ Load it as a judge with `qrelforge label --model THIS_FOLDER --dataset DIR --out
 ## Decision
 Grade = the expected grade under the model's probabilities, cut at thresholds {[round(t, 3) for t in card['thresholds']]}
 (tuned on the validation queries to maximize Krippendorff's ordinal alpha with the teacher).
+
+## Calibration
+Grade probabilities are divided, in log space, by the temperature {card['calibration']['temperature']} fitted on the
+validation queries: expected calibration error (top grade, 10 bins) {card['calibration']['ece_before']} before,
+{card['calibration']['ece_after']} after.
 
 ## Validation agreement with the teacher (held-out queries)
 | n | Cohen kappa | kappa >=1 | kappa >=2 | Krippendorff alpha | accuracy | Spearman |

@@ -26,6 +26,9 @@ class TrainConfig:
     head_learning_rate: float = field(default=1e-2, metadata={
         "help": "the bi-encoder's ordinal head (4 numbers, in cosine units)"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of the steps spent warming up the rate"})
+    train_layers: int | None = field(default=None, metadata={
+        "help": "encoder kinds: tune only the top N transformer blocks (0: a frozen encoder, only the head learns; "
+        "its embeddings are cached on disk; default: all)"})
     max_length: int = field(default=256, metadata={
         "help": "tokens per text (cross-encoder: per pair, the document cut first)"})
     val_fraction: float = field(default=0.2, metadata={"help": "share of queries held out for validation"})

@@ -20,14 +20,18 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..evaluate.agreement import Agreement, agreement
+from ..evaluate.calibration import expected_calibration_error
+from ..fingerprint import file_digest, make_fingerprint
 from ..io.files import write_folder_atomic
 from ..progress import progress_bar
 from ..records import Pair
 from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of, expected_grade,
-                             numeric_format, quiet_transformers)
+                             numeric_format, quiet_transformers, temper)
 from ..students.config import EngineSettings
-from ..students.engine import predict_probs
+from ..students.encoders import weight_files
+from ..students.engine import predict_probs, use_cache
 from ..students.registry import student_kind
+from .calibration import fit_temperature
 from .card import recipe_changes, write_card
 from .config import TrainConfig
 from .data import Example, TrainingSet, split_by_query
@@ -44,6 +48,11 @@ class TrainResult:
     seconds: float
     train_pairs_per_second: float
     bf16: bool
+
+
+def base_digest(base: str) -> str:
+    """One digest of the base folder's weight files: which base this student started from, to the byte."""
+    return make_fingerprint("base", Path(base).name, {"weights": [file_digest(p) for p in weight_files(Path(base))]})
 
 
 def default_base() -> str:
@@ -73,17 +82,25 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     if fmt == "int8":
         raise ConfigError("precision int8 is for labeling only; train in auto, fp32 or bf16")
     bf16 = fmt == "bf16"
+    use_cache(model, fmt)  # a frozen encoder embeds each distinct text once
 
     losses, seconds, seen = _fit(model, train, grades, config, bf16, progress)
     model.module.eval()
-    probs = predict_probs(model, _encode(model, val, config.max_length), EngineSettings().tokens_per_batch, bf16)
+    raw = predict_probs(model, _encode(model, val, config.max_length), EngineSettings().tokens_per_batch, bf16)
     target = np.array([e.grade for e in val])
+    column = np.searchsorted(grades, target)
+    temperature = fit_temperature(np.log(np.clip(raw, 1e-12, None)), column)
+    probs = temper(raw, temperature)  # calibrated on the validation queries; the thresholds are tuned after it
+    calibration = {"temperature": round(temperature, 4),
+                   "ece_before": round(expected_calibration_error(raw, column), 4),
+                   "ece_after": round(expected_calibration_error(probs, column), 4)}
     thresholds = tune_thresholds(expected_grade(probs, grades), target, grades)
     predicted = decide(probs, grades, thresholds)
     validation = agreement({Pair(e.group, e.doc_id): int(g) for e, g in zip(val, predicted)},
                            {Pair(e.group, e.doc_id): e.grade for e in val})
-    card = {"kind": kind.kind, "grades": grades, "thresholds": thresholds, "max_length": config.max_length,
-            "base": base, "teachers": list(training.teachers), "datasets": list(training.datasets),
+    card = {"kind": kind.kind, "grades": grades, "thresholds": thresholds, "temperature": calibration["temperature"],
+            "calibration": calibration, "max_length": config.max_length,
+            "base": base, "base_weights": base_digest(base), "teachers": list(training.teachers), "datasets": list(training.datasets),
             "teacher_statuses": training.statuses, "train_examples": len(train), "validation_examples": len(val),
             "validation_queries": len({e.group for e in val}), "config": asdict(config) | {"base": base},
             "recipe_changes": recipe_changes(config), "bf16": bf16, "steps": len(losses),

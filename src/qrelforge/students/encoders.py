@@ -1,0 +1,74 @@
+"""What the encoder kinds (bi- and cross-encoder) share: any sentence-transformers or Hugging Face folder as a base,
+its own query and document prompts, and which of its layers train.
+
+A sentence-transformers folder (``modules.json``) brings its pooling, dense layers, normalization and prompts (e.g.
+EmbeddingGemma's ``task: search result | query: ``); a plain Hugging Face folder is mean-pooled, without prompts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, InputFormatError
+
+PROMPT_NAMES = ("query", "document")
+
+
+def sentence_encoder(folder: str | Path, device: str) -> Any:
+    """The folder as a ``SentenceTransformer`` (offline); a plain Hugging Face folder gets mean pooling."""
+    import logging
+
+    from sentence_transformers import SentenceTransformer
+
+    if not Path(folder).is_dir():
+        raise InputFormatError(folder, None, "a sentence-transformers or Hugging Face model folder", "no such folder")
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)  # "creating mean pooling" is the intent
+    try:
+        return SentenceTransformer(str(folder), device=device, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(folder, None, "a model folder that sentence-transformers can load", str(exc)[:200]) \
+            from None
+
+
+def prompts(encoder: Any) -> dict[str, str]:
+    """A loaded sentence encoder's own query and document prompts (empty strings where it has none)."""
+    own = getattr(encoder, "prompts", None) or {}
+    return {name: own.get(name, "") for name in PROMPT_NAMES}
+
+
+def folder_prompts(folder: str | Path) -> dict[str, str]:
+    """The query and document prompts a model folder's ``config_sentence_transformers.json`` names, if any."""
+    import json
+
+    path = Path(folder) / "config_sentence_transformers.json"
+    own = json.loads(path.read_text(encoding="utf-8")).get("prompts") or {} if path.is_file() else {}
+    return {name: own.get(name, "") for name in PROMPT_NAMES}
+
+
+def train_only_top(module: Any, layers: int | None) -> None:
+    """Freeze all but the top ``layers`` transformer blocks and what follows them (None: everything trains).
+
+    The blocks are the model's longest ``ModuleList``; parameters registered after the last block (a final norm,
+    dense layers of a sentence-transformers model) train with the top blocks, none of them with ``layers=0``.
+    """
+    import torch
+
+    if layers is None:
+        return
+    if layers < 0:
+        raise ConfigError(f"train_layers must be >= 0 (or None: all); got {layers}")
+    blocks = max((m for m in module.modules() if isinstance(m, torch.nn.ModuleList)), key=len, default=None)
+    if blocks is None:
+        raise ConfigError("train_layers: the model has no list of transformer blocks to choose from")
+    block_params = {id(p): i for i, block in enumerate(blocks) for p in block.parameters()}
+    last_block_param = max(k for k, (_, p) in enumerate(module.named_parameters()) if id(p) in block_params)
+    for k, (_, parameter) in enumerate(module.named_parameters()):
+        block = block_params.get(id(parameter))
+        top = block is not None and block >= len(blocks) - layers
+        after = block is None and k > last_block_param
+        parameter.requires_grad_(layers > 0 and (top or after))
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """Every weight file of a model folder and its sub-modules' folders (2_Dense/...), in a fixed order."""
+    return sorted(folder.rglob("*.safetensors")) + sorted(folder.rglob("*.bin"))

@@ -1,0 +1,101 @@
+"""Any sentence-transformers or Hugging Face folder as an encoder student's base: its prompts, pooling and dense
+layers are used; only the chosen layers train; a frozen encoder's embeddings are cached and never stale."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qrelforge import EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples, train_student
+from qrelforge.students.encoders import sentence_encoder
+from qrelforge.students.registry import load_model
+
+PROMPTS = {"query": "search query: ", "document": "passage: "}
+
+
+@pytest.fixture(scope="module")
+def tiny_sentence_model(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT as a sentence-transformers folder: mean pooling, a dense layer to 16 dims, prompts."""
+    from sentence_transformers import SentenceTransformer, models
+
+    word = models.Transformer(str(tiny_base), max_seq_length=64)
+    pooling = models.Pooling(word.get_word_embedding_dimension(), "mean")
+    dense = models.Dense(word.get_word_embedding_dimension(), 16, activation_function=torch.nn.Identity())
+    folder = tmp_path_factory.mktemp("tiny-st")
+    SentenceTransformer(modules=[word, pooling, dense], prompts=PROMPTS, device="cpu").save(str(folder))
+    return folder
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "embeddings.sqlite"
+    monkeypatch.setenv("QRELFORGE_EMBEDDING_CACHE", str(path))
+    return path
+
+
+def rows(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+
+def test_the_base_prompts_and_dense_layer_are_used(tiny_sentence_model: Path, small_dataset: Path,
+                                                  tmp_path: Path) -> None:
+    config = TrainConfig(base=str(tiny_sentence_model), max_steps=2, max_length=64)
+    folder = train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config,
+                           progress=False).model_dir
+    model = load_model(folder, "fp32", "cpu")
+    assert model.prompts == PROMPTS
+    [features] = model.encode(["cats"], ["dogs"], 64)
+    prompt_ids = model.tokenizer("search query: cats")["input_ids"]
+    assert features["query_ids"] == prompt_ids and features["doc_ids"][:3] == model.tokenizer("passage: ")["input_ids"][:3]
+    with torch.inference_mode():
+        assert model.embed([tuple(features["query_ids"])]).shape == (1, 16)  # the dense layer is part of it
+    reference = sentence_encoder(folder, "cpu").encode_query(["cats"], normalize_embeddings=True)
+    with torch.inference_mode():
+        assert np.allclose(model.embed([tuple(features["query_ids"])]).numpy(), reference, atol=1e-5)
+
+
+def test_a_frozen_encoder_trains_only_its_head_and_caches_each_text_once(
+        tiny_sentence_model: Path, small_dataset: Path, tmp_path: Path, cache: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset = load_dataset(small_dataset)
+    before = {k: v.clone() for k, v in sentence_encoder(tiny_sentence_model, "cpu").state_dict().items()}
+    config = TrainConfig(base=str(tiny_sentence_model), train_layers=0, epochs=3, max_length=64)
+    result = train_student(teacher_examples([dataset]), tmp_path / "s", config, progress=False)
+    assert result.losses[-1] < result.losses[0]  # the head learned
+    distinct = len(dataset.queries) + len(dataset.docs)
+    assert rows(cache) == distinct  # three epochs and validation: each text embedded once
+    assert not list(result.model_dir.rglob("*.safetensors"))  # the folder keeps the head, not a copy of the base
+    student = load_student(result.model_dir, dataset)
+    first = list(student.judge(dataset.pairs))
+    assert rows(cache) == distinct  # labeling the same texts reads them back
+    after = student.model.module["encoder"].state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    cold = tmp_path / "cold.sqlite"
+    monkeypatch.setenv("QRELFORGE_EMBEDDING_CACHE", str(cold))
+    again = list(load_student(result.model_dir, dataset).judge(dataset.pairs))
+    assert rows(cold) == distinct and [j.probs for j in again] == pytest.approx([j.probs for j in first], abs=1e-5)
+    other = "fp32" if student.format == "bf16" else "bf16"
+    changed = load_student(result.model_dir, dataset, EngineSettings(precision=other))
+    list(changed.judge(dataset.pairs[:5]))
+    assert rows(cold) > distinct  # another numeric format is another namespace: no stale vector is reused
+
+
+@pytest.mark.parametrize("kind", ["bi-encoder", "cross-encoder"])
+def test_train_layers_tunes_only_the_top_blocks(kind: str, tiny_base: Path, small_dataset: Path,
+                                                tmp_path: Path) -> None:
+    config = TrainConfig(student=kind, base=str(tiny_base), train_layers=1, max_steps=3, max_length=64,
+                         learning_rate=1e-2)
+    folder = train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config,
+                           progress=False).model_dir
+    from transformers import AutoModel
+
+    base = AutoModel.from_pretrained(tiny_base).state_dict()
+    tuned = load_model(folder, "fp32", "cpu").module
+    trained = tuned["encoder"][0].auto_model.state_dict() if kind == "bi-encoder" else tuned.base_model.state_dict()
+    changed = {k.split(".")[2] for k in base if k.startswith("encoder.layer.") and not torch.equal(base[k], trained[k])}
+    assert changed == {"1"}  # the top block of two
+    assert torch.equal(base["embeddings.word_embeddings.weight"], trained["embeddings.word_embeddings.weight"])

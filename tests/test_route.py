@@ -1,0 +1,85 @@
+"""The routing cascade: the student labels everything, the teacher exactly the N least sure pairs, a rerun pays
+nothing, and every merged label keeps its provenance in the files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fault_server import fault_server
+from qrelforge import ConfigError, JudgmentStore, TrainConfig, load_dataset, load_student, read_qrels
+from qrelforge import teacher_examples, train_student
+from qrelforge.cli import main
+from qrelforge.labeling.route import Budget, route_job, uncertainty
+
+
+@pytest.fixture(scope="module")
+def student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    demo = load_dataset("dl20-demo")
+    config = TrainConfig(base=str(tiny_base), max_steps=5, max_length=64, batch_size=16)
+    return train_student(teacher_examples([demo.subset(sorted(demo.queries)[:10])]),
+                         tmp_path_factory.mktemp("route") / "student", config, progress=False).model_dir
+
+
+def test_budgets_read_as_counts_shares_or_money() -> None:
+    assert Budget.parse("500") == Budget(pairs=500) and Budget.parse("30%") == Budget(share=0.3)
+    assert Budget.parse("$20") == Budget(usd=20.0) and Budget.parse("$2.5").count(9, [1.0] * 9) == 2
+    for bad in ("lots", "$30%", "120%", "2.5"):
+        with pytest.raises(ConfigError, match="budget"):
+            Budget.parse(bad)
+
+
+def test_the_n_least_sure_pairs_go_to_the_teacher_and_a_rerun_sends_none(student: Path, small_dataset: Path,
+                                                                        tmp_path: Path) -> None:
+    dataset = load_dataset(small_dataset)
+    with fault_server(lambda body, n: ("ok", ["Score: 3"])) as server:
+        teacher_file = tmp_path / "t.yaml"
+        teacher_file.write_text(f"model: m\nbase_url: {server.base_url}\nlogprobs: false\n")
+        from qrelforge import load_judge
+
+        teacher = load_judge(teacher_file, dataset)
+        routed = route_job(load_student(student, dataset), teacher, dataset.pairs, tmp_path / "labels.txt",
+                           Budget(pairs=10), "margin", progress=False)
+        assert len(server.bodies) == 10
+        again = route_job(load_student(student, dataset), teacher, dataset.pairs, tmp_path / "labels.txt",
+                          Budget(pairs=10), "margin", progress=False)
+        assert len(server.bodies) == 10 and again.teacher_run.judged == 0 and again.routed == routed.routed
+    mine = JudgmentStore(tmp_path / "labels.txt.judgments.jsonl").judgments(routed.student_run.judge)
+    scores = uncertainty(np.array([j.probs for j in mine]), (0, 1, 2, 3), load_student(student, dataset).card["thresholds"],
+                         "margin")
+    least_sure = {mine[i].pair for i in np.argsort(-scores, kind="stable")[:10]}
+    assert set(routed.routed) == least_sure and routed.sources == {"student": 86, "teacher": 10}
+    rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]
+    merged = read_qrels(tmp_path / "labels.txt")
+    assert len(rows) == len(merged) == 96
+    for row in rows:
+        pair = next(p for p in merged if (p.query_id, p.doc_id) == (row["qid"], row["docid"]))
+        assert merged[pair] == row["grade"]
+        if row["source"] == "teacher":
+            assert row["grade"] == 3 and row["teacher"]["status"] == "ok" and pair in least_sure
+        else:
+            assert row["grade"] == row["student"]["grade"] and row["teacher"] is None
+        assert abs(sum(row["student"]["probs"].values()) - 1) < 1e-3
+
+
+def test_the_cli_contract_routes_to_a_replayed_label_file(student: Path, small_dataset: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`qrelforge label --model MODEL_DIR --dataset DIR --out LABELS --route TEACHER --budget B`."""
+    teacher = tmp_path / "teacher.txt"
+    teacher.write_text((small_dataset / "qrels.txt").read_text())  # the humans, replayed as the teacher
+    out = tmp_path / "labels.txt"
+    assert main(["label", "--model", str(student), "--dataset", str(small_dataset), "--out", str(out),
+                 "--route", str(teacher), "--budget", "25%", "--quiet", "--report", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert "96 pairs: 72 graded by the student, 24 by the teacher" in printed and "75% of a teacher-only" in printed
+    human = read_qrels(small_dataset / "qrels.txt")
+    rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]
+    assert all(read_qrels(out)[p] == human[p] for p in human
+               if next(r for r in rows if (r["qid"], r["docid"]) == (p.query_id, p.doc_id))["source"] == "teacher")
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "cascade (margin, budget 25%)" in report and "Calibration of the student's grade probabilities" in report
+    assert main(["label", "--model", str(student), "--dataset", str(small_dataset), "--out", str(out),
+                 "--route", str(teacher), "--budget", "$5"]) == 2
+    assert "needs a teacher with prices" in capsys.readouterr().err
