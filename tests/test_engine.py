@@ -75,3 +75,19 @@ def test_results_do_not_depend_on_batching(student: Path, demo_pairs: list) -> N
         assert [j.pair for j in other] == demo_pairs
         assert np.allclose([j.probs for j in first], [j.probs for j in other], atol=1e-5)
         assert [j.grade for j in first] == [j.grade for j in other]
+
+
+def test_a_measured_budget_is_one_of_the_candidates_and_changes_no_result(student: Path, demo_pairs: list) -> None:
+    """The GPU path's choice of tokens per batch, run on the CPU: it times each candidate and keeps one."""
+    from qrelforge.students.engine import measured_budget
+    from qrelforge.students.registry import load_model
+
+    dataset = load_dataset("dl20-demo")
+    model = load_model(student, "fp32", "cpu")
+    features = model.encode([dataset.queries[p.query_id] for p in demo_pairs],
+                            [dataset.docs[p.doc_id] for p in demo_pairs], 64)
+    assert measured_budget(model, features, False, candidates=(64, 2048)) in (64, 2048)
+    default = list(load_student(student, dataset, EngineSettings("fp32")).judge(demo_pairs))
+    assert EngineSettings().tokens_per_batch is None  # the CPU's measured 4096, or a GPU's measurement
+    fixed = list(load_student(student, dataset, EngineSettings("fp32", tokens_per_batch=4096)).judge(demo_pairs))
+    assert [j.probs for j in default] == [j.probs for j in fixed]

@@ -85,6 +85,17 @@ def parser() -> argparse.ArgumentParser:
                             "(--teacher), resumably, and write three training-label files with provenance: "
                             "human.jsonl (DIR's qrels), student.jsonl (the machine's labels, its source 'student' or "
                             "'teacher') and both.jsonl (the union; the human label wins where a pair has both)."))
+    rev = sub.add_parser("review", help="serve a page on 127.0.0.1 where assessors grade the contested pairs",
+                         description="Serve the review page of LABELS (a 'qrelforge label' job, routed or not): "
+                         "pairs where the judges disagree or the student is unsure come first; grade with the keys "
+                         "0-3, move with j/k, and every grade is saved at once to LABELS.assessor.log.jsonl. "
+                         "Export writes LABELS.assessor.txt (TREC qrels) and LABELS.assessor.jsonl (provenance).")
+    rev.add_argument("--labels", required=True, type=Path, metavar="LABELS")
+    rev.add_argument("--dataset", metavar="DIR", help="the texts (default: the dataset a routed job names)")
+    rev.add_argument("--port", type=int, default=8765, help="0: any free port (default: %(default)s)")
+    rev.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
+    rev.add_argument("--export", action="store_true", help="write the assessor's grades as qrels and exit")
+    rev.set_defaults(command=commands.review)
     _rank_eval(sub.add_parser("rank-eval", help="train a ranker per training set and compare nDCG@10 on human qrels",
                               description="Train the same ranker (same steps and seed) on each training-label "
                               "file, rerank the judged docs of each query of the evaluation dataset, and report "
@@ -142,6 +153,8 @@ def _augment(aug: argparse.ArgumentParser) -> None:
     machine = aug.add_mutually_exclusive_group(required=True)
     machine.add_argument("--model", type=Path, metavar="MODEL_DIR", help="a student trained by 'qrelforge train'")
     machine.add_argument("--teacher", type=Path, metavar="CONFIG", help="a teacher YAML file")
+    aug.add_argument("--human", type=Path, metavar="QRELS", help="the human labels (e.g. an assessor's export from "
+                     "'qrelforge review'); default: DIR's qrels.txt")
     aug.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                      help="keep a machine label only if its probability of its grade is at least P")
     aug.add_argument("--out", required=True, type=Path, metavar="DIR")

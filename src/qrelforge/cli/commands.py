@@ -163,7 +163,7 @@ def convert_gguf(args: argparse.Namespace) -> int:
 
 
 def augment(args: argparse.Namespace) -> int:
-    from .. import human_judge, label_job, load_dataset, load_judge
+    from .. import human_judge, label_job, load_dataset, load_judge, read_qrels, replay_judge
     from ..datasets import load_pairs
     from ..rank.augment import MIXES, provenance, training_labels, write_training_labels
 
@@ -171,12 +171,43 @@ def augment(args: argparse.Namespace) -> int:
     pool = load_pairs(args.pairs, dataset)
     judge = load_judge(args.model or args.teacher, dataset, pool)
     labeled = label_job(judge, pool, args.out / "machine-labels.txt", progress=not args.quiet)
-    human = human_judge(dataset)
+    human = replay_judge(args.human) if args.human else human_judge(dataset)
+    people = read_qrels(args.human, dataset.queries, dataset.docs) if args.human else dataset.qrels
     for mix in MIXES:
-        labels = training_labels(dataset.qrels, human.fingerprint, labeled.judgments, judge.scale, mix,
+        labels = training_labels(people, human.fingerprint, labeled.judgments, judge.scale, mix,
                                  args.min_confidence, "student" if args.model else "teacher")
         write_training_labels(args.out / f"{mix}.jsonl", labels)
         print(f"{args.out / f'{mix}.jsonl'}: {len(labels)} labels {provenance(labels)}")
+    return 0
+
+
+def review(args: argparse.Namespace) -> int:
+    from .. import ConfigError, GradeScale, load_dataset
+    from ..labeling.job import LabelFiles
+    from ..review.app import create_app, export_grades
+    from ..review.grades import AssessorGrades
+    from ..review.items import load_items
+
+    files = LabelFiles(args.labels)
+    folder = args.dataset or (json.loads(files.job.read_text(encoding="utf-8"))["dataset"] if files.job.is_file()
+                              else None)
+    if not folder:
+        raise ConfigError(f"{args.labels}: say which dataset's texts to show (--dataset DIR)")
+    items = load_items(args.labels, load_dataset(folder))
+    grades = AssessorGrades(files.assessor_log)
+    if args.export:
+        qrels, provenance = export_grades(grades, {i.pair: i for i in items}, args.labels)
+        print(f"wrote {qrels} and {provenance}: {len(grades.latest())} assessor grades")
+        return 0
+    from werkzeug.serving import make_server
+
+    server = make_server(args.host, args.port, create_app(items, grades, GradeScale().grades, args.labels))
+    print(f"review page: http://{args.host}:{server.server_port}/ ({len(items)} pairs; grades saved to "
+          f"{files.assessor_log}; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

@@ -43,6 +43,35 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
+def append_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows to a JSONL file with one write and an fsync: after a crash, only the last line can be torn."""
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    with Path(path).open("a", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def open_append_only(path: str | Path) -> Path:
+    """Make sure an append-only file exists, with its torn tail (if a kill left one) dropped; returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(exist_ok=True)
+    drop_torn_tail(path)
+    return path
+
+
+def drop_torn_tail(path: str | Path) -> None:
+    """Cut an append-only file after its last newline: a line a kill tore is dropped, every whole one kept."""
+    path = Path(path)
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+            os.fsync(handle.fileno())
+
+
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (or bytes) to ``path`` so that readers see the old file or the whole new one, never a part."""
     path = Path(path)

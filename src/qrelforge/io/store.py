@@ -16,12 +16,12 @@ pair replaces it, so a resumed run retries exactly the pairs that were never ans
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import InputFormatError, StoreError
+from .files import append_jsonl, open_append_only
 from ..records import STATUSES, Judgment, Pair, Usage
 
 EXPECTED = 'a judgment object {"judge", "query_id", "doc_id", "grade", "status", "probs", "raw", "usage"}'
@@ -32,10 +32,7 @@ class JudgmentStore:
     """Judgments of any number of judges in one file; at most one judgment per judge and pair."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.touch(exist_ok=True)
-        self._drop_torn_tail()
+        self.path = open_append_only(path)
         self._by_key: dict[tuple[str, Pair], Judgment] = {}
         for judgment in self._read():
             self._by_key[(judgment.judge, judgment.pair)] = judgment
@@ -50,6 +47,10 @@ class JudgmentStore:
         todo = [p for p in unique if p not in done]
         return todo, len(unique) - len(todo)
 
+    def judges(self) -> list[str]:
+        """The fingerprints of the judges with judgments here."""
+        return sorted({fp for fp, _ in self._by_key})
+
     def judgments(self, judge: str, pairs: Iterable[Pair] | None = None) -> list[Judgment]:
         """This judge's stored judgments (of ``pairs`` only, when given), sorted by pair."""
         wanted = None if pairs is None else set(pairs)
@@ -63,21 +64,9 @@ class JudgmentStore:
         repeated = [k for k in keys if k in self._by_key and self._by_key[k].status != RETRIED]
         if repeated or len(set(keys)) != len(keys):
             raise StoreError(f"{self.path}: judgments already stored for {repeated[:3] or 'pairs repeated in batch'}")
-        text = "".join(json.dumps(_to_row(j), ensure_ascii=False) + "\n" for j in batch)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_jsonl(self.path, (_to_row(j) for j in batch))
         self._by_key.update(zip(keys, batch))
         return len(batch)
-
-    def _drop_torn_tail(self) -> None:
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            with self.path.open("r+b") as handle:
-                handle.truncate(end)
-                os.fsync(handle.fileno())
 
     def _read(self) -> Iterable[Judgment]:
         with self.path.open(encoding="utf-8") as handle:

@@ -62,6 +62,20 @@ class LabelFiles:
         return self.beside(".provenance.jsonl")
 
     @property
+    def assessor_log(self) -> Path:
+        """The review page's grades, one fsynced line each, the last of a pair winning."""
+        return self.beside(".assessor.log.jsonl")
+
+    @property
+    def assessor_qrels(self) -> Path:
+        return self.beside(".assessor.txt")
+
+    @property
+    def assessor_labels(self) -> Path:
+        """The assessor's grades as a label JSONL with provenance (source, note, the label it replaces)."""
+        return self.beside(".assessor.jsonl")
+
+    @property
     def job(self) -> Path:
         """A routed job's settings: the judges, the dataset, the routing score and budget."""
         return self.beside(".job.json")

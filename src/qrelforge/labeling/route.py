@@ -86,6 +86,13 @@ def uncertainty(probs: np.ndarray, grades: Sequence[int], thresholds: Sequence[f
     raise ConfigError(f"routing score {score!r} is not one of {ROUTING_SCORES}")
 
 
+def choose(pairs: Sequence[Pair], scores: np.ndarray, budget: Budget, teacher: Judge) -> list[Pair]:
+    """The pairs the budget buys, least sure (highest score) first; ties go in pair order."""
+    order = sorted(range(len(pairs)), key=lambda i: (-scores[i], pairs[i]))
+    costs = [teacher.prices.cost(teacher.worst_case([pairs[i]])) for i in order] if budget.usd is not None else []
+    return [pairs[i] for i in order[:budget.count(len(order), costs)]]
+
+
 @dataclass(frozen=True)
 class Routed:
     """A cascade's outcome: the merged labels, who gave each, and what each judge's run did."""
@@ -119,10 +126,7 @@ def route_job(student: Any, teacher: Judge, pairs: Sequence[Pair], out: str | Pa
     student_run = label(student, pairs, store, progress=progress)
     mine = store.judgments(student.fingerprint, pairs)
     scores = uncertainty(np.array([j.probs for j in mine]), student.scale, student.card["thresholds"], score)
-    order = sorted(range(len(mine)), key=lambda i: (-scores[i], mine[i].pair))
-    costs = ([teacher.prices.cost(teacher.worst_case([mine[i].pair])) for i in order]
-             if budget.usd is not None else [])
-    routed = [mine[i].pair for i in order[:budget.count(len(order), costs)]]
+    routed = choose([j.pair for j in mine], scores, budget, teacher)
     teacher_run = label(teacher, routed, store, progress=progress)
     theirs = store.judgments(teacher.fingerprint, routed)
     answers = {j.pair: j for j in theirs}

@@ -3,13 +3,12 @@ returns the counts for its manifest."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..datasets import load_dataset
-from ..io.files import write_jsonl
+from ..io.files import append_jsonl, drop_torn_tail, jsonl_objects, write_jsonl
 from ..judges.base import LookupJudge
 from ..judges.cost import total_usage
 from ..judges.load import load_teacher
@@ -50,10 +49,7 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
             chunk = todo[start:start + SEEDS_PER_CHUNK]
             queries, counts = generate_queries(llm, docs, chunk, g.styles, g.per_doc, metadata)
             row = {"seeds": chunk, "queries": [asdict(q) for q in queries], **counts}
-            with answers.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            append_jsonl(answers, [row])
             advance(len(chunk))
     rows = _whole_lines(answers)
     written = [GeneratedQuery(**q) for row in rows for q in row["queries"]]
@@ -116,8 +112,8 @@ def evaluate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
 
 
 def _whole_lines(path: Path) -> list[dict[str, Any]]:
-    """The complete lines of an append-only JSONL file (a line torn by a kill has no newline yet)."""
+    """The complete lines of an append-only JSONL file (a line torn by a kill is dropped first)."""
     if not path.is_file():
         return []
-    text = path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
+    drop_torn_tail(path)
+    return [obj for _, obj in jsonl_objects(path, "the generator's answers")]

@@ -1,7 +1,7 @@
 """Settings of the student inference engine (no heavy imports: the CLI shows their defaults).
 
->>> EngineSettings(precision="int8").tokens_per_batch
-4096
+>>> EngineSettings(precision="int8").chunk_pairs
+2048
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ class EngineSettings:
     precision: str = field(default="auto", metadata={
         "help": "auto: bf16 where measured faster than fp32; int8: dynamic quantization (CPU)",
         "choices": PRECISIONS})
-    tokens_per_batch: int = field(default=4096, metadata={
-        "help": "padded tokens per forward pass (measured best here: see RESULTS.md)"})
+    tokens_per_batch: int | None = field(default=None, metadata={
+        "help": "padded tokens per forward pass (default: 4096 on a CPU, measured best there; on a GPU, measured)"})
     chunk_pairs: int = field(default=2048, metadata={
         "help": "pairs tokenized ahead, on a thread, while the previous chunk is scored"})
     threads: int | None = field(default=None, metadata={
@@ -28,5 +28,5 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision {self.precision!r} is not one of {PRECISIONS}")
-        if self.tokens_per_batch < 1 or self.chunk_pairs < 1:
+        if (self.tokens_per_batch is not None and self.tokens_per_batch < 1) or self.chunk_pairs < 1:
             raise ConfigError("tokens_per_batch and chunk_pairs must be positive")

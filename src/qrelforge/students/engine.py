@@ -20,6 +20,9 @@ import numpy as np
 from .base import Features, StudentModel, autocast, bf16_is_fast, device_of
 from .config import EngineSettings
 
+CPU_TOKENS_PER_BATCH = 4096  # measured best on 2 CPU cores for MiniLM (benchmarks/RESULTS.md, issue 6)
+GPU_BUDGETS = (4096, 16384, 65536)  # a GPU's budget is chosen among these by measurement
+
 
 def prepare(model: StudentModel, fmt: str) -> None:
     """Put a loaded model in inference state for ``fmt``: eval mode, int8 linear layers for ``int8``, and the
@@ -67,14 +70,33 @@ def predict_probs(model: StudentModel, features: Sequence[Features], tokens_per_
     return out
 
 
+def measured_budget(model: StudentModel, features: Sequence[Features], bf16: bool,
+                    candidates: Sequence[int] = GPU_BUDGETS) -> int:
+    """The token budget of the candidates that scores a sample of ``features`` fastest (after one warm-up run)."""
+    import time
+
+    sample = list(features[:256])
+    best, budget = float("inf"), candidates[0]
+    for tokens in candidates:
+        predict_probs(model, sample[:8], tokens, bf16)  # warm-up: kernels, allocator
+        start = time.perf_counter()
+        predict_probs(model, sample, tokens, bf16)
+        if (seconds := time.perf_counter() - start) < best:
+            best, budget = seconds, tokens
+    return budget
+
+
 def score_texts(model: StudentModel, queries: Sequence[str], docs: Sequence[str], max_length: int,
                 settings: EngineSettings, fmt: str) -> np.ndarray:
-    """Grade probabilities of (query, doc) text pairs; the next chunk is tokenized while this one is scored."""
+    """Grade probabilities of (query, doc) text pairs; the next chunk is tokenized while this one is scored.
+
+    Without a ``tokens_per_batch`` the budget is CPU_TOKENS_PER_BATCH on a CPU and measured on a GPU.
+    """
     import torch
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    size = settings.chunk_pairs
+    size, budget = settings.chunk_pairs, settings.tokens_per_batch
     chunks = [(queries[i:i + size], docs[i:i + size]) for i in range(0, len(queries), size)]
     parts = []
     with ThreadPoolExecutor(max_workers=1) as tokenizer:
@@ -83,7 +105,10 @@ def score_texts(model: StudentModel, queries: Sequence[str], docs: Sequence[str]
             features = pending.result()
             if k + 1 < len(chunks):
                 pending = tokenizer.submit(model.encode, *chunks[k + 1], max_length)
-            parts.append(predict_probs(model, features, settings.tokens_per_batch, fmt == "bf16"))
+            if budget is None:
+                on_cpu = device_of(model.module).type == "cpu"
+                budget = CPU_TOKENS_PER_BATCH if on_cpu else measured_budget(model, features, fmt == "bf16")
+            parts.append(predict_probs(model, features, budget, fmt == "bf16"))
     return np.concatenate(parts) if parts else np.zeros((0, model.num_grades), dtype=np.float32)
 
 

@@ -27,9 +27,8 @@ from ..progress import progress_bar
 from ..records import Pair
 from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of, expected_grade,
                              numeric_format, quiet_transformers, temper)
-from ..students.config import EngineSettings
 from ..students.encoders import weight_files
-from ..students.engine import predict_probs, use_cache
+from ..students.engine import CPU_TOKENS_PER_BATCH, predict_probs, use_cache
 from ..students.registry import student_kind
 from .calibration import fit_temperature
 from .card import recipe_changes, write_card
@@ -86,7 +85,7 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
 
     losses, seconds, seen = _fit(model, train, grades, config, bf16, progress)
     model.module.eval()
-    raw = predict_probs(model, _encode(model, val, config.max_length), EngineSettings().tokens_per_batch, bf16)
+    raw = predict_probs(model, _encode(model, val, config.max_length), CPU_TOKENS_PER_BATCH, bf16)
     target = np.array([e.grade for e in val])
     column = np.searchsorted(grades, target)
     temperature = fit_temperature(np.log(np.clip(raw, 1e-12, None)), column)

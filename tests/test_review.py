@@ -1,0 +1,134 @@
+"""The review page in a real headless Chromium: grade three pairs with the keyboard, kill the server, restart it,
+reload, see the three grades, export them as qrels. Bad requests are refused with a message."""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qrelforge import TrainConfig, load_dataset, load_student, read_qrels, replay_judge, teacher_examples, train_student
+from qrelforge.labeling.route import Budget, route_job
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are "
+                                 "not installed (make test installs them)")]
+
+
+@pytest.fixture
+def routed(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> Path:
+    """A routed job over the small dataset: a tiny student, the human qrels replayed as the teacher for 10 pairs."""
+    dataset = load_dataset(small_dataset)
+    config = TrainConfig(base=str(tiny_base), max_steps=2, max_length=64)
+    student = train_student(teacher_examples([dataset]), tmp_path / "student", config, progress=False).model_dir
+    route_job(load_student(student, dataset), replay_judge(small_dataset / "qrels.txt"), dataset.pairs,
+              tmp_path / "labels.txt", Budget(pairs=10), progress=False)
+    return tmp_path / "labels.txt"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(labels: Path, port: int) -> subprocess.Popen:
+    server = subprocess.Popen([sys.executable, "-m", "qrelforge", "review", "--labels", str(labels), "--port",
+                               str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = server.stdout.readline()
+    assert f"http://127.0.0.1:{port}/" in line, line + server.stdout.read()
+    return server
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1400,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def wait_for(condition: object, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_grade_three_pairs_kill_restart_reload_and_export(routed: Path, browser: object, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    port = free_port()
+    server = serve(routed, port)
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait_for(lambda: browser.find_element(By.ID, "status").text == "not graded yet")
+        first = browser.find_element(By.ID, "position").text
+        assert "pair 1 of 96" in first
+        body = browser.find_element(By.TAG_NAME, "body")
+        wanted = []
+        for key in ("2", "0", "3"):
+            wanted.append(browser.find_element(By.ID, "position").text.split(" · ")[1])
+            body.send_keys(key)  # saves, then moves to the next pair
+            wait_for(lambda: browser.find_element(By.ID, "position").text.split(" · ")[1] != wanted[-1])
+        browser.save_screenshot(str(tmp_path / "review.png"))
+    finally:
+        server.send_signal(signal.SIGKILL)  # no shutdown, no flush: what is saved must already be on disk
+        server.wait()
+
+    server = serve(routed, port)
+    try:
+        browser.refresh()
+        wait_for(lambda: "pair 1 of 96" in browser.find_element(By.ID, "position").text)
+        seen = []
+        for _ in range(3):
+            seen.append((browser.find_element(By.ID, "position").text.split(" · ")[1],
+                         browser.find_element(By.ID, "status").text))
+            browser.find_element(By.TAG_NAME, "body").send_keys("j")
+        assert seen == [(pair, f"saved: grade {g}") for pair, g in zip(wanted, (2, 0, 3))]
+        browser.find_element(By.ID, "export").click()
+        wait_for(lambda: "exported 3 grades" in browser.find_element(By.ID, "status").text)
+        marked = [i for i, item in enumerate(json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/items")))
+                  if any(term for _, term in item["passage"])]
+        here = int(browser.find_element(By.ID, "position").text.split()[1]) - 1
+        browser.find_element(By.TAG_NAME, "body").send_keys(("j" if marked[0] > here else "k") * abs(marked[0] - here))
+        wait_for(lambda: browser.find_element(By.ID, "position").text.startswith(f"pair {marked[0] + 1} of"))
+        assert browser.find_elements(By.CSS_SELECTOR, "#passage mark")  # the query's terms, highlighted
+
+        bad = [({"qid": "nope", "docid": "x", "grade": 1}, 404, "unknown pair nope/x"),
+               ({"qid": wanted[0].split(" / ")[0], "docid": wanted[0].split(" / ")[1], "grade": 7}, 400,
+                "grade 7 is not on the scale"), ({"grade": 1}, 400, "expected a JSON object")]
+        for payload, status, message in bad:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/grade", json.dumps(payload).encode(),
+                                             {"Content-Type": "application/json"})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request)
+            assert refused.value.code == status and message in json.loads(refused.value.read())["error"]
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+
+    exported = read_qrels(routed.with_name("labels.txt.assessor.txt"))
+    assert {f"{p.query_id} / {p.doc_id}": g for p, g in exported.items()} == dict(zip(wanted, (2, 0, 3)))
+    rows = [json.loads(line) for line in routed.with_name("labels.txt.assessor.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and {r["source"] for r in rows} == {"assessor"} and all(r["label_source"] for r in rows)
+    assert replay_judge(routed.with_name("labels.txt.assessor.jsonl")).grades == exported  # feeds back as labels
+    assert (tmp_path / "review.png").stat().st_size > 10_000
