@@ -15,7 +15,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "qrelforge.records": ["Pair", "Judgment", "Usage", "GradeScale", "graded"],
-    "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError", "JudgeError", "StoreError"],
+    "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError", "JudgeError", "StoreError",
+                         "TeacherError"],
     "qrelforge.datasets": ["Dataset", "load_dataset", "load_pairs", "split_queries"],
     "qrelforge.io.trec": ["read_qrels", "read_pairs", "write_qrels"],
     "qrelforge.io.store": ["JudgmentStore"],

@@ -15,11 +15,13 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, InputFormatError
+from .io.files import read_text
 from .io.tables import read_doc_metadata, read_docs_jsonl, read_queries_tsv
 from .io.trec import read_pairs, read_qrels
-from .records import Pair
+from .records import GradeScale, Pair
 
+GRADES_FILE = "grades.txt"  # an optional dataset file naming its grade scale
 BUNDLED = {"dl20-demo": "TREC DL 2020 passage subset with GPT-4o (UMBRELA) teacher labels"}
 
 
@@ -67,10 +69,25 @@ class Dataset:
         return self._metadata
 
     @property
+    def grades(self) -> tuple[int, ...]:
+        """The grade scale: TREC DL's 0-3, unless the folder's ``grades.txt`` names others (e.g. ``1 2 3 4``)."""
+        path = self.folder / GRADES_FILE if self.folder else None
+        if path is None or not path.is_file():
+            return GradeScale().grades
+        text = read_text(path, "the dataset's grades")
+        try:
+            return GradeScale(tuple(int(g) for g in text.split()),
+                              tuple(f"grade {g}" for g in text.split())).grades
+        except (ValueError, ConfigError) as exc:
+            raise InputFormatError(path, 1, "the dataset's grades, increasing single digits: 1 2 3 4", str(exc)[:80]) \
+                from None
+
+    @property
     def qrels(self) -> Mapping[Pair, int]:
-        """Human grades by pair; every id is checked against the dataset's queries and docs."""
+        """Human grades by pair; every id is checked against the dataset's queries and docs, every grade against its
+        scale."""
         if self._qrels is None:
-            self._qrels = read_qrels(self._file("qrels.txt"), self.queries, self.docs)
+            self._qrels = read_qrels(self._file("qrels.txt"), self.queries, self.docs, self.grades)
         return self._qrels
 
     @property

@@ -26,6 +26,10 @@ class ConfigError(QrelforgeError):
     """An option or combination of options cannot work."""
 
 
+class TeacherError(QrelforgeError):
+    """A teacher's server cannot be used: every request of a batch failed (it is down, or unreachable)."""
+
+
 class JudgeError(QrelforgeError):
     """A judge broke its contract: it did not answer the pairs it was given, in order."""
 

@@ -63,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
                         "accuracy, Spearman and the confusion matrix of LABELS against QRELS.")
     ev.add_argument("labels", type=Path, metavar="LABELS")
     ev.add_argument("--qrels", required=True, type=Path, metavar="QRELS")
+    ev.add_argument("--grades", default="0,1,2,3", type=_grades, help="the grade scale both files must keep to "
+                    "(default: %(default)s, TREC DL's)")
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ev.add_argument("--report", type=Path, metavar="DIR", help="also write report.md and report.html here")
     ev.set_defaults(command=commands.evaluate)
@@ -177,6 +179,12 @@ def _rank_eval(rank: argparse.ArgumentParser) -> None:
 def _quiet(sub: argparse.ArgumentParser, command: object) -> None:
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.set_defaults(command=command)
+
+
+def _grades(text: str) -> str:
+    if not all(part.strip().lstrip("-").isdigit() for part in text.split(",")):
+        raise argparse.ArgumentTypeError(f"expected grades separated by commas, e.g. 0,1,2,3; got {text!r}")
+    return text
 
 
 def _cache_dir() -> Path:

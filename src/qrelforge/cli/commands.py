@@ -13,7 +13,7 @@ def train(args: argparse.Namespace) -> int:
     from .. import TrainConfig, load_dataset, replay_judge, teacher_examples, train_student
 
     datasets = [load_dataset(d) for d in args.dataset]
-    teacher = replay_judge(args.teacher) if args.teacher else None
+    teacher = replay_judge(args.teacher, datasets[0].grades) if args.teacher else None
     config = config_from_args(TrainConfig, args)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
     v = result.validation
@@ -138,7 +138,8 @@ def evaluate(args: argparse.Namespace) -> int:
     from ..evaluate.agreement import judge_row
     from ..report import print_table, write_report
 
-    row = judge_row(args.labels.name, read_qrels(args.labels), read_qrels(args.qrels))
+    grades = tuple(int(g) for g in args.grades.split(","))
+    row = judge_row(args.labels.name, read_qrels(args.labels, scale=grades), read_qrels(args.qrels, scale=grades))
     if args.json:
         print(json.dumps(row.agreement.to_dict()))
     else:
@@ -171,8 +172,8 @@ def augment(args: argparse.Namespace) -> int:
     pool = load_pairs(args.pairs, dataset)
     judge = load_judge(args.model or args.teacher, dataset, pool)
     labeled = label_job(judge, pool, args.out / "machine-labels.txt", progress=not args.quiet)
-    human = replay_judge(args.human) if args.human else human_judge(dataset)
-    people = read_qrels(args.human, dataset.queries, dataset.docs) if args.human else dataset.qrels
+    human = replay_judge(args.human, dataset.grades) if args.human else human_judge(dataset)
+    people = read_qrels(args.human, dataset.queries, dataset.docs, dataset.grades) if args.human else dataset.qrels
     for mix in MIXES:
         labels = training_labels(people, human.fingerprint, labeled.judgments, judge.scale, mix,
                                  args.min_confidence, "student" if args.model else "teacher")

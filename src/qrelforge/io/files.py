@@ -1,6 +1,8 @@
 """Line-numbered reading and atomic writing: the two primitives every format builds on."""
 from __future__ import annotations
 
+import codecs
+import functools
 import json
 import os
 import shutil
@@ -15,15 +17,52 @@ T = TypeVar("T")
 
 
 def numbered_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, stripped_line)`` for each non-blank line; a missing file names what was expected."""
+    """Yield ``(line_number, line)`` for each non-blank line of a UTF-8 text file (a leading BOM and CRLF line ends
+    are read as text editors write them). A missing file, bytes that are not UTF-8, or a NUL byte is an
+    InputFormatError naming the file, the line and what was expected."""
     path = Path(path)
     if not path.is_file():
         raise InputFormatError(path, None, f"an existing file with {what}", "no such file")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\n")
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputFormatError(path, number, f"UTF-8 text ({what})",
+                                       f"bytes that are not UTF-8 (column {exc.start + 1}): a binary file?") from None
+            if "\x00" in line:
+                raise InputFormatError(path, number, f"text ({what})", "a NUL byte: a binary file?")
+            line = line.rstrip("\r\n")
             if line.strip():
                 yield number, line
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A whole UTF-8 text file (a leading BOM dropped); an unreadable or non-UTF-8 file is an InputFormatError."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputFormatError(path, None, f"a readable file with {what}", exc.strerror or str(exc)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputFormatError(path, line, f"UTF-8 text ({what})", "bytes that are not UTF-8: a binary file?") from None
+
+
+def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
+    """A JSON file holding one object; missing, unreadable, non-UTF-8 or malformed is an InputFormatError."""
+    if not Path(path).is_file():
+        raise InputFormatError(path, None, f"a file with {what}", "no such file")
+    try:
+        obj = json.loads(read_text(path, what))
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(path, exc.lineno, f"a JSON object ({what})", f"invalid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise InputFormatError(path, 1, f"a JSON object ({what})", type(obj).__name__)
+    return obj
 
 
 def jsonl_objects(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -72,6 +111,14 @@ def drop_torn_tail(path: str | Path) -> None:
             os.fsync(handle.fileno())
 
 
+@functools.cache
+def umask() -> int:
+    """The process's file-creation mask (read once, by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (or bytes) to ``path`` so that readers see the old file or the whole new one, never a part."""
     path = Path(path)
@@ -82,6 +129,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~umask())  # as open() would make it, not mkstemp's private 0600
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -99,6 +147,7 @@ def write_folder_atomic(out: str | Path, write: Callable[[Path], None]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
+        tmp.chmod(0o777 & ~umask())  # as mkdir would make it, not mkdtemp's private 0700
         write(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
@@ -118,10 +167,10 @@ def load_yaml_config(path: str | Path, what: str, build: Callable[[dict[str, Any
     import yaml
 
     path = Path(path)
+    if not path.is_file():
+        raise InputFormatError(path, None, what, "no such file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputFormatError(path, None, what, "no such file") from None
+        data = yaml.safe_load(read_text(path, what)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputFormatError(path, mark.line + 1 if mark else None, "YAML", str(exc).splitlines()[0]) from None

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import InputFormatError, StoreError
-from .files import append_jsonl, open_append_only
+from .files import append_jsonl, numbered_lines, open_append_only
 from ..records import STATUSES, Judgment, Pair, Usage
 
 EXPECTED = 'a judgment object {"judge", "query_id", "doc_id", "grade", "status", "probs", "raw", "usage"}'
@@ -69,13 +69,11 @@ class JudgmentStore:
         return len(batch)
 
     def _read(self) -> Iterable[Judgment]:
-        with self.path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                try:
-                    row = json.loads(line)
-                    yield _from_row(row)
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                    raise InputFormatError(self.path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
+        for number, line in numbered_lines(self.path, "judgments"):
+            try:
+                yield _from_row(json.loads(line))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise InputFormatError(self.path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
 
 
 def _to_row(j: Judgment) -> dict[str, object]:

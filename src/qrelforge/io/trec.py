@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from pathlib import Path
 
 from ..errors import InputFormatError
@@ -27,6 +27,13 @@ def parse_grade(path: str | Path, number: int, value: str) -> int:
         raise InputFormatError(path, number, "an integer grade", repr(value)) from None
 
 
+def check_grade(path: str | Path, number: int, grade: int, scale: Collection[int] | None) -> None:
+    """Raise unless the grade is on the scale (when one is given)."""
+    if scale is not None and grade not in scale:
+        raise InputFormatError(path, number, f"a grade on the scale {sorted(scale)} (another scale: say it, e.g. "
+                               f"--grades or a grades.txt in the dataset folder)", f"grade {grade}")
+
+
 def check_ids(path: str | Path, number: int, pair: Pair, queries: Container[str] | None,
               docs: Container[str] | None) -> None:
     """Raise unless the pair's ids are among the known ones (when those are given)."""
@@ -36,10 +43,10 @@ def check_ids(path: str | Path, number: int, pair: Pair, queries: Container[str]
         raise InputFormatError(path, number, "a doc id listed in the dataset's docs", repr(pair.doc_id))
 
 
-def read_qrels(
-    path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None
-) -> dict[Pair, int]:
-    """Read a TREC qrels file; with ``queries``/``docs`` given, every id must be among them.
+def read_qrels(path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None,
+               scale: Collection[int] | None = None) -> dict[Pair, int]:
+    """Read a TREC qrels file; with ``queries``/``docs`` given, every id must be among them, and with ``scale``
+    every grade must be on it.
 
     A pair listed twice with two different grades is an error.
     """
@@ -51,6 +58,7 @@ def read_qrels(
             raise InputFormatError(path, number, QRELS_FORMAT, f"{len(fields)} fields: {line[:80]!r}")
         pair, grade = Pair(fields[0], fields[2]), parse_grade(path, number, fields[3])
         check_ids(path, number, pair, queries, docs)
+        check_grade(path, number, grade, scale)
         if pair in grades and grades[pair] != grade:
             raise InputFormatError(
                 path, number, f"one grade per pair (line {first_line[pair]} gave {pair.query_id}/{pair.doc_id} "

@@ -13,13 +13,14 @@ query id under ``qid``/``query_id``, the doc id under ``docid``/``doc_id``/``pid
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import codecs
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ..datasets import Dataset
 from ..errors import InputFormatError
 from ..io.files import jsonl_objects, write_jsonl
-from ..io.trec import read_qrels
+from ..io.trec import check_grade, read_qrels
 from ..records import Judgment, Pair
 from ..fingerprint import file_digest, make_fingerprint
 from .base import LookupJudge
@@ -33,19 +34,23 @@ def human_judge(dataset: Dataset) -> LookupJudge:
     return LookupJudge(dataset.qrels, digest)
 
 
-def replay_judge(path: str | Path) -> LookupJudge:
-    """A recorded label file (TREC qrels or UMBRELA-style JSONL), as a Judge."""
+def replay_judge(path: str | Path, scale: Collection[int] | None = None) -> LookupJudge:
+    """A recorded label file (TREC qrels or UMBRELA-style JSONL), as a Judge; with ``scale``, every grade in the
+    file must be on it."""
     path = Path(path)
+    if not path.is_file():
+        raise InputFormatError(path, None, "an existing label file (TREC qrels or label JSONL)", "no such file")
     fingerprint = make_fingerprint("replay", path.stem, {"sha256": file_digest(path)})
     if not _looks_like_jsonl(path):
-        return LookupJudge(read_qrels(path), fingerprint)
-    grades, probs = read_label_jsonl(path)
+        return LookupJudge(read_qrels(path, scale=scale), fingerprint)
+    grades, probs = read_label_jsonl(path, scale)
     scale = sorted({g for p in probs.values() for g in p} | set(grades.values()))
     return LookupJudge(grades, fingerprint, {pair: tuple(p.get(g, 0.0) for g in scale) for pair, p in probs.items()},
                        scale)
 
 
-def read_label_jsonl(path: Path) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
+def read_label_jsonl(path: Path, scale: Collection[int] | None = None
+                     ) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
     """Grades, and the grade probabilities of the lines that have them, from an UMBRELA-style JSONL label file."""
     grades: dict[Pair, int] = {}
     probs: dict[Pair, dict[int, float]] = {}
@@ -55,6 +60,7 @@ def read_label_jsonl(path: Path) -> tuple[dict[Pair, int], dict[Pair, dict[int, 
             raise InputFormatError(path, number, f"a query id ({'/'.join(QUERY_KEYS)}), a doc id ({'/'.join(DOC_KEYS)}) "
                                    f"and an integer grade ({'/'.join(GRADE_KEYS)})", f"keys {sorted(obj)}")
         pair = Pair(str(qid), str(did))
+        check_grade(path, number, grade, scale)
         if grades.get(pair, grade) != grade:
             raise InputFormatError(path, number, f"one grade per pair ({qid}/{did} has {grades[pair]})", f"grade {grade}")
         grades[pair] = grade
@@ -92,6 +98,6 @@ def _first(obj: dict, keys: tuple[str, ...]) -> object:
 def _looks_like_jsonl(path: Path) -> bool:
     if not path.is_file():
         return False
-    with path.open(encoding="utf-8") as handle:
-        head = handle.read(4096).lstrip()
-    return head.startswith("{")
+    with path.open("rb") as handle:
+        head = handle.read(4096).removeprefix(codecs.BOM_UTF8).lstrip()
+    return head.startswith(b"{")

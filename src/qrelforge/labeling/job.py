@@ -142,4 +142,4 @@ def load_judge(spec: str | Path, dataset: Dataset, pairs: Sequence[Pair] = (),
         from ..llm.config import load_teacher_config
 
         return load_teacher(load_teacher_config(path), dataset, pairs)
-    return replay_judge(path)
+    return replay_judge(path, dataset.grades)

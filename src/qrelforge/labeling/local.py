@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError, JudgeError
+from ..errors import ConfigError, JudgeError, TeacherError
 from ..io.store import JudgmentStore
 from ..judges.base import Judge
 from ..progress import progress_bar
@@ -70,6 +70,10 @@ def label(judge: Judge, pairs: Sequence[Pair], store: JudgmentStore, batch_size:
             if [j.pair for j in judgments] != batch:
                 raise JudgeError(f"judge {judge.fingerprint} did not answer the {len(batch)} pairs it was given, in order")
             store.append(judgments)
+            if len(judgments) > 1 and all(j.status == "api_error" for j in judgments):
+                raise TeacherError(f"every one of the last {len(judgments)} requests failed, so the server is down or "
+                                   f"unreachable: {judgments[0].raw}; stopped (the failed pairs are retried by the "
+                                   f"next run; {judged} pairs were judged by this one)")
             statuses.update(j.status for j in judgments)
             usage, judged = usage + total_usage(judgments), judged + len(batch)
             if billed:

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io.files import load_yaml_config
+from ..io.typed import checked
 from ..records import GradeScale, Usage
 
 KINDS = ("openai", "llama-cpp")
@@ -94,6 +95,7 @@ class TeacherConfig:
                 raise ConfigError(f"teacher {name} must be at least 1; got {getattr(self, name)}")
 
 
+NESTED = {"scale": GradeScale, "prices": Prices, "few_shot": FewShotConfig}  # read section by section
 CONNECTION_FIELDS = ("base_url", "api_key_env", "concurrency", "timeout", "max_retries", "prices")
 
 
@@ -113,17 +115,14 @@ def teacher_config_from_mapping(data: dict[str, Any], base: Path) -> TeacherConf
 
 
 def _nested(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    known = {f.name for f in fields(TeacherConfig)}
-    if unknown := sorted(set(data) - known):
-        raise ConfigError(f"unknown teacher settings {unknown}; known: {sorted(known)}")
-    out = dict(data)
+    out = checked(TeacherConfig, data, "teacher settings", NESTED)
     if "scale" in out:
-        scale = out["scale"]
+        scale = checked(GradeScale, out["scale"], "teacher settings: scale")
         out["scale"] = GradeScale(tuple(scale.get("grades", ())), tuple(scale.get("meanings", ())))
     if "prices" in out:
-        out["prices"] = Prices(**out["prices"])
+        out["prices"] = Prices(**checked(Prices, out["prices"], "teacher settings: prices"))
     if "few_shot" in out:
-        shots = dict(out["few_shot"])
+        shots = checked(FewShotConfig, out["few_shot"], "teacher settings: few_shot")
         shots.update({k: str(base / shots[k]) for k in ("labels", "dataset") if k in shots})
         out["few_shot"] = FewShotConfig(**shots)
     for key in ("guidelines",) + (("model",) if out.get("kind") == "llama-cpp" else ()):

@@ -15,6 +15,7 @@ from string import Template
 
 from ..datasets import Dataset, load_dataset
 from ..errors import ConfigError, InputFormatError
+from ..io.files import read_text
 from ..io.trec import read_qrels
 from ..records import GradeScale, Pair
 from .config import TeacherConfig
@@ -63,7 +64,7 @@ def load_template(name_or_path: str | Path) -> str:
         if not path.is_file():
             bundled = sorted(p.stem for p in BUNDLED.glob("*.txt"))
             raise ConfigError(f"prompt template {str(name_or_path)!r} is neither a bundled one {bundled} nor a file")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "a prompt template")
     template = Template(text)
     names = set(template.get_identifiers())
     if not template.is_valid() or not {"query", "passage"} <= names or names - set(FIELDS):
@@ -95,10 +96,7 @@ def build_prompt(config: TeacherConfig, judged: Sequence[Pair]) -> Prompt:
     """The prompt of ``config``; few-shot examples never come from the queries of the ``judged`` pairs."""
     guidelines = ""
     if config.guidelines:
-        try:
-            guidelines = Path(config.guidelines).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputFormatError(config.guidelines, None, "a text file of assessor guidelines", str(exc)) from None
+        guidelines = read_text(config.guidelines, "assessor guidelines")
     examples = ()
     if config.few_shot:
         shots = config.few_shot

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io.files import load_yaml_config
+from ..io.typed import checked
 from ..llm.config import TeacherConfig, teacher_config_from_mapping
 from ..synthetic.generate import GenerateConfig
 from ..synthetic.index import IndexConfig
@@ -55,7 +56,9 @@ def load_pipeline_config(path: str | Path) -> PipelineConfig:
 
 
 def _build(data: dict[str, Any], base: Path) -> PipelineConfig:
-    _known(data, PipelineConfig, "pipeline sections")
+    unknown = sorted(set(data) - {f.name for f in fields(PipelineConfig)})
+    if unknown:
+        raise ConfigError(f"unknown pipeline sections {unknown}; known: {sorted(f.name for f in fields(PipelineConfig))}")
     corpus = data.get("corpus") or {}
     if "dataset" not in corpus:
         raise ConfigError("corpus: needs a dataset folder (corpus: {dataset: DIR})")
@@ -79,12 +82,5 @@ def _build(data: dict[str, Any], base: Path) -> PipelineConfig:
 
 
 def _known(section: Any, kind: type, what: str) -> dict[str, Any]:
-    """The section as a new dict, once its keys are checked against the fields of ``kind``."""
-    if section is None:
-        return {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{what}: expected a mapping; got {type(section).__name__}")
-    known = {f.name for f in fields(kind)}
-    if unknown := sorted(set(section) - known):
-        raise ConfigError(f"unknown {what} {unknown}; known: {sorted(known)}")
-    return dict(section)
+    """The section as keyword arguments of ``kind``: its keys known and its values of the fields' types."""
+    return checked(kind, section, what, {"llm": TeacherConfig})

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..fingerprint import file_digest
-from ..io.files import write_atomic
+from ..io.files import read_json_object, write_atomic
 from .base import Features, device_of, pad
 from .embedding_cache import EmbeddingCache, default_cache_path
 from .encoders import prompts, sentence_encoder, train_only_top, weight_files
@@ -75,7 +75,7 @@ class BiEncoder:
     @classmethod
     def weights(cls, folder: Path) -> list[Path]:
         settings = folder / SETTINGS_FILE
-        base = json.loads(settings.read_text(encoding="utf-8"))["base"] if settings.is_file() else None
+        base = read_json_object(settings, "a frozen student's settings").get("base") if settings.is_file() else None
         return [folder / HEAD_FILE] + weight_files(Path(base) if base else folder)
 
     @classmethod
@@ -83,11 +83,11 @@ class BiEncoder:
         import torch
 
         folder = Path(folder)
-        state = json.loads((folder / HEAD_FILE).read_text(encoding="utf-8"))
+        state = read_json_object(folder / HEAD_FILE, "the ordinal head's weights")
         head = ordinal_head(len(state["log_gaps"]) + 2)
         head.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
         settings = folder / SETTINGS_FILE
-        base = json.loads(settings.read_text(encoding="utf-8"))["base"] if settings.is_file() else None
+        base = read_json_object(settings, "a frozen student's settings").get("base") if settings.is_file() else None
         return cls(sentence_encoder(base or folder, device), head.to(device), base)
 
     def use_cache(self, fmt: str) -> None:

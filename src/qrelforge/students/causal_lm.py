@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..io.files import write_atomic
+from ..io.files import read_json_object, write_atomic
 from ..llm.prompt import Prompt, load_template
 from .base import Features, device_of, pad
 
@@ -75,7 +75,7 @@ class CausalLM:
     @classmethod
     def weights(cls, folder: Path) -> list[Path]:
         """The settings and the weights: the merged model's, or the adapter's and its base's."""
-        base = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))["base"]
+        base = read_json_object(folder / SETTINGS_FILE, "a causal-LM student's settings").get("base")
         return [folder / SETTINGS_FILE] + _weight_files(folder) + (_weight_files(Path(base)) if base else [])
 
     @classmethod
@@ -84,7 +84,7 @@ class CausalLM:
         from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        settings = json.loads((Path(folder) / SETTINGS_FILE).read_text(encoding="utf-8"))
+        settings = read_json_object(Path(folder) / SETTINGS_FILE, "a causal-LM student's settings")
         if settings["base"]:
             model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings["base"]), folder)
             model = model.merge_and_unload()

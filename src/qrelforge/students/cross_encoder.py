@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..io.files import write_atomic
+from ..io.files import read_json_object, write_atomic
 from .base import Features, device_of, pad
 from .encoders import folder_prompts, train_only_top, weight_files
 
@@ -47,8 +47,8 @@ class CrossEncoder:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         settings = Path(folder) / SETTINGS_FILE
-        prompts = json.loads(settings.read_text(encoding="utf-8"))["prompts"] if settings.is_file() else \
-            folder_prompts(folder)
+        prompts = (read_json_object(settings, "a cross-encoder's prompts").get("prompts") if settings.is_file()
+                   else folder_prompts(folder))
         return cls(AutoModelForSequenceClassification.from_pretrained(folder).to(device),
                    AutoTokenizer.from_pretrained(folder), prompts)
 

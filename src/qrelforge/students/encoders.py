@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputFormatError
+from ..io.files import read_json_object
 
 PROMPT_NAMES = ("query", "document")
 
@@ -38,10 +39,8 @@ def prompts(encoder: Any) -> dict[str, str]:
 
 def folder_prompts(folder: str | Path) -> dict[str, str]:
     """The query and document prompts a model folder's ``config_sentence_transformers.json`` names, if any."""
-    import json
-
     path = Path(folder) / "config_sentence_transformers.json"
-    own = json.loads(path.read_text(encoding="utf-8")).get("prompts") or {} if path.is_file() else {}
+    own = read_json_object(path, "sentence-transformers settings").get("prompts") or {} if path.is_file() else {}
     return {name: own.get(name, "") for name in PROMPT_NAMES}
 
 

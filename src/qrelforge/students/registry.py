@@ -5,12 +5,12 @@ A folder's card names its ``kind``; the kind's class is found in ``STUDENT_KINDS
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputFormatError
 from ..fingerprint import file_digest, make_fingerprint
+from ..io.files import read_json_object
 from .base import StudentModel, quiet_transformers
 from .bi_encoder import BiEncoder
 from .causal_lm import CausalLM
@@ -18,6 +18,7 @@ from .cross_encoder import CrossEncoder
 from .engine import prepare
 
 CARD_FILE = "qrelforge.json"
+CARD_KEYS = ("kind", "grades", "thresholds", "max_length")  # what labeling reads from a card
 STUDENT_KINDS = {kind.kind: kind for kind in (BiEncoder, CrossEncoder, CausalLM)}
 
 
@@ -26,10 +27,11 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
     path = Path(model_dir) / CARD_FILE
     if not path.is_file():
         raise InputFormatError(path, None, "a student model folder written by 'qrelforge train'", "no qrelforge.json")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(path, exc.lineno, "a JSON object", exc.msg) from None
+    card = read_json_object(path, "a student's card")
+    missing = [key for key in CARD_KEYS if key not in card]
+    if missing:
+        raise InputFormatError(path, None, f"a student's card with {', '.join(CARD_KEYS)}", f"no {', '.join(missing)}")
+    return card
 
 
 def student_kind(kind: Any, where: str) -> Any:
@@ -51,6 +53,11 @@ def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
 def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
     """The student's model, ready for inference in ``fmt`` on ``device``."""
     quiet_transformers()
-    model = student_kind(read_card(model_dir).get("kind"), str(model_dir)).load(Path(model_dir), device)
+    kind = student_kind(read_card(model_dir).get("kind"), str(model_dir))
+    try:
+        model = kind.load(Path(model_dir), device)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:  # missing or damaged weight files
+        raise InputFormatError(model_dir, None, f"a {kind.kind} student folder written by 'qrelforge train'",
+                               f"{type(exc).__name__}: {str(exc)[:300]}") from None
     prepare(model, fmt)
     return model

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, InputFormatError
-from ..io.files import write_folder_atomic
+from ..io.files import read_json_object, write_folder_atomic
 
 SETTINGS_FILE = "qrelforge-index.json"
 
@@ -93,7 +93,7 @@ class BM25Index:
         settings_path = Path(folder) / SETTINGS_FILE
         if not settings_path.is_file():
             raise InputFormatError(settings_path, None, "a BM25 index folder written by BM25Index.save", "no settings file")
-        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+        settings = read_json_object(settings_path, "a BM25 index's settings")
         return cls(bm25s.BM25.load(str(folder)), settings["doc_ids"], settings["stemmer"], settings["stopwords"])
 
 
