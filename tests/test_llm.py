@@ -42,6 +42,20 @@ def test_local_model_answers_one_grade_token_with_probabilities(demo_pairs, tmp_
     assert [(j.grade, j.probs) for j in again] == [(j.grade, j.probs) for j in judgments]
 
 
+def test_a_passage_beyond_the_context_window_is_cut_by_tokens_and_marked(demo_pairs):
+    """A 60,000-character passage (about 15k tokens, twice the model's 8k context) is judged on the part that fits,
+    and the judgment says it was truncated; an ordinary passage is not."""
+    from qrelforge import Dataset, Pair
+
+    demo, pairs = demo_pairs
+    long = Dataset("long", queries={"q": "what is a cat"}, docs={"long": "a cat is a small feline. " * 2400,
+                                                                   "short": "a cat is a small feline."}, qrels={})
+    teacher = load_teacher(TeacherConfig(kind="llama-cpp", template="rubric", max_passage_chars=None), long)
+    cut, whole = teacher.judge([Pair("q", "long"), Pair("q", "short")])
+    assert cut.status == "ok" and cut.truncated and 7000 < cut.usage.prompt_tokens <= 8192
+    assert whole.status == "ok" and not whole.truncated
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -312,3 +312,18 @@ def test_label_takes_any_judge_in_the_contract_form(small_dataset, tmp_path, cap
     assert main(["label", "--judge", "human", "--dataset", str(small_dataset), "--out", str(tmp_path / "h.txt"),
                  "--budget", "1"]) == 2  # a replayed file bills nothing: a budget makes no sense
     assert "--budget are for teachers that bill tokens" in capsys.readouterr().err
+
+
+def test_a_cut_passage_is_marked_in_its_judgment(small_dataset, tmp_path):
+    """A passage longer than max_passage_chars reaches the teacher cut, and its stored judgment says so."""
+    dataset = load_dataset(small_dataset)
+    pairs = sorted(dataset.pairs, key=lambda p: len(dataset.docs[p.doc_id]))
+    short, long = pairs[0], pairs[-1]
+    limit = (len(dataset.docs[short.doc_id]) + len(dataset.docs[long.doc_id])) // 2
+    with fault_server(always("Score: 1")) as server:
+        teacher = load_teacher(config(server, max_passage_chars=limit), dataset)
+        label(teacher, [short, long], JudgmentStore(tmp_path / "j.jsonl"), progress=False)
+        assert dataset.docs[long.doc_id][:limit] in server.bodies[-1]["messages"][0]["content"] or \
+            dataset.docs[long.doc_id][:limit] in server.bodies[0]["messages"][0]["content"]
+    stored = {j.pair: j for j in JudgmentStore(tmp_path / "j.jsonl").judgments(teacher.fingerprint)}
+    assert stored[long].truncated and not stored[short].truncated and stored[long].status == "ok"

@@ -66,6 +66,7 @@ class Judgment:
     probs: tuple[float, ...] | None = None  # one probability per grade of the judge's scale, when it knows them
     raw: str | None = None  # the judge's own answer (an LLM's text, an error message), kept for failed judgments
     usage: Usage | None = None  # what a billed judge spent on this judgment
+    truncated: bool = False  # the judge read only the start of a passage too long for its budget
 
     @property
     def pair(self) -> Pair:

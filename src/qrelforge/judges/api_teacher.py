@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -37,7 +37,8 @@ class OpenAITeacher:
         self.fingerprint = make_fingerprint("openai", str(config.model), {"prompt": asdict(prompt), "decoding": decoding})
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
-        yield from asyncio.run(self._judge_all(pairs))
+        for judgment in asyncio.run(self._judge_all(pairs)):
+            yield replace(judgment, truncated=self.prompt.cuts(self.dataset.docs[judgment.doc_id]))
 
     def worst_case(self, pairs: Sequence[Pair]) -> Usage:
         """An upper estimate of the tokens judging ``pairs`` will bill (the server's count is used once known)."""

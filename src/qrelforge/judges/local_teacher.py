@@ -14,12 +14,15 @@ from pathlib import Path
 from ..datasets import Dataset
 from ..errors import ConfigError
 from ..fingerprint import make_fingerprint
-from ..llm.clients import load_llama
+from ..llm.clients import CONTEXT_TOKENS, load_llama
 from ..llm.config import TeacherConfig
 from ..llm.parse import parse_grade
 from ..llm.prompt import Prompt
 from ..records import Judgment, Pair, Usage
 from .api_teacher import prompt_usage
+
+
+ANSWER_ROOM = 64  # context tokens kept free for the chat template's tail and the answer
 
 
 class LlamaCppTeacher:
@@ -47,16 +50,27 @@ class LlamaCppTeacher:
         """An upper estimate of the tokens judging ``pairs`` will count (one answer token each)."""
         return prompt_usage(self.prompt, self.dataset, pairs, completion_tokens=1)
 
+    def fitted(self, query: str, passage: str) -> tuple[str, bool]:
+        """The prompt, its passage cut (by the model's own tokens) until it fits the context window; and whether
+        it was cut, by this budget or by ``max_passage_chars``."""
+        truncated = self.prompt.cuts(passage)
+        text = self.prompt.render(query, passage)
+        budget = CONTEXT_TOKENS - ANSWER_ROOM
+        while (tokens := len(self.llm.tokenize(text.encode(), add_bos=True, special=False))) > budget and passage:
+            passage, truncated = passage[:int(len(passage) * budget / tokens * 0.9)], True
+            text = self.prompt.render(query, passage)
+        return text, truncated
+
     def _judge_one(self, pair: Pair) -> Judgment:
         import llama_cpp
 
-        text = self.prompt.render(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
+        text, truncated = self.fitted(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
         try:
             answer = self.llm.create_chat_completion([{"role": "user", "content": text}], max_tokens=1, temperature=0.0,
                                                      grammar=self.grammar)
         except ValueError as exc:  # e.g. the prompt does not fit in the context window
             return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error", raw=str(exc),
-                            usage=Usage(requests=1))
+                            usage=Usage(requests=1), truncated=truncated)
         # The sampled grade token was not evaluated: the last logits are those that chose it.
         logits = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         scores = [logits[tokens[0]] for tokens in self.grade_tokens]
@@ -68,5 +82,7 @@ class LlamaCppTeacher:
         raw = answer["choices"][0]["message"]["content"] or ""
         grade = parse_grade(raw, self.prompt.scale)
         if grade is None:
-            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw, usage=usage)
-        return Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint, probs=probs, raw=raw, usage=usage)
+            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw, usage=usage,
+                            truncated=truncated)
+        return Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint, probs=probs, raw=raw, usage=usage,
+                        truncated=truncated)

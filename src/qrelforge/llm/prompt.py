@@ -43,6 +43,10 @@ class Prompt:
     examples: tuple[FewShot, ...] = ()
     max_passage_chars: int | None = None  # longer passages are cut (TeacherConfig holds the teachers' default)
 
+    def cuts(self, passage: str) -> bool:
+        """Whether ``render`` reads only the start of this passage (it is longer than ``max_passage_chars``)."""
+        return self.max_passage_chars is not None and len(passage) > self.max_passage_chars
+
     def render(self, query: str, passage: str) -> str:
         """The prompt for one pair."""
         scale = self.scale
