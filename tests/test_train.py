@@ -126,3 +126,28 @@ def test_soft_targets_need_probabilities(small_dataset: Path, tiny_base: Path, t
     config = TrainConfig(student="cross-encoder", base=str(tiny_base), max_steps=1, soft_targets=True)
     with pytest.raises(ConfigError, match="no grade probabilities"):
         train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config, progress=False)
+
+
+def test_a_killed_training_run_resumes_from_its_checkpoint(small_dataset: Path, tiny_base: Path,
+                                                           tmp_path: Path) -> None:
+    """Killed after its first checkpoint, a run restarts there and ends where an uninterrupted run ends."""
+    import subprocess
+    import sys
+
+    dataset = load_dataset(small_dataset)
+    config = TrainConfig(student="cross-encoder", base=str(tiny_base), epochs=4, batch_size=4, max_length=64,
+                         checkpoint_minutes=0, precision="fp32")
+    whole = train_student(teacher_examples([dataset]), tmp_path / "whole", config, progress=False)
+    script = (f"from qrelforge import *\nimport os, qrelforge.train.checkpoint as c\nsave = c.Checkpoint.save\n"
+              f"def save_then_die(self, state):\n    save(self, state)\n"
+              f"    if state()['batch'] >= 30: os._exit(9)\nc.Checkpoint.save = save_then_die\n"
+              f"train_student(teacher_examples([load_dataset({str(small_dataset)!r})]), {str(tmp_path / 'resumed')!r}, "
+              f"TrainConfig(student='cross-encoder', base={str(tiny_base)!r}, epochs=4, batch_size=4, max_length=64, "
+              f"checkpoint_minutes=0, precision='fp32'), progress=False)\n")
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 9  # died right after a checkpoint
+    checkpoint = tmp_path / ".resumed.checkpoint.pt"
+    assert checkpoint.is_file() and not (tmp_path / "resumed").exists()
+    resumed = train_student(teacher_examples([dataset]), tmp_path / "resumed", config, progress=False)
+    assert not checkpoint.exists() and len(resumed.losses) == len(whole.losses) == 72
+    assert resumed.losses == pytest.approx(whole.losses, abs=1e-5)  # the same batches, the same state: one run
+    assert resumed.thresholds == pytest.approx(whole.thresholds, abs=1e-5)

@@ -19,10 +19,11 @@ def write_card(folder: Path, card: dict[str, Any]) -> None:
 
 
 def recipe_changes(config: TrainConfig) -> list[str]:
-    """The settings in which ``config`` departs from the default recipe (seed and precision do not count)."""
+    """The settings in which ``config`` departs from the default recipe (seed, precision and checkpoints do not
+    count)."""
     default = TrainConfig()
     return [f.name for f in fields(config)
-            if f.name not in ("seed", "precision") and getattr(config, f.name) != getattr(default, f.name)]
+            if f.name not in ("seed", "precision", "checkpoint_minutes") and getattr(config, f.name) != getattr(default, f.name)]
 
 
 def recipe_benchmark() -> dict[str, Any]:

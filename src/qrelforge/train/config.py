@@ -38,6 +38,9 @@ class TrainConfig:
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
     max_minutes: float | None = field(default=None, metadata={"help": "stop training after this many minutes"})
     grad_accumulation: int = field(default=1, metadata={"help": "batches per optimizer step"})
+    checkpoint_minutes: float | None = field(default=1.0, metadata={
+        "help": "save a resumable checkpoint beside the output at most this often; a killed run resumes there "
+        "(None: never)"})
     soft_targets: bool = field(default=False, metadata={
         "help": "learn the teacher's grade probabilities (JSONL \"probs\") instead of its grades"})
     # causal-lm only: the judge prompt it answers, and its LoRA adapters

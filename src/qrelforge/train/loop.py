@@ -32,6 +32,7 @@ from ..students.engine import CPU_TOKENS_PER_BATCH, predict_probs, use_cache
 from ..students.registry import student_kind
 from .calibration import fit_temperature
 from .card import recipe_changes, write_card
+from .checkpoint import Checkpoint, trainable_state
 from .config import TrainConfig
 from .data import Example, TrainingSet, split_by_query
 from .thresholds import tune_thresholds
@@ -82,8 +83,12 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
         raise ConfigError("precision int8 is for labeling only; train in auto, fp32 or bf16")
     bf16 = fmt == "bf16"
     use_cache(model, fmt)  # a frozen encoder embeds each distinct text once
+    run_key = make_fingerprint("train", kind.kind, {
+        "config": asdict(config) | {"checkpoint_minutes": None}, "base": base_digest(base),
+        "examples": [(e.group, e.doc_id, e.grade, sorted((e.probs or {}).items())) for e in train]})
+    checkpoint = Checkpoint(Path(out), run_key, config.checkpoint_minutes)
 
-    losses, seconds, seen = _fit(model, train, grades, config, bf16, progress)
+    losses, seconds, seen = _fit(model, train, grades, config, bf16, progress, checkpoint)
     model.module.eval()
     raw = predict_probs(model, _encode(model, val, config.max_length), CPU_TOKENS_PER_BATCH, bf16)
     target = np.array([e.grade for e in val])
@@ -111,16 +116,18 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
 
     out = Path(out)
     write_folder_atomic(out, save)
+    checkpoint.remove()
     return TrainResult(out, losses, validation, tuple(thresholds), len(train), seconds, seen / seconds, bf16)
 
 
 def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], config: TrainConfig,
-         bf16: bool, progress: bool) -> tuple[list[float], float, int]:
+         bf16: bool, progress: bool, checkpoint: Checkpoint) -> tuple[list[float], float, int]:
     """The training loop: AdamW with linear warm-up and decay over length-grouped batches.
 
     The loss is the cross-entropy with the target distribution: the teacher's grade, or with ``soft_targets`` its
-    grade probabilities (renormalized over the student's grades). Gradients of ``grad_accumulation`` batches make one optimizer step. Returns the loss of each batch, the seconds
-    spent, and the number of pairs seen.
+    grade probabilities (renormalized over the student's grades). Gradients of ``grad_accumulation`` batches make
+    one optimizer step. A run resumes from ``checkpoint`` when it has one of the same run. Returns the loss of each
+    batch, the seconds spent, and the number of pairs seen.
     """
     import torch
     from transformers import get_linear_schedule_with_warmup
@@ -144,10 +151,20 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, clock)
     else:
         schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+    first = 0
+    if (state := checkpoint.load()) is not None:  # a killed run of these settings: continue where it stopped
+        model.module.load_state_dict(state["weights"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["rng"])
+        first, losses, seen = state["batch"], state["losses"], state["seen"]
+        start -= state["seconds"]
     device_type = device_of(model.module).type
     model.module.train()
     with progress_bar("training", len(batches), "batches", enabled=progress) as advance:
-        for k, batch in enumerate(batches):
+        advance(first, "resumed" if first else "")
+        for k in range(first, len(batches)):
+            batch = batches[k]
             with autocast(bf16, device_type):
                 log_probs = model.log_probs([features[i] for i in batch]).float()
             loss = -(targets[batch].to(log_probs.device) * log_probs).sum(-1).mean()
@@ -159,6 +176,11 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
                 optimizer.zero_grad()
             losses.append(loss.item())
             seen += len(batch)
+            if (k + 1) % accumulate == 0 and k + 1 < len(batches) and checkpoint.due():
+                checkpoint.save(lambda: {"weights": trainable_state(model.module), "optimizer": optimizer.state_dict(),
+                                         "schedule": schedule.state_dict(), "rng": torch.get_rng_state(),
+                                         "batch": k + 1, "losses": losses, "seen": seen,
+                                         "seconds": time.perf_counter() - start})
             advance(1, f"loss {np.mean(losses[-20:]):.3f}")
             if config.max_minutes and time.perf_counter() - start > 60 * config.max_minutes:
                 break  # the wall-clock budget is spent
