@@ -67,6 +67,7 @@ class Judgment:
     raw: str | None = None  # the judge's own answer (an LLM's text, an error message), kept for failed judgments
     usage: Usage | None = None  # what a billed judge spent on this judgment
     truncated: bool = False  # the judge read only the start of a passage too long for its budget
+    flagged: bool = False  # the passage holds instruction-like text (a teacher with flag_instructions)
 
     @property
     def pair(self) -> Pair:

@@ -80,7 +80,7 @@ def _to_row(j: Judgment) -> dict[str, object]:
     usage = None if j.usage is None else asdict(j.usage)
     row = {"judge": j.judge, "query_id": j.query_id, "doc_id": j.doc_id, "grade": j.grade,
            "status": j.status, "probs": j.probs, "raw": j.raw, "usage": usage}
-    return row | {"truncated": True} if j.truncated else row
+    return row | ({"truncated": True} if j.truncated else {}) | ({"flagged": True} if j.flagged else {})
 
 
 def _from_row(row: dict) -> Judgment:
@@ -90,4 +90,5 @@ def _from_row(row: dict) -> Judgment:
     return Judgment(query_id=str(row["query_id"]), doc_id=str(row["doc_id"]), grade=row["grade"],
                     judge=str(row["judge"]), status=row["status"],
                     probs=tuple(probs) if probs is not None else None, raw=row.get("raw"),
-                    usage=Usage(**usage) if usage is not None else None, truncated=bool(row.get("truncated")))
+                    usage=Usage(**usage) if usage is not None else None, truncated=bool(row.get("truncated")),
+                    flagged=bool(row.get("flagged")))

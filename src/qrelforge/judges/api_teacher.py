@@ -17,6 +17,7 @@ from ..datasets import Dataset
 from ..fingerprint import make_fingerprint
 from ..llm.clients import async_client, check_not_refused
 from ..llm.config import TeacherConfig
+from ..llm.fence import instruction_like
 from ..llm.parse import grade_probs, parse_grade
 from ..llm.prompt import Prompt
 from ..records import Judgment, Pair, Usage
@@ -38,7 +39,9 @@ class OpenAITeacher:
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
         for judgment in asyncio.run(self._judge_all(pairs)):
-            yield replace(judgment, truncated=self.prompt.cuts(self.dataset.docs[judgment.doc_id]))
+            passage = self.dataset.docs[judgment.doc_id]
+            yield replace(judgment, truncated=self.prompt.cuts(passage),
+                          flagged=self.config.flag_instructions and instruction_like(passage))
 
     def worst_case(self, pairs: Sequence[Pair]) -> Usage:
         """An upper estimate of the tokens judging ``pairs`` will bill (the server's count is used once known)."""

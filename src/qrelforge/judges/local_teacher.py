@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..datasets import Dataset
@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..fingerprint import make_fingerprint
 from ..llm.clients import CONTEXT_TOKENS, load_llama
 from ..llm.config import TeacherConfig
+from ..llm.fence import instruction_like
 from ..llm.parse import parse_grade
 from ..llm.prompt import Prompt
 from ..records import Judgment, Pair, Usage
@@ -44,7 +45,8 @@ class LlamaCppTeacher:
 
     def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
         for pair in pairs:
-            yield self._judge_one(pair)
+            passage = self.dataset.docs[pair.doc_id]
+            yield replace(self._judge_one(pair), flagged=self.config.flag_instructions and instruction_like(passage))
 
     def worst_case(self, pairs: Sequence[Pair]) -> Usage:
         """An upper estimate of the tokens judging ``pairs`` will count (one answer token each)."""

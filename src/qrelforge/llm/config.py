@@ -6,6 +6,8 @@
     template: umbrela                 # or rubric, or a template file
     guidelines: guidelines.txt        # optional assessor guidelines, put into the prompt
     max_passage_chars: 4000           # longer passages are cut in the prompt (null: never)
+    fence_passage: true               # the passage between <passage> tags, marker-like lines quoted (injection)
+    flag_instructions: false          # true: judgments of passages with instruction-like text are marked
     few_shot: {labels: qrels.txt, dataset: data/dl19, per_grade: 1}
     scale: {grades: [0, 1, 2, 3], meanings: [...]}
     temperature: 0
@@ -69,6 +71,8 @@ class TeacherConfig:
     guidelines: str | None = None
     few_shot: FewShotConfig | None = None
     max_passage_chars: int | None = 4000  # passages are cut to this many characters in the prompt
+    fence_passage: bool = True  # the passage fenced as data, its marker-like lines quoted (llm/fence.py)
+    flag_instructions: bool = False  # mark judgments whose passage holds instruction-like text
     scale: GradeScale = GradeScale()
     temperature: float = 0.0
     max_tokens: int = 32

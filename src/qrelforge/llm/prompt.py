@@ -19,6 +19,7 @@ from ..io.files import read_text
 from ..io.trec import read_qrels
 from ..records import GradeScale, Pair
 from .config import TeacherConfig
+from .fence import fence
 
 BUNDLED = Path(__file__).parent / "prompts"
 FIELDS = ("query", "passage", "scale", "low", "high", "grades", "guidelines", "examples")
@@ -42,6 +43,7 @@ class Prompt:
     guidelines: str = ""
     examples: tuple[FewShot, ...] = ()
     max_passage_chars: int | None = None  # longer passages are cut (TeacherConfig holds the teachers' default)
+    fence: bool = False  # the passage between <passage> tags, its marker-like lines quoted (llm/fence.py)
 
     def cuts(self, passage: str) -> bool:
         """Whether ``render`` reads only the start of this passage (it is longer than ``max_passage_chars``)."""
@@ -55,7 +57,8 @@ class Prompt:
         examples = "".join(f"\nExample:\nQuery: {e.query}\nPassage: {e.passage[cut]}\nScore: {e.grade}\n"
                            for e in self.examples)
         return Template(self.template).substitute(
-            query=query, passage=passage[cut], low=scale.grades[0], high=scale.grades[-1],
+            query=query, passage=fence(passage[cut]) if self.fence else passage[cut], low=scale.grades[0],
+            high=scale.grades[-1],
             grades=", ".join(map(str, scale.grades)), guidelines=guidelines, examples=examples,
             scale="\n".join(f"{g} = {m}" for g, m in zip(scale.grades, scale.meanings)))
 
@@ -106,4 +109,5 @@ def build_prompt(config: TeacherConfig, judged: Sequence[Pair]) -> Prompt:
         shots = config.few_shot
         examples = few_shot_examples(load_dataset(shots.dataset), read_qrels(shots.labels), shots.per_grade, judged,
                                      shots.seed)
-    return Prompt(load_template(config.template), config.scale, guidelines, examples, config.max_passage_chars)
+    return Prompt(load_template(config.template), config.scale, guidelines, examples, config.max_passage_chars,
+                  config.fence_passage)
