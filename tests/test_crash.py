@@ -23,6 +23,7 @@ from qrelforge import TrainConfig, load_dataset, read_qrels, teacher_examples, t
 
 QRELFORGE = [sys.executable, "-m", "qrelforge"]
 KILLS = Counter()  # stage -> kills made; the module's last test checks the total
+pytestmark = pytest.mark.slow  # a few minutes: dozens of processes started and killed
 
 
 def rows(path: Path) -> list[dict]:
