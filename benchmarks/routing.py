@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qrelforge import (Pair, Prices, TeacherConfig, agreement, graded, label_job, load_dataset, load_student,
+from qrelforge import (Prices, TeacherConfig, agreement, graded, label_job, load_dataset, load_student,
                        load_teacher, replay_judge)
 from qrelforge.labeling.config import ROUTING_SCORES
 from qrelforge.labeling.route import Budget, choose, uncertainty

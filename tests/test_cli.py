@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,20 @@ def test_convert_gguf_names_a_bad_file(tmp_path: Path) -> None:
     out = run("convert-gguf", "--gguf", str(bad), "--out", str(tmp_path / "out"))
     assert out.returncode == 2 and f"{bad}: expected a GGUF causal LM" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_progress_in_a_pipe_is_plain_lines_or_json(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
+    """Without a terminal, a long job says where it is in plain lines (or JSON with --log-json), not a bar."""
+    model = tmp_path / "model"
+    assert main(["train", "--dataset", str(small_dataset), "--out", str(model), "--base", str(tiny_base),
+                 "--max-steps", "2", "--max-length", "64", "--quiet"]) == 0
+    plain = run("label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "a.txt"))
+    assert plain.returncode == 0 and re.search(r"labeling: 96/96 pairs \(100%\), [\d.]+ pairs/s", plain.stderr)
+    assert "\x1b[" not in plain.stderr  # no terminal codes in a log
+    logged = run("label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "b.txt"),
+                 "--log-json")
+    rows = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
+    assert rows and rows[-1]["final"] and rows[-1]["done"] == rows[-1]["total"] == 96 and rows[-1]["unit"] == "pairs"
+    quiet = run("label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "c.txt"),
+                "--quiet")
+    assert "labeling:" not in quiet.stderr and "{" not in quiet.stderr

@@ -13,7 +13,6 @@ import sys
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..errors import QrelforgeError
+from ..progress import LOG_ENV
 from .flags import add_config_flags
 
 PAIRS_HELP = "pairs to label: TREC qrels or run file, or a Parquet file with query_id and doc_id columns (*.parquet)"
@@ -18,6 +19,8 @@ PAIRS_HELP = "pairs to label: TREC qrels or run file, or a Parquet file with que
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "log_json", False):
+        os.environ[LOG_ENV] = "json"  # every progress display of this run writes JSON lines
     try:
         return args.command(args)
     except QrelforgeError as exc:
@@ -177,7 +180,9 @@ def _rank_eval(rank: argparse.ArgumentParser) -> None:
 
 
 def _quiet(sub: argparse.ArgumentParser, command: object) -> None:
-    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_argument("--quiet", action="store_true", help="no progress display")
+    sub.add_argument("--log-json", action="store_true", help="progress as one JSON object per line on stderr (in a "
+                     "pipe or a log, progress is a plain line every few seconds otherwise)")
     sub.set_defaults(command=command)
 
 
