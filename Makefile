@@ -24,5 +24,5 @@ browser:  # Debian's chromium and chromium-driver, installed once
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 test: llm browser
-	$(PYTHON) -m pip install -e '.[test,ray,gemma]'
+	$(PYTHON) -m pip install -e '.[test,ray,gemma,irds,pyterrier]'
 	$(PYTHON) -m pytest

@@ -1,4 +1,4 @@
-"""A Dataset is one collection's queries, docs and human qrels, read lazily from a folder.
+"""A Dataset is one collection's queries, docs and human qrels, read lazily (here: from a folder).
 
 The folder format is the one of ``../shared/data``: ``queries.tsv`` (qid<TAB>text), ``docs.jsonl``
 ({"doc_id", "text"}) and ``qrels.txt`` (TREC qrels). Each file is read on first use.
@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError, InputFormatError
-from .io.files import read_text
-from .io.tables import read_doc_metadata, read_docs_jsonl, read_queries_tsv
-from .io.trec import read_pairs, read_qrels
-from .records import GradeScale, Pair
+from ..errors import ConfigError, InputFormatError
+from ..io.files import read_text
+from ..io.tables import read_doc_metadata, read_docs_jsonl, read_queries_tsv
+from ..io.trec import read_pairs, read_qrels
+from ..records import GradeScale, Pair
 
 GRADES_FILE = "grades.txt"  # an optional dataset file naming its grade scale
 BUNDLED = {"dl20-demo": "TREC DL 2020 passage subset with GPT-4o (UMBRELA) teacher labels"}
@@ -36,9 +36,10 @@ class Dataset:
         queries: Mapping[str, str] | None = None,
         docs: Mapping[str, str] | None = None,
         qrels: Mapping[Pair, int] | None = None,
+        grades: tuple[int, ...] | None = None,
     ) -> None:
         self.name, self.folder = name, folder
-        self._queries, self._docs, self._qrels = queries, docs, qrels
+        self._queries, self._docs, self._qrels, self._grades = queries, docs, qrels, grades
         self._metadata: Mapping[str, Mapping[str, str]] | None = None
 
     @classmethod
@@ -71,6 +72,8 @@ class Dataset:
     @property
     def grades(self) -> tuple[int, ...]:
         """The grade scale: TREC DL's 0-3, unless the folder's ``grades.txt`` names others (e.g. ``1 2 3 4``)."""
+        if self._grades is not None:
+            return self._grades
         path = self.folder / GRADES_FILE if self.folder else None
         if path is None or not path.is_file():
             return GradeScale().grades
@@ -103,6 +106,7 @@ class Dataset:
             queries={q: t for q, t in self.queries.items() if q in keep},
             docs=self.docs,
             qrels={p: g for p, g in self.qrels.items() if p.query_id in keep},
+            grades=self.grades,
         )
 
     def _file(self, name: str) -> Path:
@@ -120,13 +124,6 @@ def bundled_path(name: str) -> Path:
         known = ", ".join(f"{k} ({v})" for k, v in BUNDLED.items())
         raise ConfigError(f"unknown bundled dataset {name!r}; known: {known}")
     return Path(str(resources.files("qrelforge") / "data" / name))
-
-
-def load_dataset(spec: str | Path) -> Dataset:
-    """A dataset from a folder path, or from the id of a bundled dataset (``dl20-demo``)."""
-    if str(spec) in BUNDLED and not Path(spec).exists():
-        return Dataset.from_folder(bundled_path(str(spec)))
-    return Dataset.from_folder(spec)
 
 
 def load_pairs(path: str | Path, dataset: Dataset) -> list[Pair]:

@@ -1,0 +1,83 @@
+"""qrelforge in PyTerrier pipelines (the optional ``pyterrier`` extra; no Java needed: only PyTerrier's Python parts).
+
+- ``Labeler(judge)``: a transformer that adds ``label`` (the grade; NaN where the judge gave none) and one ``p_G``
+  column per grade to a results frame (``qid, query, docno, text``), from any qrelforge judge spec (a student folder,
+  a teacher YAML, a label file), batched and cached in a judgment store, so a rerun asks nothing twice.
+- ``Reranker(student)``: the student as a re-ranker (``score`` = its expected grade).
+- ``as_qrels(labels)``: qrelforge labels as the qrels frame ``pt.Experiment`` and ir_measures read.
+
+>>> import pandas as pd
+>>> from qrelforge import Pair
+>>> as_qrels({Pair("q1", "d1"): 2}).to_dict("records")
+[{'qid': 'q1', 'docno': 'd1', 'label': 2}]
+"""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .datasets import Dataset
+from .labeling.job import label_job, load_judge
+from .records import Pair
+
+
+def _transformer_base() -> type:
+    try:
+        import pyterrier as pt
+    except ImportError:
+        raise ImportError("qrelforge.pyterrier needs PyTerrier: pip install 'qrelforge[pyterrier]'") from None
+    return pt.Transformer
+
+
+def _frame_texts(dataset: Dataset, frame: Any) -> list[Pair]:
+    """Add the frame's query and doc texts to ``dataset`` (the judge reads them there); its pairs, in row order."""
+    dataset.queries.update(zip(frame["qid"].astype(str), frame["query"]))
+    dataset.docs.update(zip(frame["docno"].astype(str), frame["text"]))
+    return [Pair(str(q), str(d)) for q, d in zip(frame["qid"], frame["docno"])]
+
+
+def as_qrels(labels: Mapping[Pair, int]) -> Any:
+    """Labels as a qrels frame: ``qid``, ``docno``, ``label``."""
+    import pandas as pd
+
+    return pd.DataFrame([{"qid": p.query_id, "docno": p.doc_id, "label": g} for p, g in sorted(labels.items())],
+                        columns=["qid", "docno", "label"])
+
+
+class Labeler(_transformer_base()):  # type: ignore[misc]
+    """Label a results frame's pairs with a judge; judgments are kept in ``store_dir`` (default: a temporary one)."""
+
+    def __init__(self, judge: str | Path, store_dir: str | Path | None = None, progress: bool = False) -> None:
+        self.dataset = Dataset("pyterrier", queries={}, docs={}, qrels={})
+        self.judge = load_judge(judge, self.dataset)
+        self.labels = Path(store_dir or tempfile.mkdtemp(prefix="qrelforge-pt-")) / "labels.txt"
+        self.progress = progress
+
+    def transform(self, frame: Any) -> Any:
+        pairs = _frame_texts(self.dataset, frame)
+        judged = {j.pair: j for j in label_job(self.judge, pairs, self.labels, progress=self.progress).judgments}
+        out = frame.copy()
+        out["label"] = [judged[p].grade if judged[p].status == "ok" else float("nan") for p in pairs]
+        for k, grade in enumerate(self.judge.scale):
+            out[f"p_{grade}"] = [judged[p].probs[k] if judged[p].probs else float("nan") for p in pairs]
+        return out
+
+
+class Reranker(_transformer_base()):  # type: ignore[misc]
+    """A student's expected grade as the ``score`` of each row, ranks recomputed per query."""
+
+    def __init__(self, student: str | Path) -> None:
+        from .students.student import load_student
+
+        self.dataset = Dataset("pyterrier", queries={}, docs={}, qrels={})
+        self.student = load_student(student, self.dataset)
+
+    def transform(self, frame: Any) -> Any:
+        import pyterrier as pt
+
+        pairs = _frame_texts(self.dataset, frame)
+        out = frame.copy()
+        out["score"] = self.student.expected_grades(pairs) if pairs else []
+        return pt.model.add_ranks(out)
