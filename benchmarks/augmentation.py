@@ -31,7 +31,7 @@ from qrelforge.rank.config import RankerConfig
 from qrelforge.students.base import expected_grade
 from qrelforge.students.bi_encoder import BiEncoder
 from qrelforge.students.engine import predict_probs
-from qrelforge.train.loop import default_base
+from qrelforge.students.encoders import default_base
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from qrelforge.students.base import autocast, numeric_format
 from qrelforge.students.bi_encoder import BiEncoder
 from qrelforge.students.config import EngineSettings
 from qrelforge.students.engine import prepare, score_texts
-from qrelforge.train.loop import default_base
+from qrelforge.students.encoders import default_base
 
 COLLECTIONS = ("llmjudge-dev", "trec-dl-2019-passage", "trec-dl-2020-passage")
 

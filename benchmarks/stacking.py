@@ -22,7 +22,7 @@ from qrelforge import agreement, load_dataset, split_queries
 from qrelforge.records import Pair
 from qrelforge.students.base import numeric_format
 from qrelforge.synthetic.index import BM25Index
-from qrelforge.train.loop import default_base
+from qrelforge.students.encoders import default_base
 from qrelforge.train.thresholds import tune_thresholds
 
 

@@ -39,7 +39,7 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-wide random BERT with the real MiniLM tokenizer: trains and labels in a second."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from qrelforge.train.loop import default_base
+    from qrelforge.students.encoders import default_base
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(default_base())

@@ -20,7 +20,7 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-wide random Llama with the MiniLM tokenizer (it writes each grade as one token)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from qrelforge.train.loop import default_base
+    from qrelforge.students.encoders import default_base
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny-llama")

@@ -129,3 +129,31 @@ def test_folder_is_replaced_whole(tmp_path: Path) -> None:
     assert (out / "a.txt").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["model"]
     write_folder_atomic(out, lambda folder: (folder / "b.txt").write_text("new"))
     assert [p.name for p in out.iterdir()] == ["b.txt"] and [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_labels_and_judgments_export_and_import_in_every_format(tmp_path: Path) -> None:
+    """TREC, label JSONL (UMBRELA's keys) and Parquet: a round trip keeps every grade and probability; a store
+    exports every field of every judgment to Parquet."""
+    import pyarrow.parquet as pq
+
+    from qrelforge import Judgment, JudgmentStore
+    from qrelforge.cli import main
+
+    source = tmp_path / "labels.jsonl"
+    source.write_text('{"qid": "q1", "docid": "d1", "judgment": 2, "probs": {"0": 0.1, "1": 0.2, "2": 0.6, "3": 0.1}}\n'
+                      '{"qid": "q1", "docid": "d2", "judgment": 0, "probs": {"0": 0.7, "1": 0.1, "2": 0.1, "3": 0.1}}\n')
+    original = replay_judge(source)
+    for target in ("a.parquet", "b.jsonl", "c.txt"):
+        assert main(["export", str(source), "--to", str(tmp_path / target)]) == 0
+        back = replay_judge(tmp_path / target)
+        assert back.grades == original.grades
+        if not target.endswith(".txt"):
+            assert back.probs == original.probs and back.scale == (0, 1, 2, 3)
+    store = JudgmentStore(tmp_path / "x.txt.judgments.jsonl")
+    store.append([Judgment("q1", "d1", 1, "judge-a", probs=(0.2, 0.8), truncated=True),
+                  Judgment("q1", "d2", None, "judge-a", status="parse_error", raw="I think so")])
+    assert main(["export", str(store.path), "--to", str(tmp_path / "store.parquet")]) == 0
+    rows = pq.read_table(tmp_path / "store.parquet").to_pylist()
+    assert [(r["doc_id"], r["status"], r["raw"], r.get("truncated")) for r in rows] == \
+        [("d1", "ok", None, True), ("d2", "parse_error", "I think so", None)]
+    assert main(["export", str(store.path), "--to", str(tmp_path / "store.jsonl")]) == 2

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 OFFLINE_LOAD = """
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
-from qrelforge.train.loop import default_base
+from qrelforge.students.encoders import default_base
 path = default_base()
 assert "site-packages" in path or "dist-packages" in path, path
 model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=4)

@@ -83,3 +83,33 @@ def test_the_cli_contract_routes_to_a_replayed_label_file(student: Path, small_d
     assert main(["label", "--model", str(student), "--dataset", str(small_dataset), "--out", str(out),
                  "--route", str(teacher), "--budget", "$5"]) == 2
     assert "needs a teacher with prices" in capsys.readouterr().err
+
+
+def test_fill_labels_only_the_unjudged_top_k_keeps_every_human_label_and_reruns_label_nothing(
+        student: Path, small_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`qrelforge fill --run RUN --qrels QRELS --judge JUDGE --dataset DIR --depth K --out QRELS_OUT`."""
+    from qrelforge import Pair
+
+    dataset = load_dataset(small_dataset)
+    human = dataset.qrels
+    kept = dict(sorted(human.items())[::3])  # a third of the judgments survive
+    (tmp_path / "kept.txt").write_text("".join(f"{p.query_id} 0 {p.doc_id} {g}\n" for p, g in kept.items()))
+    ranked = {q: [p.doc_id for p in dataset.pairs if p.query_id == q] for q in dataset.queries}
+    (tmp_path / "run.txt").write_text("".join(f"{q} Q0 {d} {r + 1} {100 - r} bm25\n" for q, docs in ranked.items()
+                                              for r, d in enumerate(docs)))
+    command = ["fill", "--run", str(tmp_path / "run.txt"), "--qrels", str(tmp_path / "kept.txt"), "--judge",
+               str(student), "--dataset", str(small_dataset), "--depth", "5", "--out", str(tmp_path / "filled.txt"),
+               "--quiet"]
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    top = {Pair(q, d) for q, docs in ranked.items() for d in docs[:5]}
+    filled = read_qrels(tmp_path / "filled.txt")
+    assert set(filled) == set(kept) | top  # the kept labels and the top 5, nothing else
+    assert all(filled[p] == g for p, g in kept.items())  # a human label is never overwritten
+    holes = top - set(kept)
+    assert f"{len(holes)} unjudged pairs in the top 5: {len(holes)} labeled now" in printed
+    assert "Judged@10" in printed and "nDCG@10" in printed
+    rows = [json.loads(line) for line in (tmp_path / "filled.txt.provenance.jsonl").read_text().splitlines()]
+    assert {(r["qid"], r["docid"]) for r in rows if r["source"] == "judge"} == {(p.query_id, p.doc_id) for p in holes}
+    assert main(command) == 0
+    assert f"{len(holes)} unjudged pairs in the top 5: 0 labeled now, {len(holes)} reused" in capsys.readouterr().out

@@ -68,6 +68,13 @@ def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path,
     assert card["validation_queries"] == 2 and card["train_examples"] == 72 and len(result.losses) == 9
     readme = (folder / "README.md").read_text()
     assert "Validation agreement with the teacher" in readme and "Development benchmark" in readme
+    import yaml
+
+    header = yaml.safe_load(readme.split("---")[1])  # the Hugging Face model card's header
+    assert header["base_model"] == tiny_base.name and header["datasets"] == [dataset.name]
+    assert header["metrics"] == ["cohen_kappa", "krippendorff_alpha"] and kind in header["tags"]
+    results = header["model-index"][0]["results"][0]["metrics"]
+    assert [m["value"] for m in results] == [card["validation"]["cohen_kappa"], card["validation"]["krippendorff_alpha"]]
     changed = (["student"] if kind == "cross-encoder" else []) + ["base", "batch_size", "max_length"]
     assert card["recipe_changes"] == changed and f"differ from that recipe in: {', '.join(changed)}" in readme
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic save left no temp folder

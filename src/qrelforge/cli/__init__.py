@@ -90,6 +90,27 @@ def parser() -> argparse.ArgumentParser:
                             "(--teacher), resumably, and write three training-label files with provenance: "
                             "human.jsonl (DIR's qrels), student.jsonl (the machine's labels, its source 'student' or "
                             "'teacher') and both.jsonl (the union; the human label wins where a pair has both)."))
+    fill = sub.add_parser("fill", help="label the unjudged pairs of a run's top K and evaluate on both qrels",
+                          description="Label the pairs of each query's top K in RUN that QRELS does not judge, with "
+                          "JUDGE (a student folder, a teacher YAML or a label file), merge them with QRELS (a human "
+                          "label always wins; who gave each label goes to QRELS_OUT.provenance.jsonl), and show "
+                          "nDCG@10 and Judged@10 of the run on the original and on the filled qrels. A rerun labels "
+                          "nothing it labeled before.")
+    fill.add_argument("--run", required=True, type=Path, metavar="RUN", help="TREC run file")
+    fill.add_argument("--qrels", required=True, type=Path, metavar="QRELS", help="the human qrels")
+    fill.add_argument("--judge", required=True, metavar="JUDGE")
+    fill.add_argument("--dataset", required=True, metavar="DIR", help="the texts the judge reads, the ids it checks")
+    fill.add_argument("--depth", type=int, default=10, metavar="K", help="rank cut-off (default: %(default)s)")
+    fill.add_argument("--out", required=True, type=Path, metavar="QRELS_OUT")
+    _quiet(fill, commands.fill)
+    exp = sub.add_parser("export", help="convert labels or judgments: TREC qrels, label JSONL (UMBRELA's keys), "
+                         "Parquet", description="Write SOURCE (a label file: TREC qrels, label JSONL or Parquet; or a "
+                         "judgment store, *.judgments.jsonl) as TARGET, whose suffix says the format: .txt (TREC "
+                         "qrels), .jsonl (label JSONL: qid, docid, judgment, probs) or .parquet (the same rows; a "
+                         "store's every field).")
+    exp.add_argument("source", type=Path, metavar="SOURCE")
+    exp.add_argument("--to", required=True, type=Path, metavar="TARGET")
+    exp.set_defaults(command=commands.export)
     rev = sub.add_parser("review", help="serve a page on 127.0.0.1 where assessors grade the contested pairs",
                          description="Serve the review page of LABELS (a 'qrelforge label' job, routed or not): "
                          "pairs where the judges disagree or the student is unsure come first; grade with the keys "

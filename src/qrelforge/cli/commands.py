@@ -182,6 +182,57 @@ def augment(args: argparse.Namespace) -> int:
     return 0
 
 
+def fill(args: argparse.Namespace) -> int:
+    from .. import load_dataset, load_judge, read_qrels
+    from ..io.trec import read_run
+    from ..labeling.fill import MEASURES, fill_job
+    from ..records import Pair
+    from ..report import print_rows
+
+    dataset = load_dataset(args.dataset)
+    run = read_run(args.run, dataset.queries, dataset.docs)
+    qrels = read_qrels(args.qrels, dataset.queries, dataset.docs, dataset.grades)
+    pairs = [Pair(q, d) for q, docs in run.items() for d in docs]
+    filled = fill_job(load_judge(args.judge, dataset, pairs), run, qrels, args.out, args.depth,
+                      progress=not args.quiet)
+    print(f"{len(filled.holes)} unjudged pairs in the top {args.depth}: {filled.run.judged} labeled now, "
+          f"{filled.run.reused} reused; wrote {args.out} ({len(filled.qrels)} labels) and {filled.files.provenance}")
+    print_rows(f"{args.run.name} on the original and the filled qrels", ["measure", "original", "filled"],
+               [[m, f"{filled.original[m]:.4f}", f"{filled.filled[m]:.4f}"] for m in MEASURES])
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from .. import ConfigError, JudgmentStore, replay_judge, write_qrels
+    from ..io.files import write_jsonl
+    from ..io.parquet import write_parquet_rows
+    from ..io.store import row_of
+    from ..judges.replay import label_rows
+
+    formats = (".txt", ".jsonl", ".parquet")
+    if args.to.suffix not in formats:
+        raise ConfigError(f"--to {args.to}: the suffix names the format, one of {formats}")
+    if args.source.name.endswith(".judgments.jsonl"):  # a store: every judgment, every field
+        store = JudgmentStore(args.source)
+        judgments = [j for fp in store.judges() for j in store.judgments(fp)]
+        if args.to.suffix == ".jsonl" or (args.to.suffix == ".txt" and len(store.judges()) > 1):
+            raise ConfigError(f"{args.source} holds {len(store.judges())} judges' judgments: export it to .parquet "
+                              f"(a row per judgment, its judge named){' or .txt' if len(store.judges()) == 1 else ''}")
+        rows = [row_of(j) for j in judgments]
+        labels = {j.pair: j.grade for j in judgments if j.status == "ok" and j.grade is not None}
+    else:
+        judge = replay_judge(args.source)
+        rows, labels = label_rows(judge.judge(sorted(judge.grades)), judge.scale), judge.grades
+    if args.to.suffix == ".txt":
+        write_qrels(args.to, labels)
+    elif args.to.suffix == ".jsonl":
+        write_jsonl(args.to, rows)
+    else:
+        write_parquet_rows(args.to, rows)
+    print(f"wrote {args.to}: {len(rows)} rows")
+    return 0
+
+
 def review(args: argparse.Namespace) -> int:
     from .. import ConfigError, GradeScale, load_dataset
     from ..labeling.job import LabelFiles

@@ -129,7 +129,7 @@ def bundled_path(name: str) -> Path:
 def load_pairs(path: str | Path, dataset: Dataset) -> list[Pair]:
     """The distinct pairs of a TREC qrels or run file, or of a Parquet file (``*.parquet``: ``query_id`` and
     ``doc_id`` columns), in file order; every id must be one of ``dataset``'s."""
-    from .io.parquet import read_parquet_pairs
+    from ..io.parquet import read_parquet_pairs
 
     read = read_parquet_pairs if Path(path).suffix == ".parquet" else read_pairs
     return read(path, dataset.queries, dataset.docs)

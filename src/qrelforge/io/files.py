@@ -169,11 +169,13 @@ def load_yaml_config(path: str | Path, what: str, build: Callable[[dict[str, Any
     path = Path(path)
     if not path.is_file():
         raise InputFormatError(path, None, what, "no such file")
+    text = read_text(path, what)
     try:
-        data = yaml.safe_load(read_text(path, what)) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputFormatError(path, mark.line + 1 if mark else None, "YAML", str(exc).splitlines()[0]) from None
+        mark = getattr(exc, "problem_mark", None)  # at the end of the text, the line past the last one
+        line = min(mark.line + 1, text.count("\n") + 1) if mark else None
+        raise InputFormatError(path, line, "YAML", str(exc).splitlines()[0]) from None
     if not isinstance(data, dict):
         raise InputFormatError(path, 1, what, type(data).__name__)
     try:

@@ -1,7 +1,7 @@
 """Pair sets and labeling shards as Parquet (pyarrow): the format of large pair sets and of the Ray backend's output."""
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +46,23 @@ def write_parquet_atomic(path: str | Path, table: Any) -> None:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     write_atomic(path, sink.getvalue().to_pybytes())
+
+
+def read_parquet_rows(path: str | Path, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of a Parquet file as dicts; each of ``columns`` must be there (others are kept too)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(path, None, "a Parquet file", str(exc)) from None
+    if missing := [c for c in columns if c not in table.column_names]:
+        raise InputFormatError(path, None, f"columns {list(columns)}", f"columns {table.column_names}; no {missing}")
+    return table.to_pylist()
+
+
+def write_parquet_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write dict rows as a Parquet file, atomically."""
+    import pyarrow as pa
+
+    write_parquet_atomic(path, pa.Table.from_pylist(list(rows)))

@@ -64,7 +64,7 @@ class JudgmentStore:
         repeated = [k for k in keys if k in self._by_key and self._by_key[k].status != RETRIED]
         if repeated or len(set(keys)) != len(keys):
             raise StoreError(f"{self.path}: judgments already stored for {repeated[:3] or 'pairs repeated in batch'}")
-        append_jsonl(self.path, (_to_row(j) for j in batch))
+        append_jsonl(self.path, (row_of(j) for j in batch))
         self._by_key.update(zip(keys, batch))
         return len(batch)
 
@@ -76,7 +76,8 @@ class JudgmentStore:
                 raise InputFormatError(self.path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
 
 
-def _to_row(j: Judgment) -> dict[str, object]:
+def row_of(j: Judgment) -> dict[str, object]:
+    """A judgment as the store's row (and a judgment Parquet's)."""
     usage = None if j.usage is None else asdict(j.usage)
     row = {"judge": j.judge, "query_id": j.query_id, "doc_id": j.doc_id, "grade": j.grade,
            "status": j.status, "probs": j.probs, "raw": j.raw, "usage": usage}

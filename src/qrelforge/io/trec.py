@@ -85,6 +85,30 @@ def read_pairs(
     return list(pairs)
 
 
+def read_run(path: str | Path, queries: Container[str] | None = None,
+             docs: Container[str] | None = None) -> dict[str, dict[str, float]]:
+    """A TREC run file (``qid Q0 docid rank score tag``) as query -> doc -> score; ids checked as in read_qrels.
+
+    A doc listed twice for one query is an error (a run ranks each doc once).
+    """
+    run: dict[str, dict[str, float]] = {}
+    for number, line in numbered_lines(path, "a TREC run: 'qid Q0 docid rank score tag'"):
+        fields = line.split()
+        if len(fields) != 6:
+            raise InputFormatError(path, number, "6 fields: qid Q0 docid rank score tag", f"{len(fields)} fields")
+        try:
+            score = float(fields[4])
+        except ValueError:
+            raise InputFormatError(path, number, "a number as the score (field 5)", repr(fields[4])) from None
+        pair = Pair(fields[0], fields[2])
+        check_ids(path, number, pair, queries, docs)
+        ranked = run.setdefault(pair.query_id, {})
+        if pair.doc_id in ranked:
+            raise InputFormatError(path, number, f"each doc once per query ({pair.doc_id} is ranked again)", line[:80])
+        ranked[pair.doc_id] = score
+    return run
+
+
 def write_qrels(path: str | Path, grades: Mapping[Pair, int] | Iterable[tuple[Pair, int]]) -> None:
     """Write grades as a TREC qrels file, atomically, sorted by query then document id."""
     items = grades.items() if isinstance(grades, Mapping) else grades

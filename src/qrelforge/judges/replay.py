@@ -1,6 +1,7 @@
 """Judges that replay recorded labels: a dataset's human qrels, or an LLM judge's label file.
 
-Label files are TREC qrels (``qid 0 docid grade``) or UMBRELA-style JSONL, one object per line with the
+Label files are TREC qrels (``qid 0 docid grade``), a Parquet table of the same rows as the JSONL, or UMBRELA-style
+JSONL, one object per line with the
 query id under ``qid``/``query_id``, the doc id under ``docid``/``doc_id``/``pid`` and the integer grade under
 ``judgment``/``score``/``grade``/``relevance``. A JSONL line may also carry the judge's grade probabilities as
 ``"probs": {"0": 0.1, "1": 0.6, ...}`` (soft targets for training).
@@ -20,6 +21,7 @@ from pathlib import Path
 from ..datasets import Dataset
 from ..errors import InputFormatError
 from ..io.files import jsonl_objects, write_jsonl
+from ..io.parquet import read_parquet_rows
 from ..io.trec import check_grade, read_qrels
 from ..records import Judgment, Pair
 from ..fingerprint import file_digest, make_fingerprint
@@ -41,9 +43,12 @@ def replay_judge(path: str | Path, scale: Collection[int] | None = None) -> Look
     if not path.is_file():
         raise InputFormatError(path, None, "an existing label file (TREC qrels or label JSONL)", "no such file")
     fingerprint = make_fingerprint("replay", path.stem, {"sha256": file_digest(path)})
-    if not _looks_like_jsonl(path):
+    if path.suffix == ".parquet":
+        grades, probs = read_label_rows(path, enumerate(read_parquet_rows(path, ()), start=1), scale)
+    elif _looks_like_jsonl(path):
+        grades, probs = read_label_rows(path, jsonl_objects(path, "labels"), scale)
+    else:
         return LookupJudge(read_qrels(path, scale=scale), fingerprint)
-    grades, probs = read_label_jsonl(path, scale)
     scale = sorted({g for p in probs.values() for g in p} | set(grades.values()))
     return LookupJudge(grades, fingerprint, {pair: tuple(p.get(g, 0.0) for g in scale) for pair, p in probs.items()},
                        scale)
@@ -52,9 +57,15 @@ def replay_judge(path: str | Path, scale: Collection[int] | None = None) -> Look
 def read_label_jsonl(path: Path, scale: Collection[int] | None = None
                      ) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
     """Grades, and the grade probabilities of the lines that have them, from an UMBRELA-style JSONL label file."""
+    return read_label_rows(path, jsonl_objects(path, "labels"), scale)
+
+
+def read_label_rows(path: Path, rows: Iterable[tuple[int, dict]], scale: Collection[int] | None = None
+                    ) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
+    """Grades and grade probabilities from numbered label rows (a label JSONL's lines, a label Parquet's rows)."""
     grades: dict[Pair, int] = {}
     probs: dict[Pair, dict[int, float]] = {}
-    for number, obj in jsonl_objects(path, "labels"):
+    for number, obj in rows:
         qid, did, grade = (_first(obj, keys) for keys in (QUERY_KEYS, DOC_KEYS, GRADE_KEYS))
         if qid is None or did is None or not isinstance(grade, int) or isinstance(grade, bool):
             raise InputFormatError(path, number, f"a query id ({'/'.join(QUERY_KEYS)}), a doc id ({'/'.join(DOC_KEYS)}) "
@@ -69,11 +80,17 @@ def read_label_jsonl(path: Path, scale: Collection[int] | None = None
     return grades, probs
 
 
-def write_label_jsonl(path: str | Path, judgments: Iterable[Judgment], scale: Sequence[int]) -> int:
-    """Write the graded judgments as a label JSONL with their grade probabilities over ``scale``; returns the count."""
-    rows = [{"qid": j.query_id, "docid": j.doc_id, "judgment": j.grade,
+def label_rows(judgments: Iterable[Judgment], scale: Sequence[int]) -> list[dict]:
+    """The graded judgments as label rows (``qid``, ``docid``, ``judgment``, ``probs`` over ``scale``): the label
+    JSONL's lines, UMBRELA's keys."""
+    return [{"qid": j.query_id, "docid": j.doc_id, "judgment": j.grade,
              "probs": {str(g): p for g, p in zip(scale, j.probs)} if j.probs else None}
             for j in judgments if j.status == "ok" and j.grade is not None]
+
+
+def write_label_jsonl(path: str | Path, judgments: Iterable[Judgment], scale: Sequence[int]) -> int:
+    """Write the graded judgments as a label JSONL with their grade probabilities over ``scale``; returns the count."""
+    rows = label_rows(judgments, scale)
     write_jsonl(path, rows)
     return len(rows)
 

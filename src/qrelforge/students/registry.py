@@ -28,6 +28,7 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputFormatError(path, None, "a student model folder written by 'qrelforge train'", "no qrelforge.json")
     card = read_json_object(path, "a student's card")
+    student_kind(card.get("kind"), str(model_dir))  # an unknown kind is named first, with the known ones
     missing = [key for key in CARD_KEYS if key not in card]
     if missing:
         raise InputFormatError(path, None, f"a student's card with {', '.join(CARD_KEYS)}", f"no {', '.join(missing)}")

