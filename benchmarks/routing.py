@@ -22,7 +22,7 @@ from qrelforge.labeling.config import ROUTING_SCORES
 from qrelforge.labeling.route import Budget, choose, uncertainty
 from qrelforge.report import markdown_table
 
-SHARES = (0, 5, 10, 20, 30, 50, 100)
+SHARES = (0, 5, 10, 20, 30, 50, 60, 70, 80, 90, 100)
 GPT4O = Prices(input_per_million=2.5, output_per_million=10.0)
 
 

@@ -79,7 +79,7 @@ def test_the_cli_contract_routes_to_a_replayed_label_file(student: Path, small_d
     assert all(read_qrels(out)[p] == human[p] for p in human
                if next(r for r in rows if (r["qid"], r["docid"]) == (p.query_id, p.doc_id))["source"] == "teacher")
     report = (tmp_path / "r" / "report.md").read_text()
-    assert "cascade (margin, budget 25%)" in report and "Calibration of the student's grade probabilities" in report
+    assert "cascade (cut, budget 25%)" in report and "Calibration of the student's grade probabilities" in report
     assert main(["label", "--model", str(student), "--dataset", str(small_dataset), "--out", str(out),
                  "--route", str(teacher), "--budget", "$5"]) == 2
     assert "needs a teacher with prices" in capsys.readouterr().err

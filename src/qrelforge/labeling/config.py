@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 RAY = "ray engine (--engine ray)"  # the CLI's group of these flags
 ROUTING_SCORES = ("entropy", "margin", "cut")  # how unsure a student is of a pair (labeling/route.py)
-DEFAULT_ROUTING = "margin"  # the best of the three on DL20 (benchmarks/RESULTS.md, issue 17)
+DEFAULT_ROUTING = "cut"  # the best of the three on DL20 (benchmarks/RESULTS.md, issue 17)
 
 
 @dataclass(frozen=True)
