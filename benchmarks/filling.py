@@ -4,7 +4,7 @@
         --filler student=STUDENT_LABELS --filler gpt-4o=.../judges/narabzad__gpt-4o_graded_dl20_32.txt \
         --base /work/models/embeddinggemma-300m [--keep 10,30,50] [--seeds 3]
 
-Systems rerank each query's judged docs: BM25 (bm25s), the cosine of each base (MiniLM packaged, and each
+Systems rerank each query's judged docs: BM25 (bm25s: default, k1 0.9 / b 0.4, unstemmed), the cosine of each base (MiniLM packaged, and each
 ``--base``; frozen, from the embedding cache), and reciprocal-rank fusions of every pair and of all of them. For each
 share kept (a random share of the human judgments, per seed), each system's nDCG@10 is computed on the kept qrels
 (holes count as not relevant), and on the kept qrels filled by each filler in the union of the systems' top 10
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bases import cosines, frozen  # noqa: E402
 
-from qrelforge import BM25Index, load_dataset, read_qrels, replay_judge  # noqa: E402
+from qrelforge import BM25Index, IndexConfig, load_dataset, replay_judge  # noqa: E402
 from qrelforge.evaluate.ranking import per_query  # noqa: E402
 from qrelforge.labeling.fill import holes  # noqa: E402
 from qrelforge.report import markdown_table  # noqa: E402
@@ -34,13 +34,18 @@ from qrelforge.students.base import numeric_format  # noqa: E402
 from qrelforge.students.encoders import default_base  # noqa: E402
 
 
+BM25S = {"bm25": IndexConfig(), "bm25 k1=0.9 b=0.4": IndexConfig(k1=0.9, b=0.4),
+         "bm25 unstemmed": IndexConfig(stemmer=None)}
+
+
 def systems(dataset: object, bases: list[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """Runs over each query's judged docs: BM25, each base's cosine, and RRF fusions."""
+    """Runs over each query's judged docs: BM25 in three settings, each base's cosine, and RRF fusions."""
     pairs = dataset.pairs
-    index = BM25Index.build(dataset.docs)
-    runs: dict[str, dict[str, dict[str, float]]] = {"bm25": {}}
-    for p in pairs:
-        runs["bm25"].setdefault(p.query_id, {})[p.doc_id] = index.scores(dataset.queries[p.query_id], [p.doc_id])[0]
+    runs: dict[str, dict[str, dict[str, float]]] = {}
+    for name, config in BM25S.items():
+        index, runs[name] = BM25Index.build(dataset.docs, config), {}
+        for p in pairs:
+            runs[name].setdefault(p.query_id, {})[p.doc_id] = index.scores(dataset.queries[p.query_id], [p.doc_id])[0]
     fmt = numeric_format("auto", "cpu")
     for base in bases:
         scores = cosines(frozen(base, fmt), [dataset.queries[p.query_id] for p in pairs],

@@ -23,10 +23,13 @@ SETTINGS_FILE = "qrelforge-index.json"
 
 @dataclass(frozen=True)
 class IndexConfig:
-    """How texts become BM25 terms: a PyStemmer language (None: no stemming) and a bm25s stopword list."""
+    """How texts become BM25 terms (a PyStemmer language, None: no stemming; a bm25s stopword list) and BM25's own
+    parameters (bm25s's defaults)."""
 
     stemmer: str | None = "english"
     stopwords: str | None = "en"
+    k1: float = 1.5
+    b: float = 0.75
 
 
 class BM25Index:
@@ -46,7 +49,7 @@ class BM25Index:
             raise ConfigError("cannot build a BM25 index over an empty corpus")
         tokens = bm25s.tokenize([docs[d] for d in doc_ids], stopwords=config.stopwords,
                                 stemmer=_stemmer(config.stemmer), show_progress=progress)
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=config.k1, b=config.b)
         retriever.index(tokens, show_progress=progress)
         return cls(retriever, doc_ids, config.stemmer, config.stopwords)
 
