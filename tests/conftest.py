@@ -48,3 +48,14 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bi-encoder student on the tiny BERT, a few fp32 steps on 8 demo queries: real folders, seconds to make."""
+    from qrelforge import TrainConfig, teacher_examples, train_student
+
+    demo = load_dataset("dl20-demo")
+    config = TrainConfig(base=str(tiny_base), max_steps=4, max_length=64, batch_size=16, precision="fp32")
+    return train_student(teacher_examples([demo.subset(sorted(demo.queries)[:8])]),
+                         tmp_path_factory.mktemp("tiny-student") / "student", config, progress=False).model_dir

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from fault_server import fault_server
-from qrelforge import TrainConfig, load_dataset, read_qrels, teacher_examples, train_student
+from qrelforge import load_dataset, read_qrels
 
 QRELFORGE = [sys.executable, "-m", "qrelforge"]
 KILLS = Counter()  # stage -> kills made; the module's last test checks the total
@@ -66,12 +66,9 @@ def same_store(killed: Path, whole: Path) -> None:
     assert answers(killed) == answers(whole)
 
 
-@pytest.fixture(scope="module")
-def student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    demo = load_dataset("dl20-demo")
-    config = TrainConfig(base=str(tiny_base), max_steps=3, max_length=64, precision="fp32")
-    return train_student(teacher_examples([demo.subset(sorted(demo.queries)[:6])]),
-                         tmp_path_factory.mktemp("crash") / "student", config, progress=False).model_dir
+@pytest.fixture
+def student(tiny_student: Path) -> Path:
+    return tiny_student
 
 
 def graded_by_hash(body: dict, number: int) -> tuple:

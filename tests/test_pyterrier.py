@@ -6,18 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from qrelforge import TrainConfig, load_dataset, read_qrels, teacher_examples, train_student
+from qrelforge import load_dataset, read_qrels
 from qrelforge.cli import main
 
 pt = pytest.importorskip("pyterrier", reason="the pyterrier extra is not installed: pip install 'qrelforge[pyterrier]'")
 
 
-@pytest.fixture(scope="module")
-def student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    demo = load_dataset("dl20-demo")
-    config = TrainConfig(base=str(tiny_base), max_steps=4, max_length=64, precision="fp32")
-    return train_student(teacher_examples([demo.subset(sorted(demo.queries)[:8])]),
-                         tmp_path_factory.mktemp("pt") / "student", config, progress=False).model_dir
+@pytest.fixture
+def student(tiny_student: Path) -> Path:
+    return tiny_student
 
 
 def results(dataset_dir: Path) -> object:

@@ -9,18 +9,14 @@ import numpy as np
 import pytest
 
 from fault_server import fault_server
-from qrelforge import ConfigError, JudgmentStore, TrainConfig, load_dataset, load_student, read_qrels
-from qrelforge import teacher_examples, train_student
+from qrelforge import ConfigError, JudgmentStore, load_dataset, load_student, read_qrels
 from qrelforge.cli import main
 from qrelforge.labeling.route import Budget, route_job, uncertainty
 
 
-@pytest.fixture(scope="module")
-def student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    demo = load_dataset("dl20-demo")
-    config = TrainConfig(base=str(tiny_base), max_steps=5, max_length=64, batch_size=16)
-    return train_student(teacher_examples([demo.subset(sorted(demo.queries)[:10])]),
-                         tmp_path_factory.mktemp("route") / "student", config, progress=False).model_dir
+@pytest.fixture
+def student(tiny_student: Path) -> Path:
+    return tiny_student
 
 
 def test_budgets_read_as_counts_shares_or_money() -> None:
