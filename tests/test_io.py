@@ -157,3 +157,21 @@ def test_labels_and_judgments_export_and_import_in_every_format(tmp_path: Path) 
     assert [(r["doc_id"], r["status"], r["raw"], r.get("truncated")) for r in rows] == \
         [("d1", "ok", None, True), ("d2", "parse_error", "I think so", None)]
     assert main(["export", str(store.path), "--to", str(tmp_path / "store.jsonl")]) == 2
+
+
+def test_outputs_keep_the_umask_permissions(tmp_path: Path) -> None:
+    """Reports and models can be shared: files as open() makes them (0644 under umask 022), folders as mkdir does."""
+    import os
+
+    from qrelforge.io.files import umask, write_folder_atomic
+
+    previous = os.umask(0o022)
+    umask.cache_clear()
+    try:
+        write_atomic(tmp_path / "report.md", "x")
+        write_folder_atomic(tmp_path / "model", lambda folder: (folder / "w.bin").write_bytes(b"1"))
+    finally:
+        os.umask(previous)
+        umask.cache_clear()
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755

@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..errors import QrelforgeError
 from ..records import Pair
@@ -45,10 +47,7 @@ class Agreement:
 
 def agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int]) -> Agreement:
     """Kappa (4-class, and binarized at >=1 and >=2), ordinal alpha, accuracy, Spearman and confusion."""
-    import krippendorff
     import numpy as np
-    from scipy.stats import spearmanr
-    from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
     common = sorted(set(labels) & set(qrels))
     if not common:
@@ -57,6 +56,18 @@ def agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int]) -> Agreemen
     judge = np.array([labels[p] for p in common])
     human = np.array([qrels[p] for p in common])
     grades = tuple(sorted(set(judge.tolist()) | set(human.tolist())))
+    with warnings.catch_warnings():  # an undefined statistic (one grade only) is reported as None, not warned about
+        warnings.simplefilter("ignore")
+        return _agreement(labels, qrels, common, judge, human, grades)
+
+
+def _agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int], common: list[Pair], judge: Any, human: Any,
+               grades: tuple[int, ...]) -> Agreement:
+    import krippendorff
+    import numpy as np
+    from scipy.stats import spearmanr
+    from sklearn.metrics import cohen_kappa_score, confusion_matrix
+
     return Agreement(
         n=len(common),
         missing_labels=len(qrels.keys() - labels.keys()),
