@@ -1,7 +1,7 @@
 """Command line: one subcommand per stage. Parse options, call the library, print the result.
 
 Settings flags are derived from the settings dataclasses (``cli/flags.py``); the commands live in
-``cli/commands.py``. Heavy libraries are imported inside each command, so ``qrelforge --help`` is instant.
+``cli/commands.py`` and ``cli/labeling.py``. Heavy libraries are imported inside each command, so ``qrelforge --help`` is instant.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import QrelforgeError
 from ..progress import LOG_ENV
@@ -90,6 +91,19 @@ def parser() -> argparse.ArgumentParser:
                             "(--teacher), resumably, and write three training-label files with provenance: "
                             "human.jsonl (DIR's qrels), student.jsonl (the machine's labels, its source 'student' or "
                             "'teacher') and both.jsonl (the union; the human label wins where a pair has both)."))
+    _jobs_on_labels(sub)
+    _rank_eval(sub.add_parser("rank-eval", help="train a ranker per training set and compare nDCG@10 on human qrels",
+                              description="Train the same ranker (same steps and seed) on each training-label "
+                              "file, rerank the judged docs of each query of the evaluation dataset, and report "
+                              "nDCG@10 (95% bootstrap CI), MAP and MRR@10 with paired tests against the first "
+                              "training set."))
+    return top
+
+
+def _jobs_on_labels(sub: Any) -> None:
+    """fill, export and review: what is done with labels once they exist."""
+    from . import labeling
+
     fill = sub.add_parser("fill", help="label the unjudged pairs of a run's top K and evaluate on both qrels",
                           description="Label the pairs of each query's top K in RUN that QRELS does not judge, with "
                           "JUDGE (a student folder, a teacher YAML or a label file), merge them with QRELS (a human "
@@ -102,7 +116,7 @@ def parser() -> argparse.ArgumentParser:
     fill.add_argument("--dataset", required=True, metavar="DIR", help="the texts the judge reads, the ids it checks")
     fill.add_argument("--depth", type=int, default=10, metavar="K", help="rank cut-off (default: %(default)s)")
     fill.add_argument("--out", required=True, type=Path, metavar="QRELS_OUT")
-    _quiet(fill, commands.fill)
+    _quiet(fill, labeling.fill)
     exp = sub.add_parser("export", help="convert labels or judgments: TREC qrels, label JSONL (UMBRELA's keys), "
                          "Parquet", description="Write SOURCE (a label file: TREC qrels, label JSONL or Parquet; or a "
                          "judgment store, *.judgments.jsonl) as TARGET, whose suffix says the format: .txt (TREC "
@@ -110,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
                          "store's every field).")
     exp.add_argument("source", type=Path, metavar="SOURCE")
     exp.add_argument("--to", required=True, type=Path, metavar="TARGET")
-    exp.set_defaults(command=commands.export)
+    exp.set_defaults(command=labeling.export)
     rev = sub.add_parser("review", help="serve a page on 127.0.0.1 where assessors grade the contested pairs",
                          description="Serve the review page of LABELS (a 'qrelforge label' job, routed or not): "
                          "pairs where the judges disagree or the student is unsure come first; grade with the keys "
@@ -121,13 +135,7 @@ def parser() -> argparse.ArgumentParser:
     rev.add_argument("--port", type=int, default=8765, help="0: any free port (default: %(default)s)")
     rev.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
     rev.add_argument("--export", action="store_true", help="write the assessor's grades as qrels and exit")
-    rev.set_defaults(command=commands.review)
-    _rank_eval(sub.add_parser("rank-eval", help="train a ranker per training set and compare nDCG@10 on human qrels",
-                              description="Train the same ranker (same steps and seed) on each training-label "
-                              "file, rerank the judged docs of each query of the evaluation dataset, and report "
-                              "nDCG@10 (95% bootstrap CI), MAP and MRR@10 with paired tests against the first "
-                              "training set."))
-    return top
+    rev.set_defaults(command=labeling.review)
 
 
 def _train(train: argparse.ArgumentParser) -> None:
@@ -146,7 +154,7 @@ def _train(train: argparse.ArgumentParser) -> None:
 def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
     from ..labeling.config import DEFAULT_ROUTING, ROUTING_SCORES, RayOptions
     from ..students.config import EngineSettings
-    from . import commands
+    from . import labeling
 
     lab.add_argument(*judge_flags, dest="judge", required=True, metavar="JUDGE", help="a student folder, a teacher "
                      "YAML file, a label file (TREC qrels or label JSONL), or 'human' (DIR's own qrels)")
@@ -167,7 +175,7 @@ def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
     add_config_flags(lab.add_argument_group("student engine"), EngineSettings)
     add_config_flags(lab, RayOptions)
     lab.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
-    _quiet(lab, commands.label)
+    _quiet(lab, labeling.label)
 
 
 def _augment(aug: argparse.ArgumentParser) -> None:
