@@ -64,7 +64,7 @@ def main() -> None:
     args.add_argument("--student", action="append", default=[], metavar="NAME=MODEL_DIR")
     args.add_argument("--per-grade", type=int, default=100)
     args.add_argument("--teacher-per-grade", type=int, default=3)
-    args.add_argument("--templates", default="umbrela,rubric")
+    args.add_argument("--templates", default="umbrela,rubric", help='comma-separated; "" for none')
     args.add_argument("--seed", type=int, default=0)
     args.add_argument("--out", required=True, type=Path)
     opts = args.parse_args()
@@ -82,7 +82,7 @@ def main() -> None:
         print(f"student {name}: {results[f'student {name}']}", flush=True)
 
     small, small_clean, small_origin = attack_set(dataset, opts.teacher_per_grade, opts.seed)
-    for template in opts.templates.split(","):
+    for template in filter(None, opts.templates.split(",")):  # --templates "": students only
         for fenced in (False, True):
             teacher = load_teacher(TeacherConfig(kind="llama-cpp", template=template, fence_passage=fenced), small)
             judged = {j.pair: j.grade for j in teacher.judge(small_clean + list(small_origin))}
