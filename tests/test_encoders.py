@@ -77,7 +77,9 @@ def test_a_frozen_encoder_trains_only_its_head_and_caches_each_text_once(
     cold = tmp_path / "cold.sqlite"
     monkeypatch.setenv("QRELFORGE_EMBEDDING_CACHE", str(cold))
     again = list(load_student(result.model_dir, dataset).judge(dataset.pairs))
-    assert rows(cold) == distinct and [j.probs for j in again] == pytest.approx([j.probs for j in first], abs=1e-5)
+    assert rows(cold) == distinct  # a new cache is filled, and gives the same probabilities (to float rounding:
+    # training embedded the texts in other batches than labeling does)
+    assert np.allclose([j.probs for j in again], [j.probs for j in first], rtol=0, atol=1e-5)
     other = "fp32" if student.format == "bf16" else "bf16"
     changed = load_student(result.model_dir, dataset, EngineSettings(precision=other))
     list(changed.judge(dataset.pairs[:5]))
