@@ -51,7 +51,7 @@ def bf16_is_fast(device: str) -> bool:
 
     if device == "cuda":
         return torch.cuda.is_bf16_supported()
-    # emulated bf16 is 5-300x slower than fp32 (300x on an AVX2-only EPYC: a 1024 product took 3 s): a small product
+    # emulated bf16 is 5-100x slower than fp32 (100x on an AVX2-only EPYC: a 1024 product took 3 s): a small product
     # tells it in well under a second, before the measurement that decides
     if matmul_flops(torch.bfloat16, 256, repeats=2) < matmul_flops(torch.float32, 256, repeats=2) / 4:
         return False
