@@ -89,11 +89,16 @@ def test_well_formed_qrels_lose_no_row(rows: list[tuple[str, str, int]], bom: bo
 def test_well_formed_queries_lose_no_row(rows: list[tuple[str, str]], bom: bool) -> None:
     data = ("\ufeff" if bom else "") + "".join(f"{q}\t{t}\n" for q, t in rows)
     result = reads_or_names_the_file(read_queries_tsv, data.encode(), "queries.tsv")
-    ids = [q for q, _ in rows]
-    if len(set(ids)) == len(ids):
-        assert result == {q: t.strip() for q, t in rows}  # the first id carries no BOM
-    else:
-        assert isinstance(result, InputFormatError) and "each query id once" in str(result)
+    seen: set[str] = set()
+    for number, (q, t) in enumerate(rows, start=1):  # the first bad line is named: a third column or an id again
+        if "\t" in t.rstrip():
+            assert isinstance(result, InputFormatError) and result.line == number and "columns" in str(result)
+            return
+        if q in seen:
+            assert isinstance(result, InputFormatError) and "each query id once" in str(result)
+            return
+        seen.add(q)
+    assert result == {q: t.strip() for q, t in rows}  # the first id carries no BOM
 
 
 @FUZZ

@@ -60,7 +60,8 @@ def test_bad_docs_and_queries(tmp_path: Path) -> None:
     err = error_of(lambda: load_dataset(folder).docs)
     assert err.line == 2 and "invalid JSON" in err.got
     (folder / "docs.jsonl").write_text('{"doc_id": "d1", "body": "x"}\n')
-    assert "doc_id" in error_of(lambda: load_dataset(folder).docs).expected
+    err = error_of(lambda: load_dataset(folder).docs)
+    assert '"text"' in err.expected and "no 'text' among keys ['body', 'doc_id']" in err.got
     (folder / "queries.tsv").write_text("q1\tapple pie\nq2 pear tart\n")
     err = error_of(lambda: load_dataset(folder).queries)
     assert err.line == 2 and "query_id<TAB>text" in err.expected

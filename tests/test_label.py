@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from qrelforge import Judgment, JudgmentStore, LookupJudge, Pair, label
+from qrelforge.errors import Interrupted
 
 PAIRS = [Pair(f"q{i // 10}", f"d{i}") for i in range(95)]
 
@@ -39,11 +40,11 @@ def stored_keys(path: Path) -> Counter:
 
 def test_interrupted_then_resumed_judges_each_pair_once(tmp_path: Path) -> None:
     judge = LookupJudge({p: i % 4 for i, p in enumerate(PAIRS[:90])}, "replay:t:1")
-    store = JudgmentStore(tmp_path / "j.jsonl")
-    with pytest.raises(KeyboardInterrupt):
+    with JudgmentStore(tmp_path / "j.jsonl") as store, pytest.raises(Interrupted, match="40 pairs judged"):
         label(StopsAfter(judge, 2), PAIRS, store, batch_size=20, progress=False)
     assert len(stored_keys(store.path)) == 40
-    run = label(judge, PAIRS + PAIRS[:3], JudgmentStore(store.path), batch_size=20, progress=False)
+    with JudgmentStore(store.path) as again:
+        run = label(judge, PAIRS + PAIRS[:3], again, batch_size=20, progress=False)
     assert (run.judged, run.reused) == (55, 40)
     assert run.statuses == {"ok": 50, "no_label": 5}
     keys = stored_keys(store.path)

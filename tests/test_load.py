@@ -44,6 +44,7 @@ def test_twenty_thousand_pairs_under_faults(tmp_path: Path) -> None:
                                concurrency=32, max_retries=3, timeout=10)
         teacher = load_teacher(config, dataset)
         run = label(teacher, pairs, store, progress=False)
+        store.close()
         print(f"{run.judged} pairs in {run.seconds:.0f} s ({run.pairs_per_second:.0f}/s), statuses {run.statuses}, "
               f"{len(server.bodies)} requests")
         assert run.judged == PAIRS and set(run.statuses) <= {"ok", "api_error"}

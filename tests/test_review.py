@@ -20,9 +20,8 @@ from qrelforge import TrainConfig, load_dataset, load_student, read_qrels, repla
 from qrelforge.labeling.route import Budget, route_job
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are "
-                                 "not installed (make test installs them)")]
+needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver "
+                                    "are not installed (make test installs them)")
 
 
 @pytest.fixture
@@ -42,12 +41,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(labels: Path, port: int) -> subprocess.Popen:
+def serve(labels: Path, port: int) -> tuple[subprocess.Popen, str]:
+    """The review server of ``labels`` on ``port``, and the URL it printed (its token in the query)."""
     server = subprocess.Popen([sys.executable, "-m", "qrelforge", "review", "--labels", str(labels), "--port",
                                str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = server.stdout.readline()
-    assert f"http://127.0.0.1:{port}/" in line, line + server.stdout.read()
-    return server
+    if f"http://127.0.0.1:{port}/?token=" not in line:
+        server.kill()
+        pytest.fail(f"the review command printed no URL with a token: {line + server.stdout.read()}")
+    return server, line.split()[2]
+
+
+def token_of(url: str) -> dict[str, str]:
+    return {"X-Qrelforge-Token": url.split("token=")[1]}
 
 
 @pytest.fixture
@@ -73,13 +79,15 @@ def wait_for(condition: object, seconds: float = 20) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.browser
+@needs_chromium
 def test_grade_three_pairs_kill_restart_reload_and_export(routed: Path, browser: object, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     port = free_port()
-    server = serve(routed, port)
+    server, url = serve(routed, port)
     try:
-        browser.get(f"http://127.0.0.1:{port}/")
+        browser.get(url)
         wait_for(lambda: browser.find_element(By.ID, "status").text == "not graded yet")
         first = browser.find_element(By.ID, "position").text
         assert "pair 1 of 96" in first
@@ -94,9 +102,9 @@ def test_grade_three_pairs_kill_restart_reload_and_export(routed: Path, browser:
         server.send_signal(signal.SIGKILL)  # no shutdown, no flush: what is saved must already be on disk
         server.wait()
 
-    server = serve(routed, port)
+    server, url = serve(routed, port)  # a new run, a new token
     try:
-        browser.refresh()
+        browser.get(url)
         wait_for(lambda: "pair 1 of 96" in browser.find_element(By.ID, "position").text)
         seen = []
         for _ in range(3):
@@ -106,7 +114,8 @@ def test_grade_three_pairs_kill_restart_reload_and_export(routed: Path, browser:
         assert seen == [(pair, f"saved: grade {g}") for pair, g in zip(wanted, (2, 0, 3))]
         browser.find_element(By.ID, "export").click()
         wait_for(lambda: "exported 3 grades" in browser.find_element(By.ID, "status").text)
-        marked = [i for i, item in enumerate(json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/items")))
+        listing = urllib.request.Request(f"http://127.0.0.1:{port}/api/items", headers=token_of(url))
+        marked = [i for i, item in enumerate(json.load(urllib.request.urlopen(listing)))
                   if any(term for _, term in item["passage"])]
         here = int(browser.find_element(By.ID, "position").text.split()[1]) - 1
         browser.find_element(By.TAG_NAME, "body").send_keys(("j" if marked[0] > here else "k") * abs(marked[0] - here))
@@ -118,7 +127,7 @@ def test_grade_three_pairs_kill_restart_reload_and_export(routed: Path, browser:
                 "grade 7 is not on the scale"), ({"grade": 1}, 400, "expected a JSON object")]
         for payload, status, message in bad:
             request = urllib.request.Request(f"http://127.0.0.1:{port}/api/grade", json.dumps(payload).encode(),
-                                             {"Content-Type": "application/json"})
+                                             {"Content-Type": "application/json"} | token_of(url))
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request)
             assert refused.value.code == status and message in json.loads(refused.value.read())["error"]
@@ -132,3 +141,38 @@ def test_grade_three_pairs_kill_restart_reload_and_export(routed: Path, browser:
     assert len(rows) == 3 and {r["source"] for r in rows} == {"assessor"} and all(r["label_source"] for r in rows)
     assert replay_judge(routed.with_name("labels.txt.assessor.jsonl")).grades == exported  # feeds back as labels
     assert (tmp_path / "review.png").stat().st_size > 10_000
+
+
+def test_only_its_own_page_may_read_or_write(routed: Path) -> None:
+    """DNS rebinding (a foreign Host), another site's page (a foreign Origin) and requests without the run's token
+    are refused with 403, and nothing they send is saved; the page's own requests pass."""
+    port = free_port()
+    server, url = serve(routed, port)
+    base, token = f"http://127.0.0.1:{port}", token_of(url)
+    pair = {"qid": "nope", "docid": "x", "grade": 1}
+
+    def status(path: str, headers: dict[str, str], body: bytes | None = None) -> int:
+        request = urllib.request.Request(base + path, body, headers, method="POST" if body is not None else "GET")
+        try:
+            return urllib.request.urlopen(request).status
+        except urllib.error.HTTPError as refused:
+            assert "error" in json.loads(refused.read())
+            return refused.code
+
+    grade = json.dumps(pair).encode()
+    as_json = {"Content-Type": "application/json"}
+    try:
+        assert status("/api/items", token) == 200 and status("/api/items", {}) == 403
+        assert status("/api/items", token | {"Host": "evil.example"}) == 403  # rebound name
+        assert status("/", {"Host": f"evil.example:{port}"}) == 403
+        assert status("/api/grade", as_json | {"Host": "evil.example"} | token, grade) == 403
+        assert status("/api/grade", as_json | {"Origin": "http://evil.example"} | token, grade) == 403
+        assert status("/api/grade", as_json, grade) == 403  # no token
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"}
+        assert status("/api/export", form, b"x=1") == 403 and status("/api/export", {}, b"") == 403
+        assert status("/api/grade", as_json | {"Origin": base} | token, grade) == 404  # its own page: the pair is unknown
+        assert status("/api/export", {"Origin": base} | token, b"") == 200
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    assert not routed.with_name("labels.txt.assessor.log.jsonl").read_text()  # nothing refused was saved

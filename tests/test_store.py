@@ -13,9 +13,9 @@ def j(q: str, d: str, grade: int | None, judge: str = "A", status: str = "ok") -
 
 
 def test_round_trip_and_judges_kept_apart(tmp_path: Path) -> None:
-    store = JudgmentStore(tmp_path / "s.jsonl")
-    store.append([j("q1", "d1", 1), j("q1", "d2", None, status="parse_error")])
-    store.append([j("q1", "d1", 3, judge="B")])
+    with JudgmentStore(tmp_path / "s.jsonl") as store:
+        store.append([j("q1", "d1", 1), j("q1", "d2", None, status="parse_error")])
+        store.append([j("q1", "d1", 3, judge="B")])
     again = JudgmentStore(tmp_path / "s.jsonl")
     assert again.done("A") == {Pair("q1", "d1"), Pair("q1", "d2")}
     assert again.judgments("A") == [j("q1", "d1", 1), j("q1", "d2", None, status="parse_error")]
@@ -27,10 +27,10 @@ def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
     JudgmentStore(path).append([j("q1", "d1", 1), j("q1", "d2", 2)])
     whole = path.read_bytes()
     path.write_bytes(whole + b'{"judge": "A", "query_id": "q1", "doc_id": "d3", "gra')  # killed mid-write
-    store = JudgmentStore(path)
-    assert store.done("A") == {Pair("q1", "d1"), Pair("q1", "d2")}
-    assert path.read_bytes() == whole  # the torn tail is gone, so the next append starts on a fresh line
-    store.append([j("q1", "d3", 0)])
+    with JudgmentStore(path) as store:
+        assert store.done("A") == {Pair("q1", "d1"), Pair("q1", "d2")}
+        assert path.read_bytes() == whole  # the torn tail is gone, so the next append starts on a fresh line
+        store.append([j("q1", "d3", 0)])
     assert len(JudgmentStore(path).judgments("A")) == 3
 
 

@@ -160,14 +160,14 @@ def test_a_rerun_from_cache_makes_zero_requests(small_dataset, tmp_path):
     dataset = load_dataset(small_dataset)
     with fault_server(always("Score: 1")) as server:
         teacher = load_teacher(config(server), dataset)
-        store = JudgmentStore(tmp_path / "j.jsonl")
-        first = label(teacher, dataset.pairs[:10], store, progress=False)
+        with JudgmentStore(tmp_path / "j.jsonl") as store:
+            first = label(teacher, dataset.pairs[:10], store, progress=False)
         count = len(server.bodies)
-        again = label(load_teacher(config(server), dataset), dataset.pairs[:10], JudgmentStore(tmp_path / "j.jsonl"),
-                      progress=False)
-        assert count == 10 and len(server.bodies) == count
-        changed = load_teacher(config(server, template="rubric"), dataset)
-        label(changed, dataset.pairs[:10], store, progress=False)
+        with JudgmentStore(tmp_path / "j.jsonl") as store:
+            again = label(load_teacher(config(server), dataset), dataset.pairs[:10], store, progress=False)
+            assert count == 10 and len(server.bodies) == count
+            changed = load_teacher(config(server, template="rubric"), dataset)
+            label(changed, dataset.pairs[:10], store, progress=False)
         assert len(server.bodies) == 20  # a new prompt is a new judge: nothing stale is reused
     assert first.judged == 10 and again.judged == 0 and again.reused == 10
     assert changed.fingerprint != teacher.fingerprint

@@ -8,15 +8,15 @@ Names are imported on first use, so ``import qrelforge`` (and ``qrelforge --help
 """
 from __future__ import annotations
 
-from importlib import import_module
+from importlib import import_module, metadata
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = metadata.version("qrelforge")  # pyproject.toml is the version's one home
 
 _EXPORTS = {
     "qrelforge.records": ["Pair", "Judgment", "Usage", "GradeScale", "graded"],
     "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError", "JudgeError", "StoreError",
-                         "TeacherError"],
+                         "TeacherError", "Interrupted"],
     "qrelforge.datasets": ["Dataset", "load_dataset", "load_pairs", "split_queries"],
     "qrelforge.io.trec": ["read_qrels", "read_pairs", "write_qrels"],
     "qrelforge.io.store": ["JudgmentStore"],

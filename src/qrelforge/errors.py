@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 
@@ -36,3 +37,16 @@ class JudgeError(QrelforgeError):
 
 class StoreError(QrelforgeError):
     """A judgment store refused a write that would store a judge's answer for a pair twice."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT (Ctrl-C) or SIGTERM. Its message says what was saved and how to resume; the command
+    line prints it as one line and exits with 128 + the signal's number (130, 143)."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

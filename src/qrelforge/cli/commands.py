@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from .flags import config_from_args
+from .paths import named_path
 
 
 def train(args: argparse.Namespace) -> int:
@@ -97,7 +98,7 @@ def rank_eval(args: argparse.Namespace) -> int:
     train_dataset, eval_dataset = load_dataset(args.train_dataset), load_dataset(args.eval_dataset)
     sets = {}
     for spec in args.train:
-        name, path = spec.split("=", 1) if "=" in spec and not Path(spec).exists() else (Path(spec).stem, spec)
+        name, path = named_path(spec)
         if name in sets:
             raise ConfigError(f"two training sets are named {name!r}; name them with --train NAME=LABELS")
         sets[name] = read_training_labels(path)

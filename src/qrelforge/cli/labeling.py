@@ -20,6 +20,9 @@ def label(args: argparse.Namespace) -> int:
 
     dataset = load_dataset(args.dataset)
     pairs = load_pairs(args.pairs, dataset) if args.pairs else dataset.pairs
+    if not pairs:
+        source = args.pairs or (dataset.folder / "qrels.txt" if dataset.folder else args.dataset)
+        raise ConfigError(f"nothing to label: {source} holds no pairs")
     settings = config_from_args(EngineSettings, args)
     judge = load_judge(args.judge, dataset, pairs, settings)
     if args.route:
@@ -29,8 +32,8 @@ def label(args: argparse.Namespace) -> int:
         raise ConfigError(f"--dry-run and --budget are for teachers that bill tokens (or with --route); "
                           f"{args.judge} is not one")
     if args.dry_run:
-        store = JudgmentStore(LabelFiles(args.out).store)
-        p = plan(judge, pairs, store)
+        with JudgmentStore(LabelFiles(args.out).store) as store:
+            p = plan(judge, pairs, store)
         print(f"dry run: {p.todo} requests ({p.reused} pairs already answered in {store.path}); at most about "
               f"{p.estimate.prompt_tokens:,} prompt + {p.estimate.completion_tokens:,} completion tokens, "
               f"${p.cost:.4f}; teacher {judge.fingerprint}")
@@ -124,21 +127,24 @@ def fill(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from .. import ConfigError, JudgmentStore, replay_judge, write_qrels
+    from .. import ConfigError, replay_judge, write_qrels
     from ..io.files import write_jsonl
     from ..io.parquet import write_parquet_rows
-    from ..io.store import row_of
+    from ..io.store import read_judgments, row_of
     from ..judges.replay import label_rows
 
     formats = (".txt", ".jsonl", ".parquet")
     if args.to.suffix not in formats:
         raise ConfigError(f"--to {args.to}: the suffix names the format, one of {formats}")
     if args.source.name.endswith(".judgments.jsonl"):  # a store: every judgment, every field
-        store = JudgmentStore(args.source)
-        judgments = [j for fp in store.judges() for j in store.judgments(fp)]
-        if args.to.suffix == ".jsonl" or (args.to.suffix == ".txt" and len(store.judges()) > 1):
-            raise ConfigError(f"{args.source} holds {len(store.judges())} judges' judgments: export it to .parquet "
-                              f"(a row per judgment, its judge named){' or .txt' if len(store.judges()) == 1 else ''}")
+        judgments = sorted(read_judgments(args.source), key=lambda j: (j.judge, j.pair))
+        judges = len({j.judge for j in judgments})
+        if args.to.suffix == ".jsonl" or (args.to.suffix == ".txt" and judges > 1):
+            kinds = "label JSONL" if args.to.suffix == ".jsonl" else "TREC qrels (one grade per pair)"
+            targets = "to .parquet (every field of every judgment)" + (" or to .txt (its grades as TREC qrels)"
+                                                                        if judges == 1 else "")
+            raise ConfigError(f"{args.source} is a judgment store with {judges} judge{'s' if judges != 1 else ''}; it "
+                              f"cannot be written as {kinds}: export it {targets}")
         rows = [row_of(j) for j in judgments]
         labels = {j.pair: j.grade for j in judgments if j.status == "ok" and j.grade is not None}
     else:
@@ -172,10 +178,15 @@ def review(args: argparse.Namespace) -> int:
         qrels, provenance = export_grades(grades, {i.pair: i for i in items}, args.labels)
         print(f"wrote {qrels} and {provenance}: {len(grades.latest())} assessor grades")
         return 0
+    import secrets
+
     from werkzeug.serving import make_server
 
-    server = make_server(args.host, args.port, create_app(items, grades, GradeScale().grades, args.labels))
-    print(f"review page: http://{args.host}:{server.server_port}/ ({len(items)} pairs; grades saved to "
+    server = make_server(args.host, args.port, None)  # bound first: the app answers only to its own port
+    port, token = server.server_port, secrets.token_urlsafe(18)
+    hosts = list(dict.fromkeys(f"{name}:{port}" for name in (args.host, "127.0.0.1", "localhost")))
+    server.app = create_app(items, grades, GradeScale().grades, args.labels, token, hosts)
+    print(f"review page: http://{args.host}:{port}/?token={token} ({len(items)} pairs; grades saved to "
           f"{files.assessor_log}; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

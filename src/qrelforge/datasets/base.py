@@ -51,6 +51,12 @@ class Dataset:
         return cls(folder.name, folder)
 
     @property
+    def files(self) -> list[Path]:
+        """The files this dataset reads (those of its folder that exist): a command never writes over them."""
+        names = ("queries.tsv", "docs.jsonl", "qrels.txt", GRADES_FILE)
+        return [self.folder / name for name in names if (self.folder / name).exists()] if self.folder else []
+
+    @property
     def queries(self) -> Mapping[str, str]:
         if self._queries is None:
             self._queries = read_queries_tsv(self._file("queries.tsv"))

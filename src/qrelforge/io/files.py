@@ -16,15 +16,18 @@ from ..errors import ConfigError, InputFormatError
 T = TypeVar("T")
 
 
-def numbered_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: str | Path, what: str, complete: bool = False) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` for each non-blank line of a UTF-8 text file (a leading BOM and CRLF line ends
     are read as text editors write them). A missing file, bytes that are not UTF-8, or a NUL byte is an
-    InputFormatError naming the file, the line and what was expected."""
+    InputFormatError naming the file, the line and what was expected. With ``complete``, a last line without its
+    newline (an append still in progress) is left out."""
     path = Path(path)
     if not path.is_file():
         raise InputFormatError(path, None, f"an existing file with {what}", "no such file")
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if complete and not raw.endswith(b"\n"):
+                break
             if number == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
             try:
@@ -149,6 +152,8 @@ def write_folder_atomic(out: str | Path, write: Callable[[Path], None]) -> None:
     try:
         tmp.chmod(0o777 & ~umask())  # as mkdir would make it, not mkdtemp's private 0700
         write(tmp)
+        for path in tmp.rglob("*"):  # some writers (safetensors) make private 0600 files: as open() would, instead
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~umask())
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

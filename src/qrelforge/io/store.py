@@ -5,12 +5,17 @@ drops that torn tail, so every stored judgment is whole and none is stored twice
 ``api_error`` judgment (the server never answered): it does not count as done, and a later judgment of the same
 pair replaces it, so a resumed run retries exactly the pairs that were never answered.
 
+One process writes a store at a time: an open store holds an exclusive lock (``flock`` on ``STORE.lock``, which
+names the holder), so a second writer stops at once with a message naming the first; the kernel releases the lock
+of a killed process, so none is left stuck. ``read_judgments`` reads a store without writing or locking it. The
+store's file is created by its first append: a run that judged nothing leaves none behind.
+
 >>> import tempfile
 >>> from qrelforge import Judgment, JudgmentStore, Pair
->>> store = JudgmentStore(tempfile.mkdtemp() + "/labels.judgments.jsonl")
->>> store.append([Judgment("q1", "d1", 2, "judge-a")])
+>>> with JudgmentStore(tempfile.mkdtemp() + "/labels.judgments.jsonl") as store:
+...     store.append([Judgment("q1", "d1", 2, "judge-a")])
+...     store.pending("judge-a", [Pair("q1", "d1"), Pair("q1", "d2")])
 1
->>> store.pending("judge-a", [Pair("q1", "d1"), Pair("q1", "d2")])
 ([Pair(query_id='q1', doc_id='d2')], 1)
 """
 from __future__ import annotations
@@ -19,10 +24,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
+from types import TracebackType
 
 from ..errors import InputFormatError, StoreError
-from .files import append_jsonl, numbered_lines, open_append_only
 from ..records import STATUSES, Judgment, Pair, Usage
+from .files import append_jsonl, drop_torn_tail, numbered_lines
+from .lock import WriterLock
 
 EXPECTED = 'a judgment object {"judge", "query_id", "doc_id", "grade", "status", "probs", "raw", "usage"}'
 RETRIED = "api_error"
@@ -32,10 +39,26 @@ class JudgmentStore:
     """Judgments of any number of judges in one file; at most one judgment per judge and pair."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = open_append_only(path)
-        self._by_key: dict[tuple[str, Pair], Judgment] = {}
-        for judgment in self._read():
-            self._by_key[(judgment.judge, judgment.pair)] = judgment
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = WriterLock(self.path.with_name(self.path.name + ".lock"), f"the judgment store {self.path}")
+        try:
+            if self.path.is_file():
+                drop_torn_tail(self.path)
+            self._by_key = {(j.judge, j.pair): j for j in _read(self.path)}
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def close(self) -> None:
+        """Release the store for other writers (a closed store is not written again)."""
+        self._lock.release()
+
+    def __enter__(self) -> JudgmentStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
     def done(self, judge: str) -> set[Pair]:
         """Pairs this judge has answered: a stored judgment of any status but ``api_error``."""
@@ -64,16 +87,27 @@ class JudgmentStore:
         repeated = [k for k in keys if k in self._by_key and self._by_key[k].status != RETRIED]
         if repeated or len(set(keys)) != len(keys):
             raise StoreError(f"{self.path}: judgments already stored for {repeated[:3] or 'pairs repeated in batch'}")
-        append_jsonl(self.path, (row_of(j) for j in batch))
+        self._lock.check()
+        if batch:
+            append_jsonl(self.path, (row_of(j) for j in batch))
         self._by_key.update(zip(keys, batch))
         return len(batch)
 
-    def _read(self) -> Iterable[Judgment]:
-        for number, line in numbered_lines(self.path, "judgments"):
-            try:
-                yield _from_row(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise InputFormatError(self.path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
+
+def read_judgments(path: str | Path) -> list[Judgment]:
+    """Every judgment of a store file, read without writing it or taking its lock (a line a writer is still
+    appending is not read; an ``api_error`` answered again later gives way to its answer)."""
+    return list({(j.judge, j.pair): j for j in _read(Path(path), complete=True)}.values())
+
+
+def _read(path: Path, complete: bool = False) -> Iterable[Judgment]:
+    if not path.exists() and not complete:
+        return
+    for number, line in numbered_lines(path, "judgments", complete=complete):
+        try:
+            yield _from_row(json.loads(line))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputFormatError(path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
 
 
 def row_of(j: Judgment) -> dict[str, object]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..datasets import Dataset
 from ..fingerprint import make_fingerprint
-from ..llm.clients import async_client, check_not_refused
+from ..llm.clients import async_client, check_not_refused, server_url
 from ..llm.config import TeacherConfig
 from ..llm.fence import instruction_like
 from ..llm.parse import grade_probs, parse_grade
@@ -76,8 +76,9 @@ class OpenAITeacher:
                     temperature=c.temperature, max_tokens=c.max_tokens, **options)
             except openai.OpenAIError as exc:
                 check_not_refused(exc, c)
+                where = server_url(c) or "https://api.openai.com/v1"
                 return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error",
-                                raw=f"{type(exc).__name__}: {exc}", usage=Usage(requests=1))
+                                raw=f"{type(exc).__name__} from base_url {where}: {exc}", usage=Usage(requests=1))
         counted = response.usage
         usage = Usage(1, counted.prompt_tokens, counted.completion_tokens) if counted else Usage(requests=1)
         return self._read(pair, response.choices, usage)

@@ -48,10 +48,10 @@ def fill_job(judge: Judge, run: Run, qrels: Mapping[Pair, int], out: str | Path,
     """Label the holes of ``run``'s top ``depth`` with ``judge``, write the merged qrels to ``out`` (and who gave each
     label to ``out.provenance.jsonl``), and measure the run on the human and on the filled qrels."""
     files = LabelFiles(Path(out))
-    store = JudgmentStore(files.store)
     missing = holes(run, qrels, depth)
-    labeled = label(judge, missing, store, progress=progress)
-    judged = graded(store.judgments(judge.fingerprint, missing))
+    with JudgmentStore(files.store) as store:
+        labeled = label(judge, missing, store, progress=progress)
+        judged = graded(store.judgments(judge.fingerprint, missing))
     merged = dict(judged) | dict(qrels)  # a human label always wins
     write_qrels(files.labels, merged)
     write_jsonl(files.provenance, ({"qid": p.query_id, "docid": p.doc_id, "grade": g,

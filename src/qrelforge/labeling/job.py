@@ -16,6 +16,7 @@ label file, or ``human`` for the dataset's own qrels.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,12 @@ class LabelFiles:
         """A routed job's settings: the judges, the dataset, the routing score and budget."""
         return self.beside(".job.json")
 
+    @property
+    def all(self) -> list[Path]:
+        """Every file of the job (the Ray engine's shard folder aside): none of them may be one of its inputs."""
+        return [self.labels, self.store, self.soft, self.provenance, self.job, self.assessor_log, self.assessor_qrels,
+                self.assessor_labels]
+
 
 @dataclass(frozen=True)
 class Labeled:
@@ -107,19 +114,19 @@ def label_job(judge: Judge, pairs: Sequence[Pair], out: str | Path, *, store: Ju
     ``ray`` runs a student on a Ray cluster instead of in this process; ``budget`` (US$) caps a billed judge's spend.
     """
     files = LabelFiles(Path(out))
-    store = store or JudgmentStore(files.store)
     pairs = list(dict.fromkeys(pairs))
-    if ray is not None:
-        from ..students.student import Student
-        from .ray import label_with_ray
+    with contextlib.nullcontext(store) if store else JudgmentStore(files.store) as store:
+        if ray is not None:
+            from ..students.student import Student
+            from .ray import label_with_ray
 
-        if not isinstance(judge, Student):
-            raise ConfigError(f"the ray engine labels with a trained student; {judge.fingerprint} is not one")
-        run = label_with_ray(judge.model_dir, judge.dataset, pairs, store, files.shards, judge.settings, ray,
-                             progress=progress)
-    else:
-        run = label(judge, pairs, store, progress=progress, budget=budget)
-    judgments = store.judgments(run.judge, pairs)
+            if not isinstance(judge, Student):
+                raise ConfigError(f"the ray engine labels with a trained student; {judge.fingerprint} is not one")
+            run = label_with_ray(judge.model_dir, judge.dataset, pairs, store, files.shards, judge.settings, ray,
+                                 progress=progress)
+        else:
+            run = label(judge, pairs, store, progress=progress, budget=budget)
+        judgments = store.judgments(run.judge, pairs)
     write_qrels(files.labels, graded(judgments))
     if any(j.probs for j in judgments):
         write_label_jsonl(files.soft, judgments, judge.scale)

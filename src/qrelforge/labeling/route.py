@@ -121,14 +121,14 @@ def route_job(student: Any, teacher: Judge, pairs: Sequence[Pair], out: str | Pa
     if budget.usd is not None and not isinstance(teacher, BilledJudge):
         raise ConfigError(f"a budget in dollars needs a teacher with prices; {teacher.fingerprint} has none")
     files = LabelFiles(Path(out))
-    store = JudgmentStore(files.store)
     pairs = list(dict.fromkeys(pairs))
-    student_run = label(student, pairs, store, progress=progress)
-    mine = store.judgments(student.fingerprint, pairs)
-    scores = uncertainty(np.array([j.probs for j in mine]), student.scale, student.card["thresholds"], score)
-    routed = choose([j.pair for j in mine], scores, budget, teacher)
-    teacher_run = label(teacher, routed, store, progress=progress)
-    theirs = store.judgments(teacher.fingerprint, routed)
+    with JudgmentStore(files.store) as store:
+        student_run = label(student, pairs, store, progress=progress)
+        mine = store.judgments(student.fingerprint, pairs)
+        scores = uncertainty(np.array([j.probs for j in mine]), student.scale, student.card["thresholds"], score)
+        routed = choose([j.pair for j in mine], scores, budget, teacher)
+        teacher_run = label(teacher, routed, store, progress=progress)
+        theirs = store.judgments(teacher.fingerprint, routed)
     answers = {j.pair: j for j in theirs}
     provenance = [_row(j, answers.get(j.pair), float(s), student.scale, teacher.scale)
                   for j, s in zip(mine, scores)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..fingerprint import file_digest
-from .config import TeacherConfig
+from .config import TeacherConfig, check_base_url
 
 CONTEXT_TOKENS = 8192  # SmolLM2 and Gemma 3 read 8k
 
@@ -15,9 +15,16 @@ def async_client(config: TeacherConfig) -> Any:
     """An ``openai.AsyncOpenAI`` for ``config``: its base URL (or $OPENAI_BASE_URL), key, timeout and retries."""
     from openai import AsyncOpenAI
 
-    return AsyncOpenAI(base_url=config.base_url or os.environ.get("OPENAI_BASE_URL"),
-                       api_key=os.environ.get(config.api_key_env) or "unset", timeout=config.timeout,
-                       max_retries=config.max_retries)
+    return AsyncOpenAI(base_url=server_url(config), api_key=os.environ.get(config.api_key_env) or "unset",
+                       timeout=config.timeout, max_retries=config.max_retries)
+
+
+def server_url(config: TeacherConfig) -> str | None:
+    """The teacher's base URL: its ``base_url``, else ``$OPENAI_BASE_URL`` (checked), else None (OpenAI's)."""
+    if config.base_url:
+        return config.base_url
+    from_env = os.environ.get("OPENAI_BASE_URL")
+    return check_base_url(from_env, "$OPENAI_BASE_URL") if from_env else None
 
 
 def check_not_refused(exc: Exception, config: TeacherConfig) -> None:
@@ -25,7 +32,7 @@ def check_not_refused(exc: Exception, config: TeacherConfig) -> None:
     import openai
 
     if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
-        raise ConfigError(f"the server at {config.base_url or os.environ.get('OPENAI_BASE_URL') or 'api.openai.com'} "
+        raise ConfigError(f"the server at {server_url(config) or 'api.openai.com'} "
                           f"refused model {config.model!r}: {exc}; check the model name, base_url and "
                           f"${config.api_key_env}") from None
 

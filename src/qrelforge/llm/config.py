@@ -52,6 +52,12 @@ class Prices:
     def cost(self, usage: Usage) -> float:
         return (usage.prompt_tokens * self.input_per_million + usage.completion_tokens * self.output_per_million) / 1e6
 
+    def __post_init__(self) -> None:
+        for name in ("input_per_million", "output_per_million"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"prices: {name} must be zero or more (US$ per million tokens); got "
+                                  f"{getattr(self, name)}")
+
 
 @dataclass(frozen=True)
 class FewShotConfig:
@@ -97,6 +103,32 @@ class TeacherConfig:
         for name in ("samples", "concurrency", "max_tokens", "top_logprobs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"teacher {name} must be at least 1; got {getattr(self, name)}")
+        for name, low in (("temperature", 0.0), ("max_retries", 0)):
+            if getattr(self, name) < low:
+                raise ConfigError(f"teacher {name} must be {low} or more; got {getattr(self, name)}")
+        if self.timeout <= 0:
+            raise ConfigError(f"teacher timeout must be more than 0 seconds; got {self.timeout}")
+        if self.max_passage_chars is not None and self.max_passage_chars < 1:
+            raise ConfigError(f"teacher max_passage_chars must be at least 1 (or null: never cut); got "
+                              f"{self.max_passage_chars}")
+        if self.base_url is not None:
+            check_base_url(self.base_url, "teacher base_url")
+
+
+def check_base_url(url: str, where: str) -> str:
+    """``url`` if it is an http(s) URL with a host (``http://127.0.0.1:8000/v1``), else a ConfigError naming
+    ``where`` it came from."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        raise ConfigError(f"{where} {url!r} is not a URL ({exc}); expected e.g. http://127.0.0.1:8000/v1") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where} {url!r} is not an http(s) URL with a host; expected e.g. "
+                          f"http://127.0.0.1:8000/v1 or https://api.openai.com/v1")
+    return url
 
 
 NESTED = {"scale": GradeScale, "prices": Prices, "few_shot": FewShotConfig}  # read section by section

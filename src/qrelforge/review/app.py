@@ -1,21 +1,30 @@
 """The review page's web app (Flask): the page, the items as JSON, one POST per grade, and the export.
 
+Only its own page may use it. The server answers only requests whose ``Host`` is its own address (127.0.0.1 or
+localhost with its port), so a site whose name is rebound to 127.0.0.1 gets 403; every API request must carry the
+run's token (``X-Qrelforge-Token``; the printed URL hands it to the page), and a state-changing request whose
+``Origin`` is another site's is refused, token or not.
+
 Bad input is refused with a message and the status that says why: an unknown pair is 404, a grade off the scale
-or a malformed request is 400. Nothing secret is on the page: it shows texts, grades, probabilities and answers.
+or a malformed request is 400.
 
 >>> import tempfile
 >>> from qrelforge import Pair
 >>> item = ReviewItem(Pair("q1", "d1"), "cats", [["cats", True]], 1, "student", {"grade": 1}, None, 0.0, 0.2)
 >>> folder = tempfile.mkdtemp()
->>> app = create_app([item], AssessorGrades(folder + "/a.jsonl"), (0, 1, 2, 3), folder + "/labels.txt")
->>> client = app.test_client()
->>> client.post("/api/grade", json={"qid": "q1", "docid": "d1", "grade": 7}).get_json()["error"]
+>>> app = create_app([item], AssessorGrades(folder + "/a.jsonl"), (0, 1, 2, 3), folder + "/labels.txt", "s3cret",
+...                  ["localhost"])  # a test client's host
+>>> client, token = app.test_client(), {"X-Qrelforge-Token": "s3cret"}
+>>> client.post("/api/grade", json={"qid": "q1", "docid": "d1", "grade": 7}, headers=token).get_json()["error"]
 'grade 7 is not on the scale [0, 1, 2, 3]'
->>> client.post("/api/grade", json={"qid": "q1", "docid": "d1", "grade": 2, "note": "ok"}).status_code
+>>> client.post("/api/grade", json={"qid": "q1", "docid": "d1", "grade": 2, "note": "ok"}, headers=token).status_code
 200
+>>> client.get("/api/items").status_code, client.get("/api/items", headers={"Host": "evil.example"} | token).status_code
+(403, 403)
 """
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Sequence
 from importlib import resources
@@ -30,15 +39,32 @@ from .grades import AssessorGrades
 from .items import ReviewItem
 
 ASSESSOR = "assessor"
+TOKEN_HEADER = "X-Qrelforge-Token"
 
 
-def create_app(items: Sequence[ReviewItem], grades: AssessorGrades, scale: Sequence[int], labels: str | Path) -> Any:
-    """The Flask app serving ``items``; grades go to ``grades``; the export is written beside ``labels``."""
-    from flask import Flask, Response, jsonify, request
+def create_app(items: Sequence[ReviewItem], grades: AssessorGrades, scale: Sequence[int], labels: str | Path,
+               token: str, hosts: Sequence[str]) -> Any:
+    """The Flask app serving ``items``; grades go to ``grades``; the export is written beside ``labels``. It answers
+    only requests addressed to one of ``hosts`` (``host:port``), and its API only those that carry ``token``."""
+    from flask import Flask, Response, abort, jsonify, request
 
     app = Flask(__name__)
     by_pair = {item.pair: item for item in items}
     page = (resources.files("qrelforge.review") / "page.html").read_text(encoding="utf-8")
+    origins = {f"http://{host}" for host in hosts}
+
+    @app.before_request
+    def only_this_page() -> None:
+        if request.host not in hosts:
+            abort(403, f"this server answers requests to {' or '.join(hosts)} only")
+        if request.method != "GET" and request.headers.get("Origin") not in (None, *origins):
+            abort(403, "a request from another site's page is refused")
+        if request.path.startswith("/api/") and not hmac.compare_digest(request.headers.get(TOKEN_HEADER, ""), token):
+            abort(403, "the API needs the token of the URL the review command printed")
+
+    @app.errorhandler(403)
+    def refused(error: Any) -> Any:
+        return jsonify(error=error.description), 403
 
     @app.get("/")
     def index() -> Response:

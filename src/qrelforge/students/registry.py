@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputFormatError
+from ..errors import ConfigError, InputFormatError, QrelforgeError
 from ..fingerprint import file_digest, make_fingerprint
 from ..io.files import read_json_object
+from ..io.weights import check_weight_files
 from .base import StudentModel, quiet_transformers
 from .bi_encoder import BiEncoder
 from .causal_lm import CausalLM
@@ -28,7 +29,7 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputFormatError(path, None, "a student model folder written by 'qrelforge train'", "no qrelforge.json")
     card = read_json_object(path, "a student's card")
-    student_kind(card.get("kind"), str(model_dir))  # an unknown kind is named first, with the known ones
+    student_kind(card.get("kind"), str(path))  # an unknown kind is named first, with the known ones
     missing = [key for key in CARD_KEYS if key not in card]
     if missing:
         raise InputFormatError(path, None, f"a student's card with {', '.join(CARD_KEYS)}", f"no {', '.join(missing)}")
@@ -47,8 +48,10 @@ def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
     model_dir = Path(model_dir)
     card = read_card(model_dir)
     kind = student_kind(card.get("kind"), str(model_dir))
+    weights = kind.weights(model_dir)
+    check_weight_files(weights)  # a truncated copy is named here, before any work
     return make_fingerprint("student", model_dir.name, {
-        "card": card, "weights": [file_digest(path) for path in kind.weights(model_dir)], "format": fmt})
+        "card": card, "weights": [file_digest(path) for path in weights], "format": fmt})
 
 
 def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
@@ -57,7 +60,9 @@ def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
     kind = student_kind(read_card(model_dir).get("kind"), str(model_dir))
     try:
         model = kind.load(Path(model_dir), device)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:  # missing or damaged weight files
+    except QrelforgeError:
+        raise
+    except Exception as exc:  # any damaged file of the folder (weights, config, tokenizer): one error, no traceback
         raise InputFormatError(model_dir, None, f"a {kind.kind} student folder written by 'qrelforge train'",
                                f"{type(exc).__name__}: {str(exc)[:300]}") from None
     prepare(model, fmt)
