@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qrelforge import (TrainConfig, agreement, graded, human_judge, label_job, load_dataset, load_student, replay_judge,
+from qrelforge import (Batch, TrainConfig, agreement, graded, human_judge, label_job, load_dataset, load_student, replay_judge,
                        split_queries, teacher_examples, train_student)
 from qrelforge.rank.augment import MIXES, training_labels, write_training_labels
 from qrelforge.evaluate.ranking import mean_with_interval, per_query
@@ -54,9 +54,9 @@ def main() -> None:
     student_dir = opts.out / "student"
     if not (student_dir / "qrelforge.json").is_file():
         train_student(teacher_examples([humans]), student_dir, TrainConfig(seed=opts.seed))
-    student = load_student(student_dir, collection)
+    student = load_student(student_dir)
     pool = rest.pairs
-    labeled = label_job(student, pool, opts.out / "pool-labels.txt")
+    labeled = label_job(student, pool, collection, opts.out / "pool-labels.txt")
     judgments = labeled.judgments
     pool_agreement = labeled.row(rest.qrels).agreement
     human = human_judge(humans).fingerprint
@@ -65,7 +65,7 @@ def main() -> None:
     teacher_note = []
     if opts.teacher:
         teacher = replay_judge(opts.teacher)
-        answers = list(teacher.judge(pool))
+        answers = teacher.judge(Batch(pool))
         sets["teacher"] = training_labels(humans.qrels, human, answers, teacher.scale, "student", 0.0, "teacher")
         sets["human+teacher"] = training_labels(humans.qrels, human, answers, teacher.scale, "both", 0.0, "teacher")
         taught = agreement(graded(answers), rest.qrels)

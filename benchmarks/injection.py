@@ -19,7 +19,7 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from qrelforge import Dataset, Pair, TeacherConfig, load_dataset, load_student, load_teacher
+from qrelforge import Batch, Dataset, Pair, TeacherConfig, load_dataset, load_student, load_teacher
 from qrelforge.llm.fence import instruction_like
 from qrelforge.report import markdown_table
 
@@ -76,16 +76,16 @@ def main() -> None:
     false_flags = sum(instruction_like(attacked.docs[p.doc_id]) for p in clean) / len(clean)
     for spec in opts.student:
         name, folder = spec.split("=", 1)
-        student = load_student(folder, attacked)
-        judged = {j.pair: j.grade for j in student.judge(clean + list(origin))}
+        student = load_student(folder)
+        judged = {j.pair: j.grade for j in student.judge(Batch(clean + list(origin), attacked))}
         results[f"student {name}"] = rates(judged, origin)
         print(f"student {name}: {results[f'student {name}']}", flush=True)
 
     small, small_clean, small_origin = attack_set(dataset, opts.teacher_per_grade, opts.seed)
     for template in filter(None, opts.templates.split(",")):  # --templates "": students only
         for fenced in (False, True):
-            teacher = load_teacher(TeacherConfig(kind="llama-cpp", template=template, fence_passage=fenced), small)
-            judged = {j.pair: j.grade for j in teacher.judge(small_clean + list(small_origin))}
+            teacher = load_teacher(TeacherConfig(kind="llama-cpp", template=template, fence_passage=fenced))
+            judged = {j.pair: j.grade for j in teacher.judge(Batch(small_clean + list(small_origin), small))}
             name = f"teacher {template} (SmolLM2){', fenced' if fenced else ''}"
             results[name] = rates(judged, small_origin)
             print(f"{name}: {results[name]}", flush=True)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qrelforge import EngineSettings, Pair, TeacherConfig, load_dataset, load_student, load_teacher
+from qrelforge import Batch, EngineSettings, Pair, TeacherConfig, load_dataset, load_student, load_teacher
 from qrelforge.judges.cost import plan
 from qrelforge.io.store import JudgmentStore
 from qrelforge.llm.config import Prices
@@ -47,18 +47,18 @@ def timed(run: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def engine_run(model_dir: Path, dataset: Any, pairs: Sequence[Pair], settings: EngineSettings) -> tuple[list, float]:
-    student = load_student(model_dir, dataset, settings)
-    student.judge(pairs[:64])  # warm-up: first-call kernel choices and allocations
-    return timed(lambda: list(student.judge(pairs)))
+    student = load_student(model_dir, settings)
+    student.judge(Batch(pairs[:64], dataset))  # warm-up: first-call kernel choices and allocations
+    return timed(lambda: student.judge(Batch(pairs, dataset)))
 
 
 def engine_flops(model_dir: Path, dataset: Any, pairs: Sequence[Pair]) -> float:
     """FLOPs our engine's fp32 model performs on these pairs (torch's counter: matmuls, attention)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    student = load_student(model_dir, dataset, EngineSettings("fp32"))
+    student = load_student(model_dir, EngineSettings("fp32"))
     with FlopCounterMode(display=False) as counter:
-        list(student.judge(pairs))
+        student.judge(Batch(pairs, dataset))
     return float(counter.get_total_flops())
 
 
@@ -127,16 +127,17 @@ def sentence_transformers_scorer(model_dir: Path, kind: str, max_length: int) ->
 
 def teacher_rate(dataset: Any, pairs: Sequence[Pair], template: str) -> float:
     """Pairs/s of the local LLM teacher (SmolLM2 in process) with a bundled prompt template."""
-    teacher = load_teacher(TeacherConfig(kind="llama-cpp", template=template), dataset, pairs)
-    list(teacher.judge(pairs[:2]))  # warm-up
-    _, seconds = timed(lambda: list(teacher.judge(pairs)))
+    teacher = load_teacher(TeacherConfig(kind="llama-cpp", template=template), pairs)
+    teacher.judge(Batch(pairs[:2], dataset))  # warm-up
+    _, seconds = timed(lambda: teacher.judge(Batch(pairs, dataset)))
     return len(pairs) / seconds
 
 
 def api_cost_per_million(dataset: Any, pairs: Sequence[Pair], prices: Prices, out: Path) -> float:
     """US$ per million labels of an API teacher with the UMBRELA prompt (qrelforge's dry-run estimate)."""
     config = TeacherConfig(kind="openai", model="gpt-4o", template="umbrela", prices=prices)
-    estimate = plan(load_teacher(config, dataset, pairs), pairs, JudgmentStore(out / "dry-run.jsonl"))
+    with JudgmentStore(out / "dry-run.jsonl") as store:
+        estimate = plan(load_teacher(config, pairs), pairs, dataset, store)
     return estimate.cost / len(pairs) * 1e6
 
 
@@ -173,7 +174,7 @@ def main() -> None:
     for kind, model_dir in (("bi-encoder", opts.bi_encoder), ("cross-encoder", opts.cross_encoder)):
         if model_dir is None:
             continue
-        max_length = read_card(model_dir)["max_length"]
+        max_length = read_card(model_dir).max_length
         rows: dict[str, float] = {}
         fp32, seconds = engine_run(model_dir, dataset, pairs, EngineSettings("fp32"))
         rows["engine fp32"] = len(pairs) / seconds
@@ -200,9 +201,10 @@ def main() -> None:
             ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             for actors, cpus in ((1, 2), (2, 1)):
                 folder = opts.out / f"ray-{kind}-{actors}x{cpus}"
-                ray_run = label_with_ray(model_dir, dataset, pairs, JudgmentStore(folder / "store.jsonl"),
-                                         folder / "shards", EngineSettings("fp32"),
-                                         RayOptions(actors=actors, cpus_per_actor=cpus), progress=False)
+                with JudgmentStore(folder / "store.jsonl") as store:
+                    ray_run = label_with_ray(load_student(model_dir, EngineSettings("fp32")), pairs, dataset, store,
+                                             folder / "shards", RayOptions(actors=actors, cpus_per_actor=cpus),
+                                             progress=False)
                 rows[f"ray, {actors} actor(s) x {cpus} CPU (actor start included)"] = ray_run.pairs_per_second
             ray.shutdown()
         results["students"][kind] = {

@@ -51,8 +51,8 @@ def train(data: Path, train_names: list[str], teacher_file: Path | None, config:
 def evaluate_on(data: Path, model_dir: Path, name: str, held_out: str, out: Path) -> list[JudgeRow]:
     """Label every judged pair of the held-out collection; agreement with its humans, and the best LLM judge's."""
     test = load_dataset(data / held_out)
-    student = load_student(model_dir, test)
-    rows = [label_job(student, test.pairs, out / "student-labels.txt").row(test.qrels, name)]
+    student = load_student(model_dir)
+    rows = [label_job(student, test.pairs, test, out / "student-labels.txt").row(test.qrels, name)]
     reference = best_llm_judge(data / held_out, test.qrels)
     rows += [reference] if reference else []
     title = f"held out: {held_out} (vs its human qrels)"

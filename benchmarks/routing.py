@@ -19,7 +19,8 @@ import numpy as np
 from qrelforge import (Prices, TeacherConfig, agreement, graded, label_job, load_dataset, load_student,
                        load_teacher, replay_judge)
 from qrelforge.labeling.config import ROUTING_SCORES
-from qrelforge.labeling.route import Budget, choose, uncertainty
+from qrelforge import Batch, Budget
+from qrelforge.labeling.route import choose, uncertainty
 from qrelforge.report import markdown_table
 
 SHARES = (0, 5, 10, 20, 30, 50, 60, 70, 80, 90, 100)
@@ -40,16 +41,17 @@ def main() -> None:
     if opts.queries:
         dataset = dataset.subset(opts.queries.read_text().split())
     pairs, human = dataset.pairs, dataset.qrels
-    student = load_student(opts.student, dataset)
-    labeled = label_job(student, pairs, opts.out / "student-labels.txt")
+    student = load_student(opts.student)
+    labeled = label_job(student, pairs, dataset, opts.out / "student-labels.txt")
     mine = {j.pair: j for j in labeled.judgments}
     teacher = replay_judge(opts.teacher)
-    theirs = graded(teacher.judge(pairs))
-    gpt4o = load_teacher(TeacherConfig(model="gpt-4o", prices=GPT4O), dataset)  # prices its prompts; asks nothing
-    cost = {p: GPT4O.cost(gpt4o.worst_case([p])) for p in pairs}
+    theirs = graded(teacher.judge(Batch(pairs)))
+    gpt4o = load_teacher(TeacherConfig(model="gpt-4o", prices=GPT4O))  # prices its prompts; asks nothing
+    cost = {p: GPT4O.cost(gpt4o.worst_case(Batch([p], dataset))) for p in pairs}
     alone = agreement(theirs, human)
     probs = np.array([mine[p].probs for p in pairs])
-    orders = {score: uncertainty(probs, student.scale, student.card["thresholds"], score) for score in ROUTING_SCORES}
+    orders = {score: np.array(uncertainty(probs, student.scale, student.card.thresholds, score))
+              for score in ROUTING_SCORES}
     orders["random"] = np.random.default_rng(opts.seed).random(len(pairs))
 
     header = ["routing", *(f"{s}%" for s in SHARES)]
@@ -57,7 +59,7 @@ def main() -> None:
     for name, scores in orders.items():
         kappas[name], alphas[name] = [], []
         for share in SHARES:
-            routed = set(choose(pairs, scores, Budget(share=share / 100), teacher))
+            routed = set(choose(pairs, list(scores), Budget(share=share / 100), teacher, dataset))
             merged = {p: theirs.get(p, mine[p].grade) if p in routed else mine[p].grade for p in pairs}
             result = agreement(merged, human)
             kappas[name].append(result.cohen_kappa)

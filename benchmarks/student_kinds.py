@@ -41,7 +41,7 @@ def main() -> None:
     pairs = random.Random(opts.seed).sample(test_set.pairs, min(opts.test_pairs, len(test_set.pairs)))
     human = {p: dataset.qrels[p] for p in pairs}
     examples = teacher_examples([train_set], teacher)
-    replayed = label_job(teacher, pairs, opts.out / "teacher-labels.txt", progress=False)
+    replayed = label_job(teacher, pairs, test_set, opts.out / "teacher-labels.txt", progress=False)
     rows = [judge_row("teacher (replayed labels)", replayed.grades, human)]
     notes = []
     for kind in opts.kinds.split(","):
@@ -58,8 +58,8 @@ def main() -> None:
                          f"validation kappa vs teacher {trained.validation.cohen_kappa}")
             print(notes[-1], flush=True)
         for precision in opts.precisions.split(","):
-            student = load_student(opts.out / kind, test_set, EngineSettings(precision=precision))
-            labeled = label_job(student, pairs, opts.out / f"{kind}-{student.format}-labels.txt")
+            student = load_student(opts.out / kind, EngineSettings(precision=precision))
+            labeled = label_job(student, pairs, test_set, opts.out / f"{kind}-{student.format}-labels.txt")
             rows.append(labeled.row(human, f"{kind} ({student.format})"))
     print_table(rows, f"{len(pairs)} held-out pairs of {len(test_set.queries)} {dataset.name} queries vs NIST")
     for note in notes:

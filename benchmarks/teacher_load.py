@@ -31,7 +31,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, fault_server(rough) as server:
         config = TeacherConfig(model="m", base_url=server.base_url, template="rubric", logprobs=False,
                                concurrency=opts.concurrency, max_retries=3, timeout=10)
-        run = label(load_teacher(config, dataset), pairs, JudgmentStore(Path(folder) / "j.jsonl"), progress=False)
+        with JudgmentStore(Path(folder) / "j.jsonl") as store:
+            run = label(load_teacher(config), pairs, dataset, store, progress=False)
         requests = len(server.bodies)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{run.judged} pairs in {run.seconds:.1f} s: {run.pairs_per_second:.0f} pairs/s at concurrency "

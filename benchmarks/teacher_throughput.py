@@ -30,8 +30,8 @@ def main() -> None:
     pairs = sorted(random.Random(opts.seed).sample(dataset.pairs, min(opts.pairs, len(dataset.pairs))))
     config = load_teacher_config(opts.teacher) if opts.teacher else TeacherConfig(kind="llama-cpp",
                                                                                   template=opts.template)
-    teacher = load_teacher(config, dataset, pairs)
-    labeled = label_job(teacher, pairs, opts.out / "labels.txt")
+    teacher = load_teacher(config, pairs)
+    labeled = label_job(teacher, pairs, dataset, opts.out / "labels.txt")
     run, judgments = labeled.run, labeled.judgments
     usage = total_usage(judgments)
     print(f"{teacher.fingerprint}: {run.judged} requests in {run.seconds:.1f} s ({run.reused} reused) -> "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from qrelforge import (ConfigError, EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples,
+from qrelforge import (Batch, ConfigError, EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples,
                        train_student)
 from qrelforge.students.registry import student_fingerprint
 from qrelforge.students.causal_lm import CausalLM
@@ -121,7 +121,7 @@ def test_merged_or_adapter_only_saving(tiny_llama: Path, small_dataset: Path, tm
     merged = {p.name for p in students[True].iterdir()}
     assert "model.safetensors" in merged and "adapter_model.safetensors" not in merged
     adapter_fingerprint = student_fingerprint(students[False], "fp32")
-    labels = {merge: list(load_student(folder, dataset).judge(dataset.pairs)) for merge, folder in students.items()}
+    labels = {merge: list(load_student(folder).judge(Batch(dataset.pairs, dataset))) for merge, folder in students.items()}
     assert [j.grade for j in labels[False]] == [j.grade for j in labels[True]]
     assert np.allclose([j.probs for j in labels[False]], [j.probs for j in labels[True]], atol=1e-5)
     assert np.std([j.probs for j in labels[True]], axis=0).max() > 1e-3  # a real comparison
@@ -130,15 +130,15 @@ def test_merged_or_adapter_only_saving(tiny_llama: Path, small_dataset: Path, tm
         weights.write(b" ")  # the base changed: an adapter-only student's labels are no longer the same judge's
     assert student_fingerprint(students[False], "fp32") != adapter_fingerprint
     shutil.rmtree(base)
-    assert len(list(load_student(students[True], dataset).judge(dataset.pairs[:3]))) == 3  # no base needed
+    assert len(list(load_student(students[True]).judge(Batch(dataset.pairs[:3], dataset)))) == 3  # no base needed
 
 
 def test_int8_keeps_the_grade_distribution(tiny_llama: Path, small_dataset: Path, tmp_path: Path) -> None:
     dataset = load_dataset(small_dataset)
     folder = train_student(teacher_examples([dataset]), tmp_path / "s", config_for(tiny_llama, max_steps=4),
                            progress=False).model_dir
-    fp32, int8 = (np.array([j.probs for j in load_student(folder, dataset, EngineSettings(precision=p))
-                            .judge(dataset.pairs)]) for p in ("fp32", "int8"))
+    fp32, int8 = (np.array([j.probs for j in load_student(folder, EngineSettings(precision=p))
+                            .judge(Batch(dataset.pairs, dataset))]) for p in ("fp32", "int8"))
     assert np.allclose(int8.sum(1), 1, atol=1e-4) and np.abs(int8 - fp32).max() < 0.05
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from qrelforge import EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples, train_student
+from qrelforge import Batch, EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples, train_student
 from qrelforge.students.encoders import sentence_encoder
 from qrelforge.students.registry import load_model
 
@@ -69,20 +69,20 @@ def test_a_frozen_encoder_trains_only_its_head_and_caches_each_text_once(
     distinct = len(dataset.queries) + len(dataset.docs)
     assert rows(cache) == distinct  # three epochs and validation: each text embedded once
     assert not list(result.model_dir.rglob("*.safetensors"))  # the folder keeps the head, not a copy of the base
-    student = load_student(result.model_dir, dataset)
-    first = list(student.judge(dataset.pairs))
+    student = load_student(result.model_dir)
+    first = list(student.judge(Batch(dataset.pairs, dataset)))
     assert rows(cache) == distinct  # labeling the same texts reads them back
     after = student.model.module["encoder"].state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     cold = tmp_path / "cold.sqlite"
     monkeypatch.setenv("QRELFORGE_EMBEDDING_CACHE", str(cold))
-    again = list(load_student(result.model_dir, dataset).judge(dataset.pairs))
+    again = list(load_student(result.model_dir).judge(Batch(dataset.pairs, dataset)))
     assert rows(cold) == distinct  # a new cache is filled, and gives the same probabilities (to float rounding:
     # training embedded the texts in other batches than labeling does)
     assert np.allclose([j.probs for j in again], [j.probs for j in first], rtol=0, atol=1e-5)
     other = "fp32" if student.format == "bf16" else "bf16"
-    changed = load_student(result.model_dir, dataset, EngineSettings(precision=other))
-    list(changed.judge(dataset.pairs[:5]))
+    changed = load_student(result.model_dir, EngineSettings(precision=other))
+    list(changed.judge(Batch(dataset.pairs[:5], dataset)))
     assert rows(cold) > distinct  # another numeric format is another namespace: no stale vector is reused
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import ConfigError, TrainConfig, load_dataset, load_student, teacher_examples, train_student
+from qrelforge import Batch, ConfigError, TrainConfig, load_dataset, load_student, teacher_examples, train_student
 from qrelforge import EngineSettings
 from qrelforge.students.base import numeric_format
 from qrelforge.students.engine import length_batches
@@ -64,7 +64,7 @@ def test_bad_precision_settings_are_config_errors() -> None:
 
 def test_results_do_not_depend_on_batching(student: Path, demo_pairs: list) -> None:
     dataset = load_dataset("dl20-demo")
-    runs = [list(load_student(student, dataset, settings).judge(demo_pairs)) for settings in (
+    runs = [list(load_student(student, settings).judge(Batch(demo_pairs, dataset))) for settings in (
         EngineSettings("fp32", tokens_per_batch=1, chunk_pairs=1000),  # one pair per forward pass
         EngineSettings("fp32", tokens_per_batch=20000, chunk_pairs=37),  # big batches, many tokenizer chunks
         EngineSettings("fp32", tokens_per_batch=777, chunk_pairs=64, threads=1))]
@@ -87,7 +87,7 @@ def test_a_measured_budget_is_one_of_the_candidates_and_changes_no_result(studen
     features = model.encode([dataset.queries[p.query_id] for p in demo_pairs],
                             [dataset.docs[p.doc_id] for p in demo_pairs], 64)
     assert measured_budget(model, features, False, candidates=(64, 2048)) in (64, 2048)
-    default = list(load_student(student, dataset, EngineSettings("fp32")).judge(demo_pairs))
+    default = list(load_student(student, EngineSettings("fp32")).judge(Batch(demo_pairs, dataset)))
     assert EngineSettings().tokens_per_batch is None  # the CPU's measured 4096, or a GPU's measurement
-    fixed = list(load_student(student, dataset, EngineSettings("fp32", tokens_per_batch=4096)).judge(demo_pairs))
+    fixed = list(load_student(student, EngineSettings("fp32", tokens_per_batch=4096)).judge(Batch(demo_pairs, dataset)))
     assert [j.probs for j in default] == [j.probs for j in fixed]

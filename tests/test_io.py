@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_dataset
-from qrelforge import InputFormatError, Pair, load_dataset, read_pairs, read_qrels, replay_judge, write_qrels
+from qrelforge import Batch, InputFormatError, Pair, load_dataset, read_pairs, read_qrels, replay_judge, write_qrels
 from qrelforge.io.files import write_atomic
 from qrelforge.judges.replay import read_label_jsonl
 
@@ -95,7 +95,7 @@ def test_label_jsonl_with_grade_probabilities(tmp_path: Path) -> None:
                     '{"qid": "q3", "docid": "d3", "judgment": 3, "probs": {"0": 0.1, "3": 0.9}}\n')
     judge = replay_judge(path)
     assert judge.scale == (0, 1, 2, 3)
-    got = {j.query_id: j.probs for j in judge.judge([Pair("q1", "d1"), Pair("q2", "d2"), Pair("q3", "d3")])}
+    got = {j.query_id: j.probs for j in judge.judge(Batch([Pair("q1", "d1"), Pair("q2", "d2"), Pair("q3", "d3")]))}
     assert got == {"q1": (0.0, 0.25, 0.75, 0.0), "q2": None, "q3": (0.1, 0.0, 0.0, 0.9)}
     for probs, why in (('[0.5, 0.5]', "an object"), ('{"a": 1.0}', "an object"), ('{"0": 0.5, "1": 0.2}', "summing")):
         path.write_text('{"qid": "q1", "docid": "d1", "judgment": 1}\n'

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qrelforge import Judge, Pair, human_judge, load_dataset, replay_judge
+from qrelforge import Batch, Judge, Pair, human_judge, load_dataset, replay_judge
 
 
 def test_replayed_file_grades_what_it_has_and_says_what_it_lacks(tmp_path: Path) -> None:
@@ -11,7 +11,7 @@ def test_replayed_file_grades_what_it_has_and_says_what_it_lacks(tmp_path: Path)
     path.write_text("q1 0 d1 2\nq1 0 d2 0\n")
     teacher = replay_judge(path)
     assert isinstance(teacher, Judge) and teacher.fingerprint.startswith("replay:gpt:")
-    out = list(teacher.judge([Pair("q1", "d2"), Pair("q1", "d9"), Pair("q1", "d1")]))
+    out = teacher.judge(Batch([Pair("q1", "d2"), Pair("q1", "d9"), Pair("q1", "d1")]))
     assert [(j.doc_id, j.grade, j.status) for j in out] == [("d2", 0, "ok"), ("d9", None, "no_label"), ("d1", 2, "ok")]
 
 
@@ -21,7 +21,7 @@ def test_fingerprint_follows_content(tmp_path: Path) -> None:
     jsonl.write_text('{"qid": "q1", "docid": "d1", "judgment": 2}\n')
     first = replay_judge(trec).fingerprint
     assert replay_judge(trec).fingerprint == first
-    assert list(replay_judge(jsonl).judge([Pair("q1", "d1")]))[0].grade == 2
+    assert replay_judge(jsonl).judge(Batch([Pair("q1", "d1")]))[0].grade == 2
     trec.write_text("q1 0 d1 3\n")
     assert replay_judge(trec).fingerprint != first  # a changed label file is a new judge: no stale reuse
 
@@ -30,5 +30,5 @@ def test_humans_are_a_judge() -> None:
     demo = load_dataset("dl20-demo")
     humans = human_judge(demo)
     pairs = demo.pairs[:5]
-    assert [j.grade for j in humans.judge(pairs)] == [demo.qrels[p] for p in pairs]
+    assert [j.grade for j in humans.judge(Batch(pairs))] == [demo.qrels[p] for p in pairs]
     assert humans.fingerprint.startswith("human:dl20-demo:")

@@ -9,13 +9,15 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+
 from pathlib import Path
 
 import pytest
 
 from qrelforge import Judgment, JudgmentStore, LookupJudge, Pair, label
 from qrelforge.errors import Interrupted
+from qrelforge.judges.base import NO_TEXTS, Batch
+from qrelforge.records import Usage
 
 PAIRS = [Pair(f"q{i // 10}", f"d{i}") for i in range(95)]
 
@@ -24,13 +26,17 @@ class StopsAfter:
     """A judge that is interrupted (like Ctrl-C) during its third batch."""
 
     def __init__(self, inner: LookupJudge, batches: int) -> None:
-        self.inner, self.fingerprint, self.left = inner, inner.fingerprint, batches
+        self.inner, self.left = inner, batches
+        self.fingerprint, self.scale, self.traits = inner.fingerprint, inner.scale, inner.traits
 
-    def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
+    def judge(self, batch: Batch) -> list[Judgment]:
         if self.left == 0:
             raise KeyboardInterrupt
         self.left -= 1
-        return self.inner.judge(pairs)
+        return self.inner.judge(batch)
+
+    def worst_case(self, batch: Batch) -> Usage:
+        return Usage()
 
 
 def stored_keys(path: Path) -> Counter:
@@ -41,28 +47,29 @@ def stored_keys(path: Path) -> Counter:
 def test_interrupted_then_resumed_judges_each_pair_once(tmp_path: Path) -> None:
     judge = LookupJudge({p: i % 4 for i, p in enumerate(PAIRS[:90])}, "replay:t:1")
     with JudgmentStore(tmp_path / "j.jsonl") as store, pytest.raises(Interrupted, match="40 pairs judged"):
-        label(StopsAfter(judge, 2), PAIRS, store, batch_size=20, progress=False)
+        label(StopsAfter(judge, 2), PAIRS, NO_TEXTS, store, batch_size=20, progress=False)
     assert len(stored_keys(store.path)) == 40
     with JudgmentStore(store.path) as again:
-        run = label(judge, PAIRS + PAIRS[:3], again, batch_size=20, progress=False)
+        run = label(judge, PAIRS + PAIRS[:3], NO_TEXTS, again, batch_size=20, progress=False)
     assert (run.judged, run.reused) == (55, 40)
     assert run.statuses == {"ok": 50, "no_label": 5}
     keys = stored_keys(store.path)
     assert len(keys) == 95 and set(keys.values()) == {1}
-    assert label(judge, PAIRS, JudgmentStore(store.path), progress=False).judged == 0  # nothing is redone
+    assert label(judge, PAIRS, NO_TEXTS, JudgmentStore(store.path), progress=False).judged == 0  # nothing is redone
 
 
 SLOW_LABELER = textwrap.dedent("""
     import sys, time
     from qrelforge import JudgmentStore, LookupJudge, Pair, label
+    from qrelforge.judges.base import NO_TEXTS
 
     class Slow(LookupJudge):
-        def judge(self, pairs):
+        def judge(self, batch):
             time.sleep(0.05)
-            return super().judge(pairs)
+            return super().judge(batch)
 
     pairs = [Pair(f"q{i // 10}", f"d{i}") for i in range(400)]
-    label(Slow({p: i % 4 for i, p in enumerate(pairs)}, "replay:slow:1"), pairs, JudgmentStore(sys.argv[1]),
+    label(Slow({p: i % 4 for i, p in enumerate(pairs)}, "replay:slow:1"), pairs, NO_TEXTS, JudgmentStore(sys.argv[1]),
           batch_size=7, progress=False)
 """)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qrelforge import JudgmentStore, TeacherConfig, load_dataset, load_teacher, replay_judge
+from qrelforge import Batch, JudgmentStore, TeacherConfig, load_dataset, load_teacher, replay_judge
 from qrelforge.llm.clients import default_gguf
 
 pytestmark = pytest.mark.llm
@@ -31,14 +31,14 @@ def demo_pairs():
 
 def test_local_model_answers_one_grade_token_with_probabilities(demo_pairs, tmp_path):
     demo, pairs = demo_pairs
-    teacher = load_teacher(TeacherConfig(kind="llama-cpp", template="rubric"), demo)
-    judgments = list(teacher.judge(pairs[::4]))
+    teacher = load_teacher(TeacherConfig(kind="llama-cpp", template="rubric"))
+    judgments = teacher.judge(Batch(pairs[::4], demo))
     assert [j.pair for j in judgments] == pairs[::4]
     for j in judgments:
         assert j.status == "ok" and j.grade in (0, 1, 2, 3) and abs(sum(j.probs) - 1) < 1e-4
         assert max(range(4), key=lambda g: j.probs[g]) == j.grade  # greedy: the most probable grade token
         assert j.usage.prompt_tokens > 50 and j.usage.completion_tokens == 1
-    again = list(teacher.judge(pairs[::4]))
+    again = teacher.judge(Batch(pairs[::4], demo))
     assert [(j.grade, j.probs) for j in again] == [(j.grade, j.probs) for j in judgments]
 
 
@@ -50,8 +50,8 @@ def test_a_passage_beyond_the_context_window_is_cut_by_tokens_and_marked(demo_pa
     demo, pairs = demo_pairs
     long = Dataset("long", queries={"q": "what is a cat"}, docs={"long": "a cat is a small feline. " * 2400,
                                                                    "short": "a cat is a small feline."}, qrels={})
-    teacher = load_teacher(TeacherConfig(kind="llama-cpp", template="rubric", max_passage_chars=None), long)
-    cut, whole = teacher.judge([Pair("q", "long"), Pair("q", "short")])
+    teacher = load_teacher(TeacherConfig(kind="llama-cpp", template="rubric", max_passage_chars=None))
+    cut, whole = teacher.judge(Batch([Pair("q", "long"), Pair("q", "short")], long))
     assert cut.status == "ok" and cut.truncated and 7000 < cut.usage.prompt_tokens <= 8192
     assert whole.status == "ok" and not whole.truncated
 
@@ -137,7 +137,7 @@ def test_real_server_killed_mid_run_then_restarted_judges_every_pair_exactly_onc
     written = (tmp_path / "labels.txt").read_text().splitlines()
     assert len(written) == len(ok)  # parse failures are never written as grades
     soft = replay_judge(tmp_path / "labels.txt.soft.jsonl")  # the teacher's grade probabilities, for soft targets
-    assert soft.scale == (0, 1, 2, 3) and {j.pair: j.probs for j in soft.judge([j.pair for j in ok])} == \
+    assert soft.scale == (0, 1, 2, 3) and {j.pair: j.probs for j in soft.judge(Batch([j.pair for j in ok]))} == \
         {j.pair: j.probs for j in ok}
     assert "parse failures" in (tmp_path / "report" / "report.md").read_text()
 

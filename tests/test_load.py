@@ -42,8 +42,8 @@ def test_twenty_thousand_pairs_under_faults(tmp_path: Path) -> None:
     with fault_server(rough) as server:
         config = TeacherConfig(model="m", base_url=server.base_url, template="rubric", logprobs=False,
                                concurrency=32, max_retries=3, timeout=10)
-        teacher = load_teacher(config, dataset)
-        run = label(teacher, pairs, store, progress=False)
+        teacher = load_teacher(config)
+        run = label(teacher, pairs, dataset, store, progress=False)
         store.close()
         print(f"{run.judged} pairs in {run.seconds:.0f} s ({run.pairs_per_second:.0f}/s), statuses {run.statuses}, "
               f"{len(server.bodies)} requests")
@@ -59,5 +59,5 @@ def test_twenty_thousand_pairs_under_faults(tmp_path: Path) -> None:
                 assert j.grade == zlib.crc32(prompt.encode()) % 4
         failed = [j.pair for j in judgments if j.status == "api_error"]
         asked = len(server.bodies)
-        again = label(teacher, pairs, reread, progress=False)
+        again = label(teacher, pairs, dataset, reread, progress=False)
         assert again.judged == len(failed) and len(server.bodies) - asked >= len(failed)

@@ -63,7 +63,7 @@ def test_every_stage_writes_its_output_and_a_rerun_does_no_work(small_dataset, t
     judged = manifests["judge"]["counts"]
     assert judged["pairs"] == len(candidates) and judged["statuses"] == {"ok": len(candidates)}
     assert judged["cost"] > 0 and len((out / "judge" / "qrels.txt").read_text().splitlines()) == len(candidates)
-    assert read_card(out / "train" / "model")["train_examples"] == manifests["train"]["counts"]["train examples"]
+    assert read_card(out / "train" / "model").train_examples == manifests["train"]["counts"]["train examples"]
     assert manifests["train"]["counts"]["last loss"] > 0
     assert set(manifests["evaluate"]["counts"]) == {"teacher", "student"}
     assert "kappa" in (out / "evaluate" / "report.md").read_text()

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from qrelforge import EngineSettings, JudgmentStore, RayOptions, TrainConfig, label_with_ray, load_dataset
-from qrelforge import load_student, teacher_examples, train_student
+from qrelforge import Batch, Budget, load_student, replay_judge, teacher_examples, train_student
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'qrelforge[ray]'")
-from qrelforge.labeling.ray import ScoreActor  # noqa: E402  (ScoreActor's module needs no ray; its tests do)
+from qrelforge.labeling.ray import JudgeActor  # noqa: E402  (JudgeActor's module needs no ray; its tests do)
 
 pytestmark = pytest.mark.ray
 
@@ -52,24 +52,25 @@ def test_ray_gives_the_local_engines_results(cluster: None, student: Path, tmp_p
     dataset = load_dataset("dl20-demo")
     pairs = dataset.pairs[:200]
     settings = EngineSettings("fp32")
-    local = list(load_student(student, dataset, settings).judge(pairs))
+    judge = load_student(student, settings)
+    local = judge.judge(Batch(pairs, dataset))
     store = JudgmentStore(tmp_path / "ray.jsonl")
-    run = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", settings,
-                         RayOptions(actors=2, batch_pairs=32), progress=False)
+    run = label_with_ray(judge, pairs, dataset, store, tmp_path / "shards", RayOptions(actors=2, batch_pairs=32),
+                         progress=False)
     assert run.judge == local[0].judge and run.judged == 200 and run.statuses == {"ok": 200}
     remote = store.judgments(run.judge, pairs)
     assert [j.pair for j in remote] == pairs
     assert [j.grade for j in remote] == [j.grade for j in local]
     assert np.allclose([j.probs for j in remote], [j.probs for j in local], atol=1e-5)
     assert sorted(shard_rows(tmp_path / "shards")) == sorted((p.query_id, p.doc_id) for p in pairs)
-    again = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", settings, progress=False)
+    again = label_with_ray(judge, pairs, dataset, store, tmp_path / "shards", progress=False)
     assert again.judged == 0 and again.reused == 200  # nothing is labeled twice
 
 
 def test_killed_actor_loses_no_pair_and_repeats_none(cluster: None, student: Path, tmp_path: Path) -> None:
     marker = tmp_path / "killed"
 
-    class KilledOnce(ScoreActor):
+    class KilledOnce(JudgeActor):
         """Kills its own process (as kill -9 would) in the middle of the first batch any actor gets."""
 
         def __call__(self, batch: dict) -> dict:
@@ -81,7 +82,7 @@ def test_killed_actor_loses_no_pair_and_repeats_none(cluster: None, student: Pat
     dataset = load_dataset("dl20-demo")
     pairs = dataset.pairs[:300]
     store = JudgmentStore(tmp_path / "ray.jsonl")
-    run = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", EngineSettings("fp32"),
+    run = label_with_ray(load_student(student, EngineSettings("fp32")), pairs, dataset, store, tmp_path / "shards",
                          RayOptions(actors=2, batch_pairs=25), progress=False, actor=KilledOnce)
     assert marker.exists()  # an actor really died
     assert run.judged == 300
@@ -95,11 +96,32 @@ def test_shards_of_an_interrupted_run_are_merged_not_relabeled(cluster: None, st
     dataset = load_dataset("dl20-demo")
     pairs = dataset.pairs[:120]
     first = JudgmentStore(tmp_path / "first.jsonl")
-    label_with_ray(student, dataset, pairs[:80], first, tmp_path / "shards", EngineSettings("fp32"),
-                   RayOptions(batch_pairs=40), progress=False)
+    judge = load_student(student, EngineSettings("fp32"))
+    label_with_ray(judge, pairs[:80], dataset, first, tmp_path / "shards", RayOptions(batch_pairs=40), progress=False)
     store = JudgmentStore(tmp_path / "ray.jsonl")  # a store that never saw those 80 pairs
-    run = label_with_ray(student, dataset, pairs, store, tmp_path / "shards", EngineSettings("fp32"),
-                         RayOptions(batch_pairs=40), progress=False)
+    run = label_with_ray(judge, pairs, dataset, store, tmp_path / "shards", RayOptions(batch_pairs=40),
+                         progress=False)
     assert run.reused == 80 and run.judged == 40
     assert set(stored(store.path).values()) == {1} and len(stored(store.path)) == 120
     assert sorted(shard_rows(tmp_path / "shards")) == sorted((p.query_id, p.doc_id) for p in pairs)
+
+
+def test_any_judge_runs_on_ray_and_so_does_routing(cluster: None, student: Path, tmp_path: Path) -> None:
+    """A replayed teacher on Ray actors gives its own answers; a cascade runs its student on Ray, and routes and
+    merges as it does in this process."""
+    from qrelforge.labeling.route import route_job
+
+    dataset = load_dataset("dl20-demo")
+    pairs = dataset.pairs[:150]
+    gpt4o = replay_judge(dataset.folder / "teacher-gpt-4o-umbrela.txt")
+    with JudgmentStore(tmp_path / "replay.jsonl") as store:
+        run = label_with_ray(gpt4o, pairs, dataset, store, tmp_path / "shards", RayOptions(actors=2, batch_pairs=50),
+                             progress=False)
+        assert run.judged == 150 and {j.pair: j.grade for j in store.judgments(gpt4o.fingerprint)} == \
+            {p: gpt4o.grades[p] for p in pairs}
+    judge = load_student(student, EngineSettings("fp32"))
+    on_ray = route_job(judge, gpt4o, pairs, dataset, tmp_path / "ray.txt", Budget(pairs=20), ray=RayOptions(
+        actors=2, batch_pairs=50), progress=False)
+    here = route_job(judge, gpt4o, pairs, dataset, tmp_path / "local.txt", Budget(pairs=20), progress=False)
+    assert on_ray.routed == here.routed and on_ray.labels == here.labels and on_ray.sources == {"student": 130,
+                                                                                                "teacher": 20}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import (Dataset, EngineSettings, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset,
+from qrelforge import (Batch, Dataset, EngineSettings, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset,
                        load_student, replay_judge, run_demo, teacher_examples, train_student)
 from qrelforge.datasets import bundled_path
 from qrelforge.train.loop import TrainResult
@@ -57,9 +57,9 @@ def test_short_distillation_learns(distilled: tuple[TrainResult, Dataset], tmp_p
     result, test_set = distilled
     assert np.mean(result.losses[-15:]) < np.mean(result.losses[:15]) - 0.1
 
-    student = load_student(result.model_dir, test_set)
+    student = load_student(result.model_dir)
     store = JudgmentStore(tmp_path / "j.jsonl")
-    label(student, test_set.pairs, store, progress=False)
+    label(student, test_set.pairs, test_set, store, progress=False)
     held_out = agreement(graded(store.judgments(student.fingerprint)), test_set.qrels)
     print(f"held-out vs NIST after {len(result.losses)} steps: kappa {held_out.cohen_kappa:.3f}, "
           f"alpha {held_out.krippendorff_alpha:.3f}, spearman {held_out.spearman:.3f}")
@@ -80,8 +80,8 @@ def test_reduced_precision_keeps_agreement(distilled: tuple[TrainResult, Dataset
         pytest.skip("bf16 is emulated on this CPU (no AMX, no AVX512-BF16): about 100x slower than fp32, never chosen "
                     "by auto, and 1,440 pairs would take over an hour")
     result, test_set = distilled
-    fp32 = list(load_student(result.model_dir, test_set, EngineSettings("fp32")).judge(test_set.pairs))
-    low = list(load_student(result.model_dir, test_set, EngineSettings(precision)).judge(test_set.pairs))
+    fp32 = list(load_student(result.model_dir, EngineSettings("fp32")).judge(Batch(test_set.pairs, test_set)))
+    low = list(load_student(result.model_dir, EngineSettings(precision)).judge(Batch(test_set.pairs, test_set)))
     changed = np.mean([a.grade != b.grade for a, b in zip(fp32, low)])
     kappas = [agreement(graded(run), test_set.qrels).cohen_kappa for run in (fp32, low)]
     print(f"{precision}: {changed:.1%} of grades differ from fp32; kappa with NIST {kappas[1]:.3f} vs {kappas[0]:.3f}")
@@ -104,11 +104,12 @@ def test_calibration_lowers_ece_on_held_out_queries(distilled: tuple[TrainResult
     from qrelforge.evaluate.calibration import judgment_calibration
 
     result, test_set = distilled
-    student = load_student(result.model_dir, test_set)
+    student = load_student(result.model_dir)
     teacher = replay_judge(bundled_path("dl20-demo") / "teacher-gpt-4o-umbrela.txt")
-    grades = graded(teacher.judge(test_set.pairs))
-    report = judgment_calibration(student.judge(test_set.pairs), student.scale, grades, student.card["temperature"])
+    grades = graded(teacher.judge(Batch(test_set.pairs, test_set)))
+    report = judgment_calibration(student.judge(Batch(test_set.pairs, test_set)), student.scale, grades,
+                                  student.card.temperature)
     print(f"temperature {report.temperature}: ECE {report.ece_before:.4f} -> {report.ece_after:.4f} "
-          f"on {report.pairs} held-out pairs (validation: {student.card['calibration']})")
+          f"on {report.pairs} held-out pairs (validation: {student.card.calibration})")
     assert report.pairs == 1440 and report.temperature != 1.0
     assert report.ece_after < report.ece_before

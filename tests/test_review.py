@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from qrelforge import TrainConfig, load_dataset, load_student, read_qrels, replay_judge, teacher_examples, train_student
-from qrelforge.labeling.route import Budget, route_job
+from qrelforge import Budget
+from qrelforge.labeling.route import route_job
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver "
@@ -30,7 +31,7 @@ def routed(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> Path:
     dataset = load_dataset(small_dataset)
     config = TrainConfig(base=str(tiny_base), max_steps=2, max_length=64)
     student = train_student(teacher_examples([dataset]), tmp_path / "student", config, progress=False).model_dir
-    route_job(load_student(student, dataset), replay_judge(small_dataset / "qrels.txt"), dataset.pairs,
+    route_job(load_student(student), replay_judge(small_dataset / "qrels.txt"), dataset.pairs, dataset,
               tmp_path / "labels.txt", Budget(pairs=10), progress=False)
     return tmp_path / "labels.txt"
 

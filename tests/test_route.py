@@ -11,7 +11,8 @@ import pytest
 from fault_server import fault_server
 from qrelforge import ConfigError, JudgmentStore, load_dataset, load_student, read_qrels
 from qrelforge.cli import main
-from qrelforge.labeling.route import Budget, route_job, uncertainty
+from qrelforge import Budget
+from qrelforge.labeling.route import route_job, uncertainty
 
 
 @pytest.fixture
@@ -36,15 +37,15 @@ def test_the_n_least_sure_pairs_go_to_the_teacher_and_a_rerun_sends_none(student
         from qrelforge import load_judge
 
         teacher = load_judge(teacher_file, dataset)
-        routed = route_job(load_student(student, dataset), teacher, dataset.pairs, tmp_path / "labels.txt",
+        routed = route_job(load_student(student), teacher, dataset.pairs, dataset, tmp_path / "labels.txt",
                            Budget(pairs=10), "margin", progress=False)
         assert len(server.bodies) == 10
-        again = route_job(load_student(student, dataset), teacher, dataset.pairs, tmp_path / "labels.txt",
+        again = route_job(load_student(student), teacher, dataset.pairs, dataset, tmp_path / "labels.txt",
                           Budget(pairs=10), "margin", progress=False)
         assert len(server.bodies) == 10 and again.teacher_run.judged == 0 and again.routed == routed.routed
     mine = JudgmentStore(tmp_path / "labels.txt.judgments.jsonl").judgments(routed.student_run.judge)
-    scores = uncertainty(np.array([j.probs for j in mine]), (0, 1, 2, 3), load_student(student, dataset).card["thresholds"],
-                         "margin")
+    scores = np.array(uncertainty([j.probs for j in mine], (0, 1, 2, 3), load_student(student).card.thresholds,
+                                  "margin"))
     least_sure = {mine[i].pair for i in np.argsort(-scores, kind="stable")[:10]}
     assert set(routed.routed) == least_sure and routed.sources == {"student": 86, "teacher": 10}
     rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import (ConfigError, TrainConfig, load_dataset, load_student, replay_judge, teacher_examples,
+from qrelforge import (Batch, ConfigError, TrainConfig, load_dataset, load_student, replay_judge, teacher_examples,
                        train_student)
 from qrelforge.students.base import numeric_format
 from qrelforge import EngineSettings
@@ -80,10 +80,10 @@ def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path,
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic save left no temp folder
 
     # fp32: batching changes only float rounding; bf16 (what auto picks on a CPU with AMX) rounds far coarser
-    one_by_one = load_student(folder, dataset, EngineSettings("fp32", tokens_per_batch=1, chunk_pairs=7))
-    batched = load_student(folder, dataset, EngineSettings("fp32", tokens_per_batch=4096))
+    one_by_one = load_student(folder, EngineSettings("fp32", tokens_per_batch=1, chunk_pairs=7))
+    batched = load_student(folder, EngineSettings("fp32", tokens_per_batch=4096))
     assert one_by_one.fingerprint == batched.fingerprint
-    a, b = list(one_by_one.judge(dataset.pairs)), list(batched.judge(dataset.pairs))
+    a, b = one_by_one.judge(Batch(dataset.pairs, dataset)), batched.judge(Batch(dataset.pairs, dataset))
     assert [j.pair for j in a] == dataset.pairs
     assert [j.grade for j in a] == [j.grade for j in b]  # results do not depend on batching
     assert np.allclose([j.probs for j in a], [j.probs for j in b], atol=1e-4)
@@ -93,7 +93,7 @@ def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path,
 def test_unknown_student_kind_lists_known(tmp_path: Path, small_dataset: Path) -> None:
     (tmp_path / "qrelforge.json").write_text('{"kind": "crystal-ball"}')
     with pytest.raises(ConfigError, match="known kinds: \\['bi-encoder', 'causal-lm', 'cross-encoder'\\]"):
-        load_student(tmp_path, load_dataset(small_dataset))
+        load_student(tmp_path)
 
 
 def test_ordinal_head_keeps_grades_ordered() -> None:

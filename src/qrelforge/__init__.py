@@ -14,7 +14,7 @@ from typing import Any
 __version__ = metadata.version("qrelforge")  # pyproject.toml is the version's one home
 
 _EXPORTS = {
-    "qrelforge.records": ["Pair", "Judgment", "Usage", "GradeScale", "graded"],
+    "qrelforge.records": ["Pair", "Judgment", "Usage", "GradeScale", "graded", "StudentCard", "Provenance", "Answer"],
     "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError", "JudgeError", "StoreError",
                          "TeacherError", "Interrupted"],
     "qrelforge.datasets": ["Dataset", "load_dataset", "load_pairs", "split_queries"],
@@ -22,7 +22,8 @@ _EXPORTS = {
     "qrelforge.io.store": ["JudgmentStore"],
     "qrelforge.evaluate.agreement": ["agreement", "Agreement", "JudgeRow", "judge_row"],
     "qrelforge.llm.config": ["TeacherConfig", "Prices", "load_teacher_config"],
-    "qrelforge.judges.base": ["Judge", "LookupJudge"],
+    "qrelforge.judges.base": ["Judge", "LookupJudge", "Batch", "TextTable", "Texts", "Traits"],
+    "qrelforge.judges.cost": ["Budget"],
     "qrelforge.judges.replay": ["human_judge", "replay_judge"],
     "qrelforge.judges.load": ["load_teacher"],
     "qrelforge.students.config": ["EngineSettings"],
@@ -34,6 +35,9 @@ _EXPORTS = {
     "qrelforge.labeling.local": ["label", "LabelRun"],
     "qrelforge.labeling.ray": ["label_with_ray"],
     "qrelforge.labeling.job": ["label_job", "load_judge", "Labeled", "LabelFiles"],
+    "qrelforge.labeling.route": ["route_job"],
+    "qrelforge.labeling.fill": ["fill_job"],
+    "qrelforge.labeling.export": ["export_labels"],
     "qrelforge.report": ["print_table", "write_report"],
     "qrelforge.synthetic.index": ["BM25Index", "IndexConfig"],
     "qrelforge.synthetic.generate": ["GenerateConfig", "generate_queries", "filter_queries"],
@@ -41,7 +45,8 @@ _EXPORTS = {
     "qrelforge.pipeline.config": ["PipelineConfig", "load_pipeline_config"],
     "qrelforge.pipeline.run": ["run_pipeline"],
     "qrelforge.rank.config": ["RankerConfig"],
-    "qrelforge.rank.augment": ["TrainingLabel", "training_labels", "write_training_labels", "read_training_labels"],
+    "qrelforge.rank.augment": ["TrainingLabel", "training_labels", "write_training_labels", "read_training_labels",
+                               "augment_job"],
     "qrelforge.rank.experiment": ["rank_eval"],
     "qrelforge.demo": ["run_demo", "distill_and_compare"],
 }

@@ -41,9 +41,9 @@ def distill_and_compare(dataset: Dataset, teacher: Judge, teacher_name: str, out
     train_set, test_set = dataset.subset(train_ids), dataset.subset(test_ids)
 
     trained = train_student(teacher_examples([train_set], teacher), out / "student", config, progress=progress)
-    student = label_job(load_student(trained.model_dir, test_set), test_set.pairs, out / "student-labels.txt",
+    student = label_job(load_student(trained.model_dir), test_set.pairs, test_set, out / "student-labels.txt",
                         progress=progress)
-    replayed = label_job(teacher, test_set.pairs, out / "teacher-labels.txt", progress=False)
+    replayed = label_job(teacher, test_set.pairs, test_set, out / "teacher-labels.txt", progress=False)
 
     rows = [judge_row(f"teacher {teacher_name} vs human", replayed.grades, test_set.qrels),
             student.row(test_set.qrels, "student vs human"),

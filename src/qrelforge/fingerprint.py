@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import Any
 
 
+def settings_hash(parts: Mapping[str, Any]) -> str:
+    """The one hash of settings: SHA-256 of their canonical JSON (keys sorted; other values by their text). Callers
+    keep as many of its hex digits as their keys always had (fingerprints 12, pipeline stages 16)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def make_fingerprint(kind: str, name: str, parts: Mapping[str, Any]) -> str:
     """``kind:name:hash`` — readable, and different whenever any part differs."""
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{kind}:{name}:{digest}"
+    return f"{kind}:{name}:{settings_hash(parts)[:12]}"
 
 
 def file_digest(path: str | Path) -> str:

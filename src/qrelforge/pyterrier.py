@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .datasets import Dataset
+from .judges.base import Batch, TextTable
 from .labeling.job import label_job, load_judge
 from .records import Pair
 
@@ -31,11 +32,11 @@ def _transformer_base() -> type:
     return pt.Transformer
 
 
-def _frame_texts(dataset: Dataset, frame: Any) -> list[Pair]:
-    """Add the frame's query and doc texts to ``dataset`` (the judge reads them there); its pairs, in row order."""
-    dataset.queries.update(zip(frame["qid"].astype(str), frame["query"]))
-    dataset.docs.update(zip(frame["docno"].astype(str), frame["text"]))
-    return [Pair(str(q), str(d)) for q, d in zip(frame["qid"], frame["docno"])]
+def frame_batch(frame: Any) -> Batch:
+    """A results frame's pairs, in row order, with its query and doc texts: the batch a judge reads."""
+    texts = TextTable(dict(zip(frame["qid"].astype(str), frame["query"])),
+                      dict(zip(frame["docno"].astype(str), frame["text"])))
+    return Batch([Pair(str(q), str(d)) for q, d in zip(frame["qid"], frame["docno"])], texts)
 
 
 def as_qrels(labels: Mapping[Pair, int]) -> Any:
@@ -50,18 +51,18 @@ class Labeler(_transformer_base()):  # type: ignore[misc]
     """Label a results frame's pairs with a judge; judgments are kept in ``store_dir`` (default: a temporary one)."""
 
     def __init__(self, judge: str | Path, store_dir: str | Path | None = None, progress: bool = False) -> None:
-        self.dataset = Dataset("pyterrier", queries={}, docs={}, qrels={})
-        self.judge = load_judge(judge, self.dataset)
-        self.labels = Path(store_dir or tempfile.mkdtemp(prefix="qrelforge-pt-")) / "labels.txt"
+        self.judge = load_judge(judge, Dataset("pyterrier", queries={}, docs={}, qrels={}))
+        self.store = Path(store_dir or tempfile.mkdtemp(prefix="qrelforge-pt-")) / "labels.txt.judgments.jsonl"
         self.progress = progress
 
     def transform(self, frame: Any) -> Any:
-        pairs = _frame_texts(self.dataset, frame)
-        judged = {j.pair: j for j in label_job(self.judge, pairs, self.labels, progress=self.progress).judgments}
+        batch = frame_batch(frame)
+        labeled = label_job(self.judge, batch.pairs, batch.texts, store=self.store, progress=self.progress)
+        judged = {j.pair: j for j in labeled.judgments}
         out = frame.copy()
-        out["label"] = [judged[p].grade if judged[p].status == "ok" else float("nan") for p in pairs]
+        out["label"] = [judged[p].grade if judged[p].ok else float("nan") for p in batch.pairs]
         for k, grade in enumerate(self.judge.scale):
-            out[f"p_{grade}"] = [judged[p].probs[k] if judged[p].probs else float("nan") for p in pairs]
+            out[f"p_{grade}"] = [judged[p].probs[k] if judged[p].probs else float("nan") for p in batch.pairs]
         return out
 
 
@@ -71,13 +72,12 @@ class Reranker(_transformer_base()):  # type: ignore[misc]
     def __init__(self, student: str | Path) -> None:
         from .students.student import load_student
 
-        self.dataset = Dataset("pyterrier", queries={}, docs={}, qrels={})
-        self.student = load_student(student, self.dataset)
+        self.student = load_student(student)
 
     def transform(self, frame: Any) -> Any:
         import pyterrier as pt
 
-        pairs = _frame_texts(self.dataset, frame)
+        batch = frame_batch(frame)
         out = frame.copy()
-        out["score"] = self.student.expected_grades(pairs) if pairs else []
+        out["score"] = self.student.expected_grades(batch) if batch.pairs else []
         return pt.model.add_ranks(out)

@@ -113,8 +113,8 @@ def parser() -> argparse.ArgumentParser:
     conv.set_defaults(command=commands.convert_gguf, paths=Paths(inputs=("gguf",), folders=("out",)))
     _augment(sub.add_parser("augment", help="label a pool of pairs with a student or teacher; write human, "
                             "student and human+student training sets",
-                            description="Label the pairs of --pairs with a student (--model) or a teacher "
-                            "(--teacher), resumably, and write three training-label files with provenance: "
+                            description="Label the pairs of --pairs with any judge (--judge: a student, a teacher "
+                            "YAML or a label file), resumably, and write three training-label files with provenance: "
                             "human.jsonl (DIR's qrels), student.jsonl (the machine's labels, its source 'student' or "
                             "'teacher') and both.jsonl (the union; the human label wins where a pair has both)."))
     _jobs_on_labels(sub)
@@ -170,8 +170,9 @@ def _train(train: argparse.ArgumentParser) -> None:
 
     train.add_argument("--dataset", action="append", required=True, metavar="DIR",
                        help="dataset folder (queries.tsv, docs.jsonl, qrels.txt); repeat to pool several")
-    train.add_argument("--teacher", metavar="LABELS", help="teacher label file (TREC qrels or UMBRELA-style JSONL); "
-                       "default: the datasets' human qrels")
+    train.add_argument("--teacher", metavar="JUDGE", help="the teacher whose grades the student learns: a label file "
+                       "(TREC qrels or UMBRELA-style JSONL), a teacher YAML (it grades the training pairs first, into "
+                       "MODEL_DIR.teacher-N.judgments.jsonl) or a student folder; default: the datasets' human qrels")
     train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
     add_config_flags(train, TrainConfig)
     _quiet(train, commands.train, Paths(datasets=("dataset",), inputs=("teacher", "base"), folders=("out",)))
@@ -189,15 +190,17 @@ def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
     lab.add_argument("--pairs", type=Path, metavar="FILE", help=PAIRS_HELP)
     lab.add_argument("--dry-run", action="store_true", help="teachers: print requests, estimated tokens and cost; "
                      "call nothing")
-    lab.add_argument("--budget", metavar="B", help="a teacher: stop before the spend on LABELS could exceed B US "
-                     "dollars (earlier runs count); with --route: what the teacher may re-label, a pair count (500), "
-                     "a share (30%%) or money ($20)")
+    lab.add_argument("--budget", metavar="B", help="what the judge may do on LABELS (earlier runs count): a pair "
+                     "count (500), a share of the pairs (30%%) or money ($20, a teacher with prices); with --route, "
+                     "what the teacher may re-label. A bare number without --route still reads as dollars "
+                     "(deprecated)")
     lab.add_argument("--route", metavar="TEACHER", help="a student's unsure pairs go to TEACHER (a teacher YAML or a "
                      "label file replayed as one) within --budget; the merged labels' provenance goes to "
                      "LABELS.provenance.jsonl")
     lab.add_argument("--route-by", choices=ROUTING_SCORES, default=DEFAULT_ROUTING,
                      help="which pairs are the least sure (default: %(default)s)")
-    lab.add_argument("--engine", choices=("local", "ray"), default="local", help="students: where to run the model")
+    lab.add_argument("--engine", choices=("local", "ray"), default="local", help="where the judge runs: this process, "
+                     "or Ray actors (a student, or any other judge)")
     add_config_flags(lab.add_argument_group("student engine"), EngineSettings)
     add_config_flags(lab, RayOptions)
     lab.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
@@ -211,15 +214,15 @@ def _augment(aug: argparse.ArgumentParser) -> None:
     aug.add_argument("--dataset", required=True, metavar="DIR", help="texts, and the human labels in its qrels.txt")
     aug.add_argument("--pairs", required=True, type=Path, metavar="FILE", help="the pool to label: TREC qrels or run "
                      "file, or Parquet with query_id and doc_id columns")
-    machine = aug.add_mutually_exclusive_group(required=True)
-    machine.add_argument("--model", type=Path, metavar="MODEL_DIR", help="a student trained by 'qrelforge train'")
-    machine.add_argument("--teacher", type=Path, metavar="CONFIG", help="a teacher YAML file")
+    aug.add_argument("--judge", "--model", "--teacher", dest="judge", required=True, metavar="JUDGE",
+                     help="who labels the pool: a student folder, a teacher YAML file or a label file (--model and "
+                     "--teacher are other names of --judge)")
     aug.add_argument("--human", type=Path, metavar="QRELS", help="the human labels (e.g. an assessor's export from "
                      "'qrelforge review'); default: DIR's qrels.txt")
     aug.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                      help="keep a machine label only if its probability of its grade is at least P")
     aug.add_argument("--out", required=True, type=Path, metavar="DIR")
-    _quiet(aug, commands.augment, Paths(datasets=("dataset",), inputs=("pairs", "model", "teacher", "human"),
+    _quiet(aug, commands.augment, Paths(datasets=("dataset",), inputs=("pairs", "judge", "human"),
                                         folders=("out",)))
 
 

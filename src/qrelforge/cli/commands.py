@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..records import graded
 from .flags import config_from_args
 from .paths import named_path
 
+if TYPE_CHECKING:
+    from ..datasets import Dataset
+    from ..judges.base import Judge
+
 
 def train(args: argparse.Namespace) -> int:
-    from .. import TrainConfig, load_dataset, replay_judge, teacher_examples, train_student
+    from .. import TrainConfig, load_dataset, teacher_examples, train_student
 
     datasets = [load_dataset(d) for d in args.dataset]
-    teacher = replay_judge(args.teacher, datasets[0].grades) if args.teacher else None
+    teacher = _teacher(args.teacher, datasets, args.out, not args.quiet) if args.teacher else None
     config = config_from_args(TrainConfig, args)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
     v = result.validation
@@ -24,6 +30,22 @@ def train(args: argparse.Namespace) -> int:
           f"alpha {_f(v.krippendorff_alpha)}, accuracy {v.accuracy:.4f}")
     print(f"saved to {result.model_dir}")
     return 0
+
+
+def _teacher(spec: str, datasets: list[Dataset], out: Path, progress: bool) -> Judge:
+    """``train --teacher SPEC``: any judge. A judge that bills (a teacher LLM) labels each dataset's pairs first, into
+    a store beside the model folder (resumable, never asked twice), and its stored answers teach; any other judge
+    (recorded labels, ``human``, a student) is asked as training reads the pairs."""
+    from .. import LookupJudge, label_job, load_judge
+
+    judge = load_judge(spec, datasets[0], [p for d in datasets for p in d.pairs])
+    if judge.traits.prices is None:
+        return judge
+    answers = [j for i, dataset in enumerate(datasets)
+               for j in label_job(judge, dataset.pairs, dataset, progress=progress,
+                                  store=out.with_name(f"{out.name}.teacher-{i + 1}.judgments.jsonl")).judgments]
+    return LookupJudge(graded(answers), judge.fingerprint, {j.pair: j.probs for j in answers if j.ok and j.probs},
+                       judge.scale)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,20 +92,17 @@ def convert_gguf(args: argparse.Namespace) -> int:
 
 
 def augment(args: argparse.Namespace) -> int:
-    from .. import human_judge, label_job, load_dataset, load_judge, read_qrels, replay_judge
+    from .. import human_judge, load_dataset, load_judge, read_qrels, replay_judge
     from ..datasets import load_pairs
-    from ..rank.augment import MIXES, provenance, training_labels, write_training_labels
+    from ..rank.augment import augment_job, provenance
 
     dataset = load_dataset(args.dataset)
     pool = load_pairs(args.pairs, dataset)
-    judge = load_judge(args.model or args.teacher, dataset, pool)
-    labeled = label_job(judge, pool, args.out / "machine-labels.txt", progress=not args.quiet)
     human = replay_judge(args.human, dataset.grades) if args.human else human_judge(dataset)
     people = read_qrels(args.human, dataset.queries, dataset.docs, dataset.grades) if args.human else dataset.qrels
-    for mix in MIXES:
-        labels = training_labels(people, human.fingerprint, labeled.judgments, judge.scale, mix,
-                                 args.min_confidence, "student" if args.model else "teacher")
-        write_training_labels(args.out / f"{mix}.jsonl", labels)
+    sets = augment_job(load_judge(args.judge, dataset, pool), pool, dataset, people, human.fingerprint, args.out,
+                       args.min_confidence, progress=not args.quiet)
+    for mix, labels in sets.items():
         print(f"{args.out / f'{mix}.jsonl'}: {len(labels)} labels {provenance(labels)}")
     return 0
 

@@ -105,7 +105,7 @@ def _read(path: Path, complete: bool = False) -> Iterable[Judgment]:
         return
     for number, line in numbered_lines(path, "judgments", complete=complete):
         try:
-            yield _from_row(json.loads(line))
+            yield judgment_of(json.loads(line))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputFormatError(path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
 
@@ -118,7 +118,8 @@ def row_of(j: Judgment) -> dict[str, object]:
     return row | ({"truncated": True} if j.truncated else {}) | ({"flagged": True} if j.flagged else {})
 
 
-def _from_row(row: dict) -> Judgment:
+def judgment_of(row: dict) -> Judgment:
+    """A judgment from the store's row (or a shard's)."""
     if row["status"] not in STATUSES:
         raise ValueError(f"status {row['status']!r} is not one of {STATUSES}")
     probs, usage = row.get("probs"), row.get("usage")

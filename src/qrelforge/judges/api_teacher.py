@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import asdict, replace
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from ..datasets import Dataset
 from ..fingerprint import make_fingerprint
 from ..llm.clients import async_client, check_not_refused, server_url
 from ..llm.config import TeacherConfig
@@ -21,6 +20,7 @@ from ..llm.fence import instruction_like
 from ..llm.parse import grade_probs, parse_grade
 from ..llm.prompt import Prompt
 from ..records import Judgment, Pair, Usage
+from .base import Batch, Traits
 
 CHARS_PER_TOKEN = 3  # a cautious estimate (English text runs about 4 characters per token)
 CHAT_OVERHEAD_TOKENS = 16  # the chat template's role markers around the prompt
@@ -29,33 +29,31 @@ CHAT_OVERHEAD_TOKENS = 16  # the chat template's role markers around the prompt
 class OpenAITeacher:
     """Grades pairs by asking a chat model. No per-call state: each call runs its own event loop and client."""
 
-    def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
-        self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
-        self.batch_pairs = 4 * config.concurrency  # a kill loses at most one batch of answers
+    def __init__(self, config: TeacherConfig, prompt: Prompt) -> None:
+        self.config, self.prompt = config, prompt
         self.scale = config.scale.grades
+        self.traits = Traits(batch_pairs=4 * config.concurrency, probabilities=config.logprobs or config.samples > 1,
+                             prices=config.prices)
         decoding = {k: getattr(config, k) for k in ("temperature", "max_tokens", "samples", "vote", "logprobs",
                                                       "top_logprobs", "response_format")}
         self.fingerprint = make_fingerprint("openai", str(config.model), {"prompt": asdict(prompt), "decoding": decoding})
 
-    def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
-        for judgment in asyncio.run(self._judge_all(pairs)):
-            passage = self.dataset.docs[judgment.doc_id]
-            yield replace(judgment, truncated=self.prompt.cuts(passage),
-                          flagged=self.config.flag_instructions and instruction_like(passage))
+    def judge(self, batch: Batch) -> list[Judgment]:
+        judgments = asyncio.run(self._judge_all(batch))
+        return [replace(j, truncated=self.prompt.cuts(passage),
+                        flagged=self.config.flag_instructions and instruction_like(passage))
+                for j, passage in zip(judgments, batch.docs())]
 
-    def worst_case(self, pairs: Sequence[Pair]) -> Usage:
-        """An upper estimate of the tokens judging ``pairs`` will bill (the server's count is used once known)."""
-        return prompt_usage(self.prompt, self.dataset, pairs, self.config.max_tokens * self.config.samples)
+    def worst_case(self, batch: Batch) -> Usage:
+        """An upper estimate of the tokens judging the batch will bill (the server's count is used once known)."""
+        return prompt_usage(self.prompt, batch, self.config.max_tokens * self.config.samples)
 
-    def _text(self, pair: Pair) -> str:
-        return self.prompt.render(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
-
-    async def _judge_all(self, pairs: Sequence[Pair]) -> list[Judgment]:
+    async def _judge_all(self, batch: Batch) -> list[Judgment]:
         limit = asyncio.Semaphore(self.config.concurrency)
         async with async_client(self.config) as client:
-            return list(await asyncio.gather(*(self._judge_one(client, limit, pair) for pair in pairs)))
+            return list(await asyncio.gather(*(self._judge_one(client, limit, pair, batch) for pair in batch.pairs)))
 
-    async def _judge_one(self, client: Any, limit: asyncio.Semaphore, pair: Pair) -> Judgment:
+    async def _judge_one(self, client: Any, limit: asyncio.Semaphore, pair: Pair, batch: Batch) -> Judgment:
         import openai
 
         c = self.config
@@ -72,7 +70,8 @@ class OpenAITeacher:
         async with limit:
             try:
                 response = await client.chat.completions.create(
-                    model=c.model, messages=[{"role": "user", "content": self._text(pair)}],
+                    model=c.model, messages=[{"role": "user", "content": self.prompt.render(batch.query(pair),
+                                                                                            batch.doc(pair))}],
                     temperature=c.temperature, max_tokens=c.max_tokens, **options)
             except openai.OpenAIError as exc:
                 check_not_refused(exc, c)
@@ -103,11 +102,11 @@ class OpenAITeacher:
                         raw=raw, usage=usage)
 
 
-def prompt_usage(prompt: Prompt, dataset: Dataset, pairs: Sequence[Pair], completion_tokens: int) -> Usage:
+def prompt_usage(prompt: Prompt, batch: Batch, completion_tokens: int) -> Usage:
     """One request per pair: its prompt's tokens, estimated cautiously, and at most ``completion_tokens`` more."""
-    chars = sum(len(prompt.render(dataset.queries[p.query_id], dataset.docs[p.doc_id])) for p in pairs)
-    return Usage(len(pairs), -(-chars // CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS * len(pairs),
-                 completion_tokens * len(pairs))
+    chars = sum(len(prompt.render(batch.query(p), batch.doc(p))) for p in batch.pairs)
+    n = len(batch.pairs)
+    return Usage(n, -(-chars // CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS * n, completion_tokens * n)
 
 
 def vote(grades: Sequence[int], rule: str) -> int:

@@ -7,11 +7,10 @@ a weak judge that lets the whole chain run offline.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-from ..datasets import Dataset
 from ..errors import ConfigError
 from ..fingerprint import make_fingerprint
 from ..llm.clients import CONTEXT_TOKENS, load_llama
@@ -21,18 +20,20 @@ from ..llm.parse import parse_grade
 from ..llm.prompt import Prompt
 from ..records import Judgment, Pair, Usage
 from .api_teacher import prompt_usage
+from .base import Batch, Traits
 
 
 ANSWER_ROOM = 64  # context tokens kept free for the chat template's tail and the answer
 
 
 class LlamaCppTeacher:
-    """Grades pairs one at a time with a local GGUF chat model; greedy, so its answers are deterministic."""
+    """Grades pairs one at a time with a local GGUF chat model; greedy, so its answers are deterministic. Pickled,
+    it keeps its settings only, and loads the model again where it is unpickled."""
 
-    def __init__(self, config: TeacherConfig, prompt: Prompt, dataset: Dataset) -> None:
-        self.config, self.prompt, self.dataset, self.prices = config, prompt, dataset, config.prices
-        self.batch_pairs = 4 * config.concurrency  # a kill loses at most one batch of answers
+    def __init__(self, config: TeacherConfig, prompt: Prompt) -> None:
+        self.config, self.prompt = config, prompt
         self.scale = prompt.scale.grades
+        self.traits = Traits(batch_pairs=4 * config.concurrency, probabilities=True, prices=config.prices)
         self.llm, digest = load_llama(config)
         from llama_cpp import LlamaGrammar
 
@@ -43,14 +44,20 @@ class LlamaCppTeacher:
             raise ConfigError(f"{path}: each grade must be one token of the model's vocabulary; got {self.grade_tokens}")
         self.fingerprint = make_fingerprint("llama-cpp", Path(path).stem, {"model": digest, "prompt": asdict(prompt)})
 
-    def judge(self, pairs: Sequence[Pair]) -> Iterator[Judgment]:
-        for pair in pairs:
-            passage = self.dataset.docs[pair.doc_id]
-            yield replace(self._judge_one(pair), flagged=self.config.flag_instructions and instruction_like(passage))
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "prompt": self.prompt}
 
-    def worst_case(self, pairs: Sequence[Pair]) -> Usage:
-        """An upper estimate of the tokens judging ``pairs`` will count (one answer token each)."""
-        return prompt_usage(self.prompt, self.dataset, pairs, completion_tokens=1)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"], state["prompt"])  # type: ignore[misc]
+
+    def judge(self, batch: Batch) -> list[Judgment]:
+        return [replace(self._judge_one(pair, batch.query(pair), batch.doc(pair)),
+                        flagged=self.config.flag_instructions and instruction_like(batch.doc(pair)))
+                for pair in batch.pairs]
+
+    def worst_case(self, batch: Batch) -> Usage:
+        """An upper estimate of the tokens judging the batch will count (one answer token each)."""
+        return prompt_usage(self.prompt, batch, completion_tokens=1)
 
     def fitted(self, query: str, passage: str) -> tuple[str, bool]:
         """The prompt, its passage cut (by the model's own tokens) until it fits the context window; and whether
@@ -63,10 +70,10 @@ class LlamaCppTeacher:
             text = self.prompt.render(query, passage)
         return text, truncated
 
-    def _judge_one(self, pair: Pair) -> Judgment:
+    def _judge_one(self, pair: Pair, query: str, passage: str) -> Judgment:
         import llama_cpp
 
-        text, truncated = self.fitted(self.dataset.queries[pair.query_id], self.dataset.docs[pair.doc_id])
+        text, truncated = self.fitted(query, passage)
         try:
             answer = self.llm.create_chat_completion([{"role": "user", "content": text}], max_tokens=1, temperature=0.0,
                                                      grammar=self.grammar)

@@ -6,10 +6,10 @@ query id under ``qid``/``query_id``, the doc id under ``docid``/``doc_id``/``pid
 ``judgment``/``score``/``grade``/``relevance``. A JSONL line may also carry the judge's grade probabilities as
 ``"probs": {"0": 0.1, "1": 0.6, ...}`` (soft targets for training).
 
->>> from qrelforge import human_judge, load_dataset, replay_judge
+>>> from qrelforge import Batch, human_judge, load_dataset, replay_judge
 >>> demo = load_dataset("dl20-demo")
 >>> gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")
->>> next(gpt4o.judge(demo.pairs[:1])).status, human_judge(demo).fingerprint.startswith("human:")
+>>> gpt4o.judge(Batch(demo.pairs[:1], demo))[0].status, human_judge(demo).fingerprint.startswith("human:")
 ('ok', True)
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def label_rows(judgments: Iterable[Judgment], scale: Sequence[int]) -> list[dict
     JSONL's lines, UMBRELA's keys."""
     return [{"qid": j.query_id, "docid": j.doc_id, "judgment": j.grade,
              "probs": {str(g): p for g, p in zip(scale, j.probs)} if j.probs else None}
-            for j in judgments if j.status == "ok" and j.grade is not None]
+            for j in judgments if j.ok]
 
 
 def write_label_jsonl(path: str | Path, judgments: Iterable[Judgment], scale: Sequence[int]) -> int:

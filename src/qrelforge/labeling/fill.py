@@ -14,12 +14,11 @@ from typing import Any
 
 from ..evaluate.ranking import Run, per_query
 from ..io.files import write_jsonl
-from ..io.store import JudgmentStore
 from ..io.trec import write_qrels
-from ..judges.base import Judge
-from ..records import Pair, graded
-from .job import LabelFiles
-from .local import LabelRun, label
+from ..judges.base import Judge, Texts
+from ..records import Pair, Provenance
+from .job import LabelFiles, label_job
+from .local import LabelRun
 
 MEASURES = ("nDCG@10", "Judged@10")
 
@@ -43,22 +42,20 @@ class Filled:
     files: LabelFiles
 
 
-def fill_job(judge: Judge, run: Run, qrels: Mapping[Pair, int], out: str | Path, depth: int,
+def fill_job(judge: Judge, run: Run, qrels: Mapping[Pair, int], texts: Texts, out: str | Path, depth: int,
              progress: bool = True) -> Filled:
-    """Label the holes of ``run``'s top ``depth`` with ``judge``, write the merged qrels to ``out`` (and who gave each
-    label to ``out.provenance.jsonl``), and measure the run on the human and on the filled qrels."""
+    """Label the holes of ``run``'s top ``depth`` with ``judge`` (reading ``texts``), write the merged qrels to
+    ``out`` (and who gave each label to ``out.provenance.jsonl``), and measure the run on the human and on the filled
+    qrels."""
     files = LabelFiles(Path(out))
     missing = holes(run, qrels, depth)
-    with JudgmentStore(files.store) as store:
-        labeled = label(judge, missing, store, progress=progress)
-        judged = graded(store.judgments(judge.fingerprint, missing))
-    merged = dict(judged) | dict(qrels)  # a human label always wins
+    labeled = label_job(judge, missing, texts, store=files.store, progress=progress)
+    merged = labeled.grades | dict(qrels)  # a human label always wins
     write_qrels(files.labels, merged)
-    write_jsonl(files.provenance, ({"qid": p.query_id, "docid": p.doc_id, "grade": g,
-                                    "source": "human" if p in qrels else "judge",
-                                    "judge": None if p in qrels else judge.fingerprint}
+    write_jsonl(files.provenance, (Provenance(p, g, "human" if p in qrels else "judge",
+                                              None if p in qrels else judge.fingerprint).to_json()
                                    for p, g in sorted(merged.items())))
-    return Filled(merged, missing, labeled, _means(qrels, run), _means(merged, run), files)
+    return Filled(merged, missing, labeled.run, _means(qrels, run), _means(merged, run), files)
 
 
 def _means(qrels: Mapping[Pair, int], run: Run) -> dict[str, Any]:

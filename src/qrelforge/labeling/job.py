@@ -6,11 +6,15 @@ is made, so a rerun resumes), ``LABELS.soft.jsonl`` (the grades with their proba
 and, on Ray, ``LABELS.shards/``. The judge comes from a spec (``load_judge``): a student folder, a teacher YAML, a
 label file, or ``human`` for the dataset's own qrels.
 
+``label_job`` is the one path every labeling takes — the CLI, the cascade (``route.py``), filling a run (``fill.py``),
+adaptation, PyTerrier, the pipeline and the benchmarks — and the one place that reads a store back (as does
+``stored_judgments`` for the jobs that only show or convert finished labels: review and export).
+
 >>> from qrelforge import label_job, load_dataset, load_judge
 >>> demo = load_dataset("dl20-demo")
 >>> teacher = load_judge(str(demo.folder / "teacher-gpt-4o-umbrela.txt"), demo)
 >>> import tempfile; out = tempfile.mkdtemp()
->>> labeled = label_job(teacher, demo.pairs[:50], f"{out}/labels.txt", progress=False)
+>>> labeled = label_job(teacher, demo.pairs[:50], demo, f"{out}/labels.txt", progress=False)
 >>> len(labeled.grades), labeled.row(demo.qrels).agreement.n
 (50, 50)
 """
@@ -24,9 +28,10 @@ from pathlib import Path
 from ..datasets import Dataset
 from ..errors import ConfigError
 from ..evaluate.agreement import JudgeRow, judge_row
-from ..io.store import JudgmentStore
+from ..io.store import JudgmentStore, read_judgments
 from ..io.trec import write_qrels
-from ..judges.base import Judge
+from ..judges.base import Judge, Texts
+from ..judges.cost import Budget, Plan, plan
 from ..judges.replay import human_judge, replay_judge, write_label_jsonl
 from ..records import Judgment, Pair, graded
 from ..students.config import EngineSettings
@@ -96,7 +101,7 @@ class Labeled:
     pairs: list[Pair]  # the distinct pairs asked for
     judgments: list[Judgment]  # sorted by pair; failed ones keep their status and have no grade
     run: LabelRun
-    files: LabelFiles
+    files: LabelFiles | None  # None for a job that wrote only its store
 
     @property
     def grades(self) -> dict[Pair, int]:
@@ -107,46 +112,69 @@ class Labeled:
         return judge_row(name or self.judge.fingerprint, self.grades, qrels, self.run.pairs_per_second or None)
 
 
-def label_job(judge: Judge, pairs: Sequence[Pair], out: str | Path, *, store: JudgmentStore | None = None,
-              ray: RayOptions | None = None, budget: float | None = None, progress: bool = True) -> Labeled:
-    """Label ``pairs`` with ``judge`` into ``store`` (default: ``LabelFiles(out).store``), then write the labels.
+def label_job(judge: Judge, pairs: Sequence[Pair], texts: Texts, out: str | Path | None = None, *,
+              store: JudgmentStore | str | Path | None = None, ray: RayOptions | None = None,
+              budget: Budget | None = None, progress: bool = True) -> Labeled:
+    """Label ``pairs`` (read with ``texts``) with ``judge``, in this process or on a Ray cluster (``ray``), into a
+    judgment store, and give back every stored judgment of them; ``budget`` caps what the judge may do.
 
-    ``ray`` runs a student on a Ray cluster instead of in this process; ``budget`` (US$) caps a billed judge's spend.
+    With ``out`` (LABELS), the store is the one beside it unless ``store`` says otherwise, and LABELS (TREC) and, for
+    a judge with probabilities, ``LABELS.soft.jsonl`` are written. Without ``out`` only the store is written:
+    ``store`` is then an open JudgmentStore or its path (the cascade and filling merge several answers so).
     """
-    files = LabelFiles(Path(out))
+    files = LabelFiles(Path(out)) if out is not None else None
+    where = store if store is not None else files.store if files else None
+    if where is None:
+        raise ConfigError("label_job needs LABELS (out) or a judgment store to write to")
     pairs = list(dict.fromkeys(pairs))
-    with contextlib.nullcontext(store) if store else JudgmentStore(files.store) as store:
+    with contextlib.nullcontext(where) if isinstance(where, JudgmentStore) else JudgmentStore(where) as opened:
         if ray is not None:
-            from ..students.student import Student
             from .ray import label_with_ray
 
-            if not isinstance(judge, Student):
-                raise ConfigError(f"the ray engine labels with a trained student; {judge.fingerprint} is not one")
-            run = label_with_ray(judge.model_dir, judge.dataset, pairs, store, files.shards, judge.settings, ray,
-                                 progress=progress)
+            if budget is not None:
+                raise ConfigError("a budget caps a job in this process; on Ray, give the pairs it may label instead")
+            shards = files.shards if files else opened.path.with_name(opened.path.name + ".shards")
+            run = label_with_ray(judge, pairs, texts, opened, shards, ray, progress=progress)
         else:
-            run = label(judge, pairs, store, progress=progress, budget=budget)
-        judgments = store.judgments(run.judge, pairs)
-    write_qrels(files.labels, graded(judgments))
-    if any(j.probs for j in judgments):
-        write_label_jsonl(files.soft, judgments, judge.scale)
+            run = label(judge, pairs, texts, opened, progress=progress, budget=budget)
+        judgments = opened.judgments(judge.fingerprint, pairs)
+    if files is not None:
+        write_qrels(files.labels, graded(judgments))
+        if judge.traits.probabilities and any(j.probs for j in judgments):
+            write_label_jsonl(files.soft, judgments, judge.scale)
     return Labeled(judge, pairs, judgments, run, files)
+
+
+def plan_job(judge: Judge, pairs: Sequence[Pair], texts: Texts, out: str | Path) -> Plan:
+    """What labeling ``pairs`` into LABELS ``out`` would request and cost, asking nothing (answers already in its
+    store are not asked again)."""
+    with JudgmentStore(LabelFiles(Path(out)).store) as store:
+        return plan(judge, pairs, texts, store)
+
+
+def stored_judgments(store: str | Path) -> dict[str, list[Judgment]]:
+    """A finished job's judgments by judge fingerprint, each sorted by pair; read without writing or locking the
+    store (review and export show and convert labels; they label nothing)."""
+    by_judge: dict[str, list[Judgment]] = {}
+    for judgment in sorted(read_judgments(store), key=lambda j: (j.judge, j.pair)):
+        by_judge.setdefault(judgment.judge, []).append(judgment)
+    return by_judge
 
 
 def load_judge(spec: str | Path, dataset: Dataset, pairs: Sequence[Pair] = (),
                settings: EngineSettings = EngineSettings()) -> Judge:
-    """The judge a spec names, over ``dataset``'s texts: ``human`` (the dataset's qrels), a student folder, a teacher
-    YAML file (its few-shot examples never from the queries of ``pairs``), or a label file replayed as a judge."""
+    """The judge a spec names: ``human`` (``dataset``'s qrels), a student folder, a teacher YAML file (its few-shot
+    examples never from the queries of ``pairs``), or a label file replayed as a judge (on ``dataset``'s scale)."""
     path = Path(spec)
     if str(spec) == "human" and not path.exists():
         return human_judge(dataset)
     if path.is_dir():
         from ..students.student import load_student
 
-        return load_student(path, dataset, settings)
+        return load_student(path, settings)
     if path.suffix in TEACHER_SUFFIXES:
         from ..judges.load import load_teacher
         from ..llm.config import load_teacher_config
 
-        return load_teacher(load_teacher_config(path), dataset, pairs)
+        return load_teacher(load_teacher_config(path), pairs)
     return replay_judge(path, dataset.grades)

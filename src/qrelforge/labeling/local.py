@@ -1,9 +1,12 @@
-"""Label pairs with any Judge, in batches, into a judgment store; an interrupted run resumes where it stopped.
+"""Label pairs with any Judge, in batches sized by the clock, into a judgment store; an interrupted run resumes where
+it stopped.
 
 >>> import tempfile
->>> from qrelforge import JudgmentStore, LookupJudge, Pair, label
->>> judge, store = LookupJudge({Pair("q1", "d1"): 1}, "replay:x:0"), JudgmentStore(tempfile.mkdtemp() + "/s.jsonl")
->>> label(judge, [Pair("q1", "d1")], store, progress=False).judged, label(judge, [Pair("q1", "d1")], store, progress=False).reused
+>>> from qrelforge import JudgmentStore, LookupJudge, Pair, TextTable, label
+>>> judge, texts = LookupJudge({Pair("q1", "d1"): 1}, "replay:x:0"), TextTable({"q1": "cats"}, {"d1": "a cat"})
+>>> with JudgmentStore(tempfile.mkdtemp() + "/s.jsonl") as store:
+...     first, again = (label(judge, [Pair("q1", "d1")], texts, store, progress=False) for _ in range(2))
+...     (first.judged, again.reused)
 (1, 1)
 """
 from __future__ import annotations
@@ -14,13 +17,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError, Interrupted, JudgeError, TeacherError
+from ..errors import Interrupted, JudgeError, TeacherError
 from ..io.store import JudgmentStore
-from ..judges.base import Judge
+from ..judges.base import Batch, Judge, Texts
+from ..judges.cost import Budget, spent, total_usage, worst_cost
 from ..progress import progress_bar
 from ..records import Pair, Usage
 
-DEFAULT_BATCH_PAIRS = 256  # the most pairs per batch (one store append) for a judge that names no limit of its own
 SAVE_SECONDS = 2.0  # a batch is sized to take about this long: work reaches the store at least this often
 FIRST_BATCH = 16  # the first batch's size, before the judge's speed is known
 
@@ -45,37 +48,41 @@ class LabelRun:
         return tokens / self.seconds if self.seconds > 0 else 0.0
 
 
-def label(judge: Judge, pairs: Sequence[Pair], store: JudgmentStore, batch_size: int | None = None,
-          progress: bool = True, budget: float | None = None) -> LabelRun:
+def label(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: JudgmentStore, batch_size: int | None = None,
+          progress: bool = True, budget: Budget | None = None) -> LabelRun:
     """Judge every pair the store lacks for this judge, appending each batch durably as it completes.
 
     Batches are sized by the clock: each is meant to take about ``SAVE_SECONDS`` (at most the judge's own
-    ``batch_pairs``), so work reaches the store every few seconds whatever the judge's speed, and an interrupt or a
-    kill loses at most one batch. ``batch_size`` fixes the size instead. With a ``budget`` (US$, for a billed judge),
-    the run stops before the first pair whose worst-case cost could take the judge's total spend in this store
-    (earlier runs included) over the budget. Ctrl-C or SIGTERM ends it with ``Interrupted``, which says what was
-    saved.
+    ``traits.batch_pairs``), so work reaches the store every few seconds whatever the judge's speed, and an interrupt
+    or a kill loses at most one batch. ``batch_size`` fixes the size instead. A ``budget`` caps the judge's answers
+    among ``pairs``, earlier runs included: a count or share of them, or money (the run stops before the first pair
+    whose worst-case cost could take the judge's spend in this store over it). Ctrl-C or SIGTERM ends the run with
+    ``Interrupted``, which says what was saved.
     """
-    from ..judges.cost import BilledJudge, affordable, total_usage
-
-    billed = isinstance(judge, BilledJudge)
-    if budget is not None and not billed:
-        raise ConfigError(f"a budget needs a judge that bills tokens; {judge.fingerprint} does not")
-    most = batch_size or getattr(judge, "batch_pairs", DEFAULT_BATCH_PAIRS)
+    if budget is not None:
+        budget.check(judge)
+    most = batch_size or judge.traits.batch_pairs
     size = batch_size or min(FIRST_BATCH, most)
     todo, reused = store.pending(judge.fingerprint, pairs)
-    spent = judge.prices.cost(total_usage(store.judgments(judge.fingerprint))) if billed else 0.0
+    stopped = False
+    if budget is not None and budget.usd is None:  # a count or a share of the pairs, earlier answers included
+        allowed = max(0, budget.count(reused + len(todo), []) - reused)
+        stopped, todo = allowed < len(todo), todo[:allowed]
+    cost = spent(judge, store.judgments(judge.fingerprint))
     statuses: Counter[str] = Counter()
-    usage, judged, stopped, start, offset = Usage(), 0, False, time.perf_counter(), 0
+    usage, judged, start, offset = Usage(), 0, time.perf_counter(), 0
     try:
-        with progress_bar("judging" if billed else "labeling", len(todo), "pairs", enabled=progress) as advance:
-            while offset < len(todo) and not stopped:
-                batch = todo[offset:offset + size]
-                if budget is not None:
-                    fits = affordable(judge, batch, spent, budget)
-                    stopped, batch = len(fits) < len(batch), fits
+        with progress_bar("labeling", len(todo), "pairs", enabled=progress) as advance:
+            while offset < len(todo):
+                batch, last = todo[offset:offset + size], False
+                if budget is not None and budget.usd is not None:
+                    fits = Budget(usd=budget.usd - cost).count(len(batch), worst_cost(judge, batch, texts))
+                    last, batch = fits < len(batch), batch[:fits]
+                    stopped = stopped or last
+                if not batch:
+                    break
                 begin = time.perf_counter()
-                judgments = list(judge.judge(batch)) if batch else []
+                judgments = judge.judge(Batch(batch, texts))
                 if [j.pair for j in judgments] != batch:
                     raise JudgeError(f"judge {judge.fingerprint} did not answer the {len(batch)} pairs it was given, "
                                      f"in order")
@@ -86,12 +93,13 @@ def label(judge: Judge, pairs: Sequence[Pair], store: JudgmentStore, batch_size:
                                        f"retried by the next run; {judged} pairs were judged by this one)")
                 statuses.update(j.status for j in judgments)
                 usage, judged, offset = usage + total_usage(judgments), judged + len(batch), offset + len(batch)
-                if billed:
-                    spent += judge.prices.cost(total_usage(judgments))
+                cost += spent(judge, judgments)
                 if batch_size is None:
                     size = next_batch_size(len(batch), time.perf_counter() - begin, most)
-                advance(len(batch), f"{usage.prompt_tokens + usage.completion_tokens:,} tokens, ${spent:.4f}"
-                        if billed else "")
+                tokens = usage.prompt_tokens + usage.completion_tokens
+                advance(len(batch), f"{tokens:,} tokens, ${cost:.4f}" if judge.traits.prices else "")
+                if last:
+                    break
     except KeyboardInterrupt as stop:
         raise Interrupted(f"interrupted: {judged:,} pairs judged by this run are saved in {store.path} (with {reused:,} "
                           f"from earlier runs); run the same command again to resume: nothing saved is judged again",

@@ -8,7 +8,6 @@ from typing import Any
 
 from ..datasets import Dataset, load_dataset
 from ..io.files import jsonl_objects
-from ..io.store import JudgmentStore
 from ..records import Pair
 from .config import PipelineConfig
 
@@ -26,10 +25,6 @@ def candidate_pairs(out: Path) -> list[Pair]:
 def teacher_store_path(out: Path) -> Path:
     """Where every teacher answer of this output folder is kept, whatever stage asked for it."""
     return out / "judgments.jsonl"
-
-
-def teacher_store(out: Path) -> JudgmentStore:
-    return JudgmentStore(teacher_store_path(out))
 
 
 def human_sample(config: PipelineConfig) -> tuple[Dataset, list[Pair]]:

@@ -11,7 +11,6 @@ teacher's fingerprint and the pair (``judgments.jsonl``): a re-run, or a killed 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import shutil
@@ -23,6 +22,7 @@ from typing import Any
 
 from .. import __version__
 from ..datasets import load_dataset
+from ..fingerprint import settings_hash
 from ..io.files import write_atomic
 from ..llm.config import answer_settings
 from . import stages
@@ -44,7 +44,7 @@ def stage_keys(config: PipelineConfig) -> dict[str, str]:
     keys: dict[str, str] = {}
     for stage in STAGES:
         parts = {"settings": own[stage], "inputs": [keys[u] for u in UPSTREAM[stage]]}
-        keys[stage] = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        keys[stage] = settings_hash(parts)[:16]
     return keys
 
 
@@ -104,9 +104,9 @@ def _manifest(folder: Path) -> dict[str, Any]:
 
 def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
     """The plan: which stages would run, and at most how many teacher requests they would make, at what cost."""
-    from ..judges.api_teacher import CHAT_OVERHEAD_TOKENS, CHARS_PER_TOKEN
-    from ..llm.prompt import build_prompt
-    from ..records import Usage
+    from ..judges.base import Batch, TextTable
+    from ..judges.load import load_teacher
+    from ..records import Pair
 
     out = Path(out)
     runs = plan_stages(config, out)
@@ -118,10 +118,10 @@ def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
     pairs += len(human_sample(config)[1]) if config.evaluate.dataset and runs["evaluate"] else 0
     docs = load_dataset(config.corpus).docs
     sample = [docs[d] for d in list(docs)[:500]]
-    prompt_chars = len(build_prompt(config.teacher, []).render("a typical query of ten words", "")) + \
-        min(sum(map(len, sample)) / max(len(sample), 1), config.teacher.max_passage_chars or float("inf"))
-    answer_tokens = 1 if config.teacher.kind == "llama-cpp" else config.teacher.max_tokens * config.teacher.samples
-    per_request = Usage(1, int(prompt_chars / CHARS_PER_TOKEN) + CHAT_OVERHEAD_TOKENS, answer_tokens)
+    typical = Pair("query", "passage")  # a ten-word query and a passage of the corpus's mean length
+    texts = TextTable({"query": "a typical query of ten words"}, {"passage": "x" * (sum(map(len, sample)) //
+                                                                                     max(len(sample), 1))})
+    per_request = load_teacher(config.teacher).worst_case(Batch([typical], texts))
     lines.append(f"teacher: at most {pairs:,} requests (answers already in {teacher_store_path(out)} are not asked "
                  f"again), about {pairs * per_request.prompt_tokens:,} prompt + {pairs * per_request.completion_tokens:,} "
                  f"completion tokens, ${pairs * config.teacher.prices.cost(per_request):.4f}")

@@ -2,7 +2,6 @@
 returns the counts for its manifest."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from ..synthetic.mine import mine_candidates
 from ..train.data import teacher_examples
 from ..train.loop import train_student
 from .config import PipelineConfig
-from .outputs import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store
+from .outputs import candidate_pairs, count, human_sample, read_jsonl, synthetic_dataset, teacher_store_path
 
 SEEDS_PER_CHUNK = 8  # one concurrent batch of requests; its answers are appended together, and a run resumes there
 
@@ -72,8 +71,9 @@ def mine(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dic
 
 def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     pairs = candidate_pairs(out)
-    teacher = load_teacher(config.teacher, synthetic_dataset(config, out), pairs)
-    labeled = label_job(teacher, pairs, folder / "qrels.txt", store=teacher_store(out), progress=progress)
+    teacher = load_teacher(config.teacher, pairs)
+    labeled = label_job(teacher, pairs, synthetic_dataset(config, out), folder / "qrels.txt",
+                        store=teacher_store_path(out), progress=progress)
     judgments = labeled.judgments
     usage = total_usage(judgments)
     return {"teacher": teacher.fingerprint, "pairs": len(pairs), "requests this run": labeled.run.judged,
@@ -83,11 +83,13 @@ def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> di
 
 
 def train(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
-    fingerprint = json.loads((out / "judge" / "manifest.json").read_text())["counts"]["teacher"]
-    judgments = teacher_store(out).judgments(fingerprint, candidate_pairs(out))
+    pairs = candidate_pairs(out)
+    asked = load_teacher(config.teacher, pairs)  # every answer is in the store: the teacher is asked nothing
+    judgments = label_job(asked, pairs, synthetic_dataset(config, out), store=teacher_store_path(out),
+                          progress=False).judgments
     grades = graded(judgments)
     probs = {j.pair: j.probs for j in judgments if j.pair in grades and j.probs}
-    teacher = LookupJudge(grades, fingerprint, probs, config.teacher.scale.grades)
+    teacher = LookupJudge(grades, asked.fingerprint, probs, asked.scale)
     dataset = synthetic_dataset(config, out, grades)
     result = train_student(teacher_examples([dataset], teacher), folder / "model", config.train, progress)
     return {"train examples": result.train_examples, "first loss": round(result.losses[0], 4),
@@ -99,11 +101,11 @@ def evaluate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
         return {"skipped": "no human-labeled dataset in the config (evaluate: {dataset: DIR})"}
     human, pairs = human_sample(config)
     qrels = {p: human.qrels[p] for p in pairs}
-    teacher = load_teacher(config.teacher, human, pairs)
-    student = load_student(out / "train" / "model", human)
-    rows = [label_job(teacher, pairs, folder / "teacher-labels.txt", store=teacher_store(out),
+    teacher = load_teacher(config.teacher, pairs)
+    student = load_student(out / "train" / "model")
+    rows = [label_job(teacher, pairs, human, folder / "teacher-labels.txt", store=teacher_store_path(out),
                       progress=progress).row(qrels, f"teacher: {teacher.fingerprint}"),
-            label_job(student, pairs, folder / "student-labels.txt", progress=progress
+            label_job(student, pairs, human, folder / "student-labels.txt", progress=progress
                       ).row(qrels, f"student: {student.fingerprint}")]
     title = f"teacher and student vs the human qrels of {Path(config.evaluate.dataset).name} ({len(pairs)} pairs)"
     print_table(rows, title)

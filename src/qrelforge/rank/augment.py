@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputFormatError
 from ..io.files import jsonl_objects, write_jsonl
+from ..judges.base import Judge, Texts
 from ..records import Judgment, Pair
 
 MIXES = ("human", "student", "both")
@@ -49,7 +50,7 @@ def training_labels(human: Mapping[Pair, int], human_judge: str, machine: Sequen
         raise ConfigError(f"training-set mix {mix!r} is not one of {MIXES}")
     people = [TrainingLabel(p.query_id, p.doc_id, g, "human", human_judge) for p, g in sorted(human.items())]
     machines = [TrainingLabel(j.query_id, j.doc_id, j.grade, machine_source, j.judge, confidence(j, machine_scale))
-                for j in machine if j.status == "ok" and j.grade is not None]
+                for j in machine if j.ok and j.grade is not None]
     if min_confidence > 0:
         if any(m.confidence is None for m in machines):
             raise ConfigError("min_confidence needs the machine's grade probabilities, and some judgments have none")
@@ -59,6 +60,23 @@ def training_labels(human: Mapping[Pair, int], human_judge: str, machine: Sequen
     if mix == "student":
         return machines
     return people + [m for m in machines if m.pair not in human]
+
+
+def augment_job(judge: Judge, pool: Sequence[Pair], texts: Texts, human: Mapping[Pair, int], human_judge: str,
+                out: str | Path, min_confidence: float = 0.0, progress: bool = True) -> dict[str, list[TrainingLabel]]:
+    """Label ``pool`` with ``judge`` (resumably, into ``out/machine-labels.txt`` and its store) and write the three
+    training sets with provenance, ``out/human.jsonl``, ``student.jsonl`` and ``both.jsonl``; returns them by mix.
+    A machine label's source is ``student`` for a trained student (a judge with a card), else ``teacher``."""
+    from ..labeling.job import label_job
+
+    out = Path(out)
+    labeled = label_job(judge, pool, texts, out / "machine-labels.txt", progress=progress)
+    source = "student" if judge.traits.card is not None else "teacher"
+    sets = {mix: training_labels(human, human_judge, labeled.judgments, judge.scale, mix, min_confidence, source)
+            for mix in MIXES}
+    for mix, labels in sets.items():
+        write_training_labels(out / f"{mix}.jsonl", labels)
+    return sets
 
 
 def confidence(judgment: Judgment, scale: Sequence[int]) -> float | None:

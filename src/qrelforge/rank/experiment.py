@@ -11,7 +11,6 @@ training set. A ranker whose folder already holds the run of the same labels and
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import Dataset
+from ..fingerprint import settings_hash
 from ..evaluate.ranking import MEASURES, Comparison, Mean, Run, mean_with_interval, paired_comparison, per_query
 from ..io.files import write_atomic
 from ..io.trec import write_run
@@ -73,10 +73,9 @@ def _run(train_dataset: Dataset, labels: Sequence[TrainingLabel], eval_dataset: 
          candidates: Mapping[str, Sequence[str]], folder: Path, config: RankerConfig,
          progress: bool) -> tuple[Run, tuple[float, float] | None]:
     """The ranker's run: read back when the folder holds one of the same labels and settings, else trained."""
-    key = hashlib.sha256(json.dumps({"labels": [asdict(t) for t in labels], "config": asdict(config),
-                                     "train": train_dataset.name, "eval": eval_dataset.name,
-                                     "candidates": {q: list(d) for q, d in candidates.items()}},
-                                    sort_keys=True).encode()).hexdigest()
+    key = settings_hash({"labels": [asdict(t) for t in labels], "config": asdict(config),
+                         "train": train_dataset.name, "eval": eval_dataset.name,
+                         "candidates": {q: list(d) for q, d in candidates.items()}})
     record = folder / KEY_FILE
     saved = json.loads(record.read_text()) if record.is_file() else {}
     if saved.get("key") == key:

@@ -90,9 +90,10 @@ def rerank(ranker: TrainedRanker, dataset: Dataset, candidates: Mapping[str, Seq
 
 def expected_grades(model_dir: str, dataset: Dataset, pairs: Sequence[Pair]) -> np.ndarray:
     """A student's expected grade of each pair: a ranking score finer than its grade."""
+    from ..judges.base import Batch
     from ..students.student import load_student
 
-    return load_student(model_dir, dataset).expected_grades(pairs)
+    return load_student(model_dir).expected_grades(Batch(pairs, dataset))
 
 
 def features(dataset: Dataset, pairs: Sequence[Pair], feature_model: str | None) -> np.ndarray:

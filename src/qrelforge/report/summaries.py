@@ -11,10 +11,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..judges.cost import total_usage
+from ..judges.base import Judge, Texts
+from ..judges.cost import spent, total_usage, worst_cost
 from ..labeling.local import LabelRun
+from ..labeling.route import Routed
 from ..llm.config import Prices
-from ..records import Judgment, Pair
+from ..records import Judgment
 
 
 def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run: LabelRun) -> list[str]:
@@ -52,23 +54,21 @@ def label_summary(judgments: Sequence[Judgment], wanted: int, run: LabelRun,
     return lines
 
 
-def route_summary(routed: Any, teacher: Any) -> list[str]:
+def route_summary(routed: Routed, teacher: Judge, texts: Texts) -> list[str]:
     """Lines on a routed cascade: who graded how many pairs, what the teacher's run did, and the cost saved against
     sending every pair to the teacher."""
-    from ..judges.cost import BilledJudge
-
     total, by_teacher = len(routed.provenance), routed.sources.get("teacher", 0)
-    failed = sum(1 for r in routed.provenance if r["teacher"] and r["source"] == "student")
+    failed = sum(1 for r in routed.provenance if r.teacher and r.source == "student")
     run = routed.teacher_run
     lines = [f"{total} pairs: {routed.sources.get('student', 0)} graded by the student, {by_teacher} by the teacher "
              f"({len(routed.routed)} routed; {failed} of them kept the student's grade: the teacher gave none)",
              f"teacher this run: {run.judged} requests, {run.reused} pairs reused from the store"]
     share = len(routed.routed) / total if total else 0.0
-    if isinstance(teacher, BilledJudge):
-        spent = teacher.prices.cost(total_usage(routed.teacher_judgments))
-        alone = teacher.prices.cost(teacher.worst_case([Pair(r["qid"], r["docid"]) for r in routed.provenance]))
-        lines.append(f"cost: ${spent:.4f} for the routed pairs; teacher-only at most about ${alone:.4f}: "
-                     f"{1 - spent / alone:.0%} saved" if alone else "cost: nothing billed")
+    if teacher.traits.prices is not None:
+        cost = spent(teacher, routed.teacher_judgments)
+        alone = sum(worst_cost(teacher, [r.pair for r in routed.provenance], texts))
+        lines.append(f"cost: ${cost:.4f} for the routed pairs; teacher-only at most about ${alone:.4f}: "
+                     f"{1 - cost / alone:.0%} saved" if alone else "cost: nothing billed")
     else:
         lines.append(f"cost: the teacher graded {share:.0%} of the pairs, so {1 - share:.0%} of a teacher-only run's "
                      "cost is saved (a replayed teacher bills nothing)")

@@ -10,7 +10,9 @@ or a malformed request is 400.
 
 >>> import tempfile
 >>> from qrelforge import Pair
->>> item = ReviewItem(Pair("q1", "d1"), "cats", [["cats", True]], 1, "student", {"grade": 1}, None, 0.0, 0.2)
+>>> from qrelforge.records import Answer
+>>> item = ReviewItem(Pair("q1", "d1"), "cats", [["cats", True]], 1, "student", Answer("student:s:0", 1), None, 0.0,
+...                   0.2)
 >>> folder = tempfile.mkdtemp()
 >>> app = create_app([item], AssessorGrades(folder + "/a.jsonl"), (0, 1, 2, 3), folder + "/labels.txt", "s3cret",
 ...                  ["localhost"])  # a test client's host

@@ -10,16 +10,16 @@ furthest apart first, then the ones the student is least sure of.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..datasets import Dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, InputFormatError
 from ..io.files import jsonl_objects
-from ..io.store import JudgmentStore
-from ..labeling.job import LabelFiles
-from ..records import Pair
+from ..labeling.job import LabelFiles, stored_judgments
+from ..records import Answer, Pair, Provenance
 
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset("the and for are was were what when where which who why how does did with from that this "
@@ -33,14 +33,16 @@ class ReviewItem:
     passage: list[list[Any]]  # [text, is a query term] segments: the page marks the terms, never parses HTML
     grade: int | None  # the label the job wrote
     source: str  # who gave it: student, teacher, or the plain job's judge
-    student: dict[str, Any] | None
-    teacher: dict[str, Any] | None
+    student: Answer | None
+    teacher: Answer | None
     disagreement: float
     uncertainty: float
 
     def to_json(self) -> dict[str, Any]:
         return {"qid": self.pair.query_id, "docid": self.pair.doc_id, "query": self.query, "passage": self.passage,
-                "grade": self.grade, "source": self.source, "student": self.student, "teacher": self.teacher}
+                "grade": self.grade, "source": self.source,
+                "student": self.student.to_json() if self.student else None,
+                "teacher": self.teacher.to_json() if self.teacher else None}
 
 
 def highlight(text: str, query: str) -> list[list[Any]]:
@@ -64,37 +66,47 @@ def highlight(text: str, query: str) -> list[list[Any]]:
 def load_items(labels: str | Path, dataset: Dataset) -> list[ReviewItem]:
     """The review items of the job whose labels are ``labels``, over ``dataset``'s texts, the most contested first."""
     files = LabelFiles(Path(labels))
-    rows = ([row for _, row in jsonl_objects(files.provenance, "a routed job's provenance")]
-            if files.provenance.is_file() else _store_rows(files))
+    rows = _provenance(files) if files.provenance.is_file() else _plain_job(files, dataset.grades)
     items = []
     for row in rows:
-        pair = Pair(str(row["qid"]), str(row["docid"]))
+        pair = row.pair
         if pair.query_id not in dataset.queries or pair.doc_id not in dataset.docs:
             raise ConfigError(f"{labels}: pair {pair.query_id}/{pair.doc_id} is not in the dataset "
                               f"{dataset.name}; review it with the --dataset it was labeled over")
-        student, teacher = row.get("student"), row.get("teacher")
-        both = student and teacher and teacher.get("grade") is not None and student.get("grade") is not None
+        grades = [a.grade for a in (row.student, row.teacher) if a is not None and a.grade is not None]
         query = dataset.queries[pair.query_id]
-        items.append(ReviewItem(pair, query, highlight(dataset.docs[pair.doc_id], query), row.get("grade"),
-                                row["source"], student, teacher,
-                                abs(student["grade"] - teacher["grade"]) if both else 0.0,
-                                float(row.get("uncertainty") or 0.0)))
+        items.append(ReviewItem(pair, query, highlight(dataset.docs[pair.doc_id], query), row.grade, row.source,
+                                row.student, row.teacher, float(abs(grades[0] - grades[1])) if len(grades) == 2
+                                else 0.0, row.uncertainty or 0.0))
     return sorted(items, key=lambda i: (-i.disagreement, -i.uncertainty, i.pair))
 
 
-def _store_rows(files: LabelFiles) -> list[dict[str, Any]]:
-    """A plain job's judgments as provenance rows (one judge; its uncertainty: one minus its top probability)."""
+def _provenance(files: LabelFiles) -> list[Provenance]:
+    rows = []
+    for number, obj in jsonl_objects(files.provenance, "a labeling job's provenance"):
+        try:
+            rows.append(Provenance.from_json(obj))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputFormatError(files.provenance, number, "a provenance row (qid, docid, grade, source, ...)",
+                                   f"{type(exc).__name__}: {exc}") from None
+    return rows
+
+
+def _plain_job(files: LabelFiles, grades: Sequence[int]) -> list[Provenance]:
+    """A plain job's judgments as provenance (one judge, its probabilities over the dataset's ``grades``; its
+    uncertainty: one minus its top probability)."""
     if not files.store.is_file():
         raise ConfigError(f"{files.labels}: no {files.provenance.name} and no {files.store.name} beside it; review "
                           "the labels of a 'qrelforge label' job")
-    store = JudgmentStore(files.store)
-    judges = store.judges()
-    if len(judges) != 1:
-        raise ConfigError(f"{files.store}: expected the judgments of one judge; found {len(judges)}")
+    by_judge = stored_judgments(files.store)
+    if len(by_judge) != 1:
+        raise ConfigError(f"{files.store}: expected the judgments of one judge; found {len(by_judge)}")
     rows = []
-    for j in store.judgments(judges[0]):
-        answer = {"grade": j.grade, "status": j.status, "judge": j.judge, "raw": j.raw,
-                  "probs": dict(zip(map(str, range(len(j.probs))), j.probs)) if j.probs else None}
-        rows.append({"qid": j.query_id, "docid": j.doc_id, "grade": j.grade, "source": j.judge.split(":")[0],
-                     "uncertainty": 1 - max(j.probs) if j.probs else 0.0, "student": answer, "teacher": None})
+    for j in next(iter(by_judge.values())):
+        try:
+            answer = Answer.of(j, grades)
+        except ValueError as exc:
+            raise ConfigError(f"{files.store}: {exc}: review it with the dataset it was labeled over") from None
+        rows.append(Provenance(j.pair, j.grade, j.judge.split(":")[0], j.judge,
+                               1 - max(j.probs) if j.probs else 0.0, answer))
     return rows

