@@ -23,6 +23,9 @@ browser:  # Debian's chromium and chromium-driver, installed once
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
-test: llm browser
+test: llm browser  # lint, format and types are checked before the tests run
 	$(PYTHON) -m pip install -e '.[test,ray,gemma,irds,pyterrier]'
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
 	$(PYTHON) -m pytest

@@ -16,22 +16,35 @@ Design (fair by construction):
   its human qrels, with paired tests against ``human``. References without training labels: BM25, and MiniLM's
   own cosine (the bi-encoder before fine-tuning).
 """
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from qrelforge import (Batch, TrainConfig, agreement, graded, human_judge, label_job, load_dataset, load_student, replay_judge,
-                       split_queries, teacher_examples, train_student)
-from qrelforge.rank.augment import MIXES, training_labels, write_training_labels
+from qrelforge import (
+    Batch,
+    TrainConfig,
+    agreement,
+    graded,
+    human_judge,
+    label_job,
+    load_dataset,
+    load_student,
+    replay_judge,
+    split_queries,
+    teacher_examples,
+    train_student,
+)
 from qrelforge.evaluate.ranking import mean_with_interval, per_query
-from qrelforge.synthetic.index import BM25Index
-from qrelforge.rank.experiment import judged_candidates, rank_eval, report_table, write_ranking_report
+from qrelforge.rank.augment import MIXES, training_labels, write_training_labels
 from qrelforge.rank.config import RankerConfig
+from qrelforge.rank.experiment import judged_candidates, rank_eval, report_table, write_ranking_report
 from qrelforge.students.base import expected_grade
 from qrelforge.students.bi_encoder import BiEncoder
-from qrelforge.students.engine import predict_probs
 from qrelforge.students.encoders import default_base
+from qrelforge.students.engine import predict_probs
+from qrelforge.synthetic.index import BM25Index
 
 
 def main() -> None:
@@ -42,8 +55,11 @@ def main() -> None:
     args.add_argument("--steps", type=int, default=400, help="optimizer steps of every neural ranker")
     args.add_argument("--rounds", type=int, default=300, help="boosting rounds of every LightGBM ranker")
     args.add_argument("--rankers", default="bi-encoder,lightgbm")
-    args.add_argument("--teacher", help="an LLM judge's label file for the training collection: adds the sets "
-                      "'teacher' and 'human+teacher' (its labels of the same pool)")
+    args.add_argument(
+        "--teacher",
+        help="an LLM judge's label file for the training collection: adds the sets "
+        "'teacher' and 'human+teacher' (its labels of the same pool)",
+    )
     args.add_argument("--seed", type=int, default=2019)
     args.add_argument("--out", required=True, type=Path)
     opts = args.parse_args()
@@ -69,20 +85,27 @@ def main() -> None:
         sets["teacher"] = training_labels(humans.qrels, human, answers, teacher.scale, "student", 0.0, "teacher")
         sets["human+teacher"] = training_labels(humans.qrels, human, answers, teacher.scale, "both", 0.0, "teacher")
         taught = agreement(graded(answers), rest.qrels)
-        teacher_note = [f"the teacher ({Path(opts.teacher).name}) labels the same pool; vs the hidden human labels: "
-                        f"kappa {taught.cohen_kappa:.3f}, alpha {taught.krippendorff_alpha:.3f}"]
+        teacher_note = [
+            f"the teacher ({Path(opts.teacher).name}) labels the same pool; vs the hidden human labels: "
+            f"kappa {taught.cohen_kappa:.3f}, alpha {taught.krippendorff_alpha:.3f}"
+        ]
     for name, labels in sets.items():
         write_training_labels(opts.out / "labels" / f"{name}.jsonl", labels)
 
-    notes = [f"humans label {len(humans.queries)} of {len(collection.queries)} {collection.name} queries "
-             f"({len(humans.qrels)} pairs); the student (default recipe) learns from them and labels the "
-             f"{len(pool)} judged pairs of the other {len(rest.queries)} queries",
-             f"the student's pool labels vs the hidden human labels: kappa {pool_agreement.cohen_kappa:.3f}, "
-             f"alpha {pool_agreement.krippendorff_alpha:.3f}, Spearman {pool_agreement.spearman:.3f}", *teacher_note,
-             f"every ranker reranks the judged docs of the {len(evaluation.queries)} {evaluation.name} queries "
-             f"({len(evaluation.pairs)} pairs); p-values: paired and two-sided, nDCG@10 against 'human'"]
-    notes += [f"reference without training labels, {name}: nDCG@10 {m.value:.4f} [{m.low:.4f}, {m.high:.4f}]"
-              for name, m in references(evaluation, opts.seed).items()]
+    notes = [
+        f"humans label {len(humans.queries)} of {len(collection.queries)} {collection.name} queries "
+        f"({len(humans.qrels)} pairs); the student (default recipe) learns from them and labels the "
+        f"{len(pool)} judged pairs of the other {len(rest.queries)} queries",
+        f"the student's pool labels vs the hidden human labels: kappa {pool_agreement.cohen_kappa:.3f}, "
+        f"alpha {pool_agreement.krippendorff_alpha:.3f}, Spearman {pool_agreement.spearman:.3f}",
+        *teacher_note,
+        f"every ranker reranks the judged docs of the {len(evaluation.queries)} {evaluation.name} queries "
+        f"({len(evaluation.pairs)} pairs); p-values: paired and two-sided, nDCG@10 against 'human'",
+    ]
+    notes += [
+        f"reference without training labels, {name}: nDCG@10 {m.value:.4f} [{m.low:.4f}, {m.high:.4f}]"
+        for name, m in references(evaluation, opts.seed).items()
+    ]
     print("\n".join(notes), flush=True)
     for kind in opts.rankers.split(","):
         config = RankerConfig(kind=kind, seed=opts.seed, steps=opts.rounds if kind == "lightgbm" else opts.steps)
@@ -92,8 +115,13 @@ def main() -> None:
         header, cells = report_table(rows)
         print(f"\n{title}\n| " + " | ".join(header) + " |")
         for row, cell in zip(rows, cells):
-            print("| " + " | ".join(cell) + " |" + (f" loss {row.losses[0]:.3f} -> {row.losses[1]:.3f}"
-                                                   if row.losses else ""), flush=True)
+            print(
+                "| "
+                + " | ".join(cell)
+                + " |"
+                + (f" loss {row.losses[0]:.3f} -> {row.losses[1]:.3f}" if row.losses else ""),
+                flush=True,
+            )
 
 
 def references(evaluation: object, seed: int) -> dict[str, object]:
@@ -105,8 +133,12 @@ def references(evaluation: object, seed: int) -> dict[str, object]:
     model = BiEncoder.from_base(default_base(), [0, 1, 2, 3], "cpu", TrainConfig())
     model.module.eval()
     pairs = [(q, d) for q, docs in candidates.items() for d in docs]
-    probs = predict_probs(model, model.encode([evaluation.queries[q] for q, _ in pairs],
-                                              [evaluation.docs[d] for _, d in pairs], 256), 4096, False)
+    probs = predict_probs(
+        model,
+        model.encode([evaluation.queries[q] for q, _ in pairs], [evaluation.docs[d] for _, d in pairs], 256),
+        4096,
+        False,
+    )
     runs["MiniLM cosine, untrained"] = {}
     for (q, d), score in zip(pairs, expected_grade(probs, [0, 1, 2, 3])):
         runs["MiniLM cosine, untrained"].setdefault(q, {})[d] = float(score)

@@ -9,6 +9,7 @@ Each base is a frozen bi-encoder (``train_layers=0``): its embeddings go to the 
 prints Spearman of the cosine with the NIST grade, AUC at grade >= 2 and >= 1, and the mean per-query Spearman; per
 format, texts/s on ``--sample`` texts embedded alone (cold cache) and the process's peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ from qrelforge import TrainConfig, load_dataset
 from qrelforge.students.base import autocast, numeric_format
 from qrelforge.students.bi_encoder import BiEncoder
 from qrelforge.students.config import EngineSettings
-from qrelforge.students.engine import prepare, score_texts
 from qrelforge.students.encoders import default_base
+from qrelforge.students.engine import prepare, score_texts
 
 COLLECTIONS = ("llmjudge-dev", "trec-dl-2019-passage", "trec-dl-2020-passage")
 
@@ -44,7 +45,7 @@ def cosines(model: BiEncoder, queries: list[str], docs: list[str], fmt: str) -> 
         out = np.zeros(len(features), dtype=np.float32)
         order = sorted(range(len(features)), key=lambda i: len(features[i]["doc_ids"]))
         for start in range(0, len(order), 64):
-            rows = order[start:start + 64]
+            rows = order[start : start + 64]
             q = model.embed([tuple(features[i]["query_ids"]) for i in rows])
             d = model.embed([tuple(features[i]["doc_ids"]) for i in rows])
             out[rows] = (q * d).sum(-1).float().numpy()
@@ -60,8 +61,12 @@ def quality(scores: np.ndarray, grades: np.ndarray, groups: list[str]) -> dict[s
         rows = [i for i, x in enumerate(groups) if x == g]
         if len(set(grades[rows])) > 1:
             per_query.append(spearmanr(scores[rows], grades[rows]).statistic)
-    return {"spearman": spearmanr(scores, grades).statistic, "auc>=2": roc_auc_score(grades >= 2, scores),
-            "auc>=1": roc_auc_score(grades >= 1, scores), "per-query spearman": float(np.mean(per_query))}
+    return {
+        "spearman": spearmanr(scores, grades).statistic,
+        "auc>=2": roc_auc_score(grades >= 2, scores),
+        "auc>=1": roc_auc_score(grades >= 1, scores),
+        "per-query spearman": float(np.mean(per_query)),
+    }
 
 
 def main() -> None:
@@ -77,25 +82,32 @@ def main() -> None:
         for fmt in opts.precisions.split(","):
             model = frozen(base, fmt)
             dataset = load_dataset(opts.data / opts.collections[0])
-            texts = [dataset.docs[p.doc_id] for p in dataset.pairs[:opts.sample]]
+            texts = [dataset.docs[p.doc_id] for p in dataset.pairs[: opts.sample]]
             start = time.perf_counter()
             model.cache = None  # cold: no cache for the speed measurement
             score_texts(model, ["x"] * len(texts), texts, 256, EngineSettings(), fmt)
             seconds = time.perf_counter() - start
-            print(f"{Path(base).name} {fmt}: {len(texts) / seconds:.1f} texts/s embedding {len(texts)} passages "
-                  f"(cold), peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB", flush=True)
+            print(
+                f"{Path(base).name} {fmt}: {len(texts) / seconds:.1f} texts/s embedding {len(texts)} passages "
+                f"(cold), peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB",
+                flush=True,
+            )
         fmt = numeric_format("auto", "cpu")  # the format a student of this base labels in here
         model = frozen(base, fmt)
         for name in opts.collections:
             dataset = load_dataset(opts.data / name)
             pairs = dataset.pairs
             start = time.perf_counter()
-            scores = cosines(model, [dataset.queries[p.query_id] for p in pairs],
-                             [dataset.docs[p.doc_id] for p in pairs], fmt)
+            scores = cosines(
+                model, [dataset.queries[p.query_id] for p in pairs], [dataset.docs[p.doc_id] for p in pairs], fmt
+            )
             grades = np.array([dataset.qrels[p] for p in pairs])
             numbers = quality(scores, grades, [p.query_id for p in pairs])
-            print(f"{Path(base).name} ({fmt}) on {name} ({len(pairs)} pairs, {time.perf_counter() - start:.0f} s): "
-                  + ", ".join(f"{k} {v:.3f}" for k, v in numbers.items()), flush=True)
+            print(
+                f"{Path(base).name} ({fmt}) on {name} ({len(pairs)} pairs, {time.perf_counter() - start:.0f} s): "
+                + ", ".join(f"{k} {v:.3f}" for k, v in numbers.items()),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

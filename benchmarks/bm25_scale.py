@@ -6,6 +6,7 @@ Each size runs in its own process so that its peak resident memory (ru_maxrss) i
 words drawn from a Zipf-distributed 50k-word vocabulary (roughly MS MARCO passage length); queries are 4 words of
 a random passage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,18 @@ def one_size(docs: int, queries: int) -> dict[str, float]:
     bands = ((1, 10, 4), (11, 50, 4), (51, 200, 4))  # as measured in RESULTS.md (the pipeline's default takes 3)
     candidates = mine_candidates(texts, seeds, index, MineConfig(bands=bands, random=2))
     mined = time.perf_counter() - start
-    return {"docs": docs, "queries": queries, "make_text_s": round(made, 1), "index_s": round(built, 1),
-            "save_s": round(saved, 1), "load_s": round(loaded, 1), "mine_s": round(mined, 1),
-            "queries_per_s": round(queries / mined, 1), "candidates": len(candidates),
-            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+    return {
+        "docs": docs,
+        "queries": queries,
+        "make_text_s": round(made, 1),
+        "index_s": round(built, 1),
+        "save_s": round(saved, 1),
+        "load_s": round(loaded, 1),
+        "mine_s": round(mined, 1),
+        "queries_per_s": round(queries / mined, 1),
+        "candidates": len(candidates),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
 
 
 def main() -> None:
@@ -62,8 +71,12 @@ def main() -> None:
         print(json.dumps(one_size(opts.docs[0], opts.queries)))
         return
     for size in opts.docs:
-        out = subprocess.run([sys.executable, __file__, "--one", "--docs", str(size), "--queries", str(opts.queries)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", "--docs", str(size), "--queries", str(opts.queries)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         print(out.stdout.strip().splitlines()[-1], flush=True)
 
 

@@ -4,6 +4,7 @@ teacher with the human assessors on the other 1/3 (the same pairs for both).
     python benchmarks/distill.py --dataset ../shared/data/trec-dl-2020-passage \
         --teacher ../shared/data/trec-dl-2020-passage/judges/narabzad__gpt-4o_graded_dl20_32.txt --out /tmp/dl20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,14 @@ def main() -> None:
     args.add_argument("--max-length", type=int, default=TrainConfig.max_length)
     args.add_argument("--seed", type=int, default=2020, help="seed of the train/test query split")
     opts = args.parse_args()
-    distill_and_compare(load_dataset(opts.dataset), replay_judge(opts.teacher), opts.teacher_name, opts.out,
-                        TrainConfig(student=opts.student, epochs=opts.epochs, max_length=opts.max_length), seed=opts.seed)
+    distill_and_compare(
+        load_dataset(opts.dataset),
+        replay_judge(opts.teacher),
+        opts.teacher_name,
+        opts.out,
+        TrainConfig(student=opts.student, epochs=opts.epochs, max_length=opts.max_length),
+        seed=opts.seed,
+    )
 
 
 if __name__ == "__main__":

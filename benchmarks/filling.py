@@ -4,13 +4,15 @@
         --filler student=STUDENT_LABELS --filler gpt-4o=.../judges/narabzad__gpt-4o_graded_dl20_32.txt \
         --base /work/models/embeddinggemma-300m [--keep 10,30,50] [--seeds 3]
 
-Systems rerank each query's judged docs: BM25 (bm25s: default, k1 0.9 / b 0.4, unstemmed), the cosine of each base (MiniLM packaged, and each
+Systems rerank each query's judged docs: BM25 (bm25s: default, k1 0.9 / b 0.4, unstemmed), the cosine of each base
+(MiniLM packaged, and each
 ``--base``; frozen, from the embedding cache), and reciprocal-rank fusions of every pair and of all of them. For each
 share kept (a random share of the human judgments, per seed), each system's nDCG@10 is computed on the kept qrels
 (holes count as not relevant), and on the kept qrels filled by each filler in the union of the systems' top 10
 (``labeling/fill.py``'s rule: a human label always wins). Reported: Kendall's tau of the system ordering against the
 full qrels' ordering, and the largest drop of one system's rank, averaged over seeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +35,11 @@ from qrelforge.report import markdown_table  # noqa: E402
 from qrelforge.students.base import numeric_format  # noqa: E402
 from qrelforge.students.encoders import default_base  # noqa: E402
 
-
-BM25S = {"bm25": IndexConfig(), "bm25 k1=0.9 b=0.4": IndexConfig(k1=0.9, b=0.4),
-         "bm25 unstemmed": IndexConfig(stemmer=None)}
+BM25S = {
+    "bm25": IndexConfig(),
+    "bm25 k1=0.9 b=0.4": IndexConfig(k1=0.9, b=0.4),
+    "bm25 unstemmed": IndexConfig(stemmer=None),
+}
 
 
 def systems(dataset: object, bases: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -48,8 +52,12 @@ def systems(dataset: object, bases: list[str]) -> dict[str, dict[str, dict[str, 
             runs[name].setdefault(p.query_id, {})[p.doc_id] = index.scores(dataset.queries[p.query_id], [p.doc_id])[0]
     fmt = numeric_format("auto", "cpu")
     for base in bases:
-        scores = cosines(frozen(base, fmt), [dataset.queries[p.query_id] for p in pairs],
-                         [dataset.docs[p.doc_id] for p in pairs], fmt)
+        scores = cosines(
+            frozen(base, fmt),
+            [dataset.queries[p.query_id] for p in pairs],
+            [dataset.docs[p.doc_id] for p in pairs],
+            fmt,
+        )
         name = "cos " + ("minilm" if base == default_base() else Path(base).name)
         runs[name] = {}
         for p, s in zip(pairs, scores):
@@ -73,8 +81,9 @@ def rrf(runs: list[dict[str, dict[str, float]]], k: int = 60) -> dict[str, dict[
 
 
 def ordering(runs: dict, qrels: dict) -> dict[str, float]:
-    return {name: float(np.mean(list(per_query(qrels, run, ["nDCG@10"])["nDCG@10"].values())))
-            for name, run in runs.items()}
+    return {
+        name: float(np.mean(list(per_query(qrels, run, ["nDCG@10"])["nDCG@10"].values()))) for name, run in runs.items()
+    }
 
 
 def compare(full: dict[str, float], other: dict[str, float]) -> tuple[float, int]:
@@ -99,10 +108,17 @@ def main() -> None:
     runs = systems(dataset, [default_base(), *opts.base])
     full = ordering(runs, full_qrels)
     fillers = {spec.split("=", 1)[0]: replay_judge(spec.split("=", 1)[1]).grades for spec in opts.filler}
-    print(f"{len(runs)} systems on {len(dataset.queries)} queries of {dataset.name}: "
-          + ", ".join(f"{n} {v:.3f}" for n, v in sorted(full.items(), key=lambda kv: -kv[1])), flush=True)
-    header = ["judgments kept", "holes filled in the top 10 (mean)", "no filling: tau / max drop",
-              *(f"{name}: tau / max drop" for name in fillers)]
+    print(
+        f"{len(runs)} systems on {len(dataset.queries)} queries of {dataset.name}: "
+        + ", ".join(f"{n} {v:.3f}" for n, v in sorted(full.items(), key=lambda kv: -kv[1])),
+        flush=True,
+    )
+    header = [
+        "judgments kept",
+        "holes filled in the top 10 (mean)",
+        "no filling: tau / max drop",
+        *(f"{name}: tau / max drop" for name in fillers),
+    ]
     table = []
     for share in (int(s) for s in opts.keep.split(",")):
         results: dict[str, list[tuple[float, int]]] = {"none": [], **{n: [] for n in fillers}}

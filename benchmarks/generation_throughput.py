@@ -5,6 +5,7 @@
 
 Without --llm it runs SmolLM2-135M-Instruct in process (`make llm`), greedy, 24 tokens per answer.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,9 +13,9 @@ import time
 from pathlib import Path
 
 from qrelforge import TeacherConfig, load_dataset, load_teacher_config
+from qrelforge.llm.text import load_llm
 from qrelforge.synthetic.generate import filter_queries, generate_queries, language_of, sample_seeds
 from qrelforge.synthetic.index import BM25Index
-from qrelforge.llm.text import load_llm
 
 
 def main() -> None:
@@ -27,15 +28,18 @@ def main() -> None:
 
     docs = load_dataset(opts.dataset).docs
     seeds = sample_seeds(sorted(docs), opts.seeds, seed=0)
-    llm = load_llm(load_teacher_config(opts.llm) if opts.llm else
-                   TeacherConfig(kind="llama-cpp", temperature=0.0, max_tokens=24))
+    llm = load_llm(
+        load_teacher_config(opts.llm) if opts.llm else TeacherConfig(kind="llama-cpp", temperature=0.0, max_tokens=24)
+    )
     start = time.perf_counter()
     queries, counts = generate_queries(llm, docs, seeds, opts.styles)
     seconds = time.perf_counter() - start
     kept, dropped = filter_queries(queries, BM25Index.build(docs), language=language_of([docs[s] for s in seeds]))
     asked = len(seeds) * len(opts.styles)
-    print(f"{llm.fingerprint}: {asked} requests in {seconds:.1f} s -> {asked / seconds:.2f} queries/s; "
-          f"{counts}; filters dropped {dropped}; kept {len(kept)} of {len(queries)}")
+    print(
+        f"{llm.fingerprint}: {asked} requests in {seconds:.1f} s -> {asked / seconds:.2f} queries/s; "
+        f"{counts}; filters dropped {dropped}; kept {len(kept)} of {len(queries)}"
+    )
     for query in kept[:5]:
         print(f"  {query.style}: {query.text}")
 

@@ -11,6 +11,7 @@ grade rises. Teachers are the bundled templates on the local LLM (SmolLM2 in pro
 instruction follower) on a small sample, without and with the mitigation (``fence_passage``); students label the
 whole set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,11 @@ def attack_set(dataset: Dataset, per_grade: int, seed: int) -> tuple[Dataset, li
     attack style."""
     attacks = [json.loads(line) for line in ATTACKS.read_text(encoding="utf-8").splitlines() if line.strip()]
     rng = random.Random(seed)
-    clean = [p for g in sorted(set(dataset.qrels.values()))
-             for p in rng.sample(sorted(q for q in dataset.pairs if dataset.qrels[q] == g), per_grade)]
+    clean = [
+        p
+        for g in sorted(set(dataset.qrels.values()))
+        for p in rng.sample(sorted(q for q in dataset.pairs if dataset.qrels[q] == g), per_grade)
+    ]
     docs, origin = {p.doc_id: dataset.docs[p.doc_id] for p in clean}, {}
     for p in clean:
         for k, attack in enumerate(attacks):
@@ -92,13 +96,16 @@ def main() -> None:
 
     styles = sorted({s for r in results.values() for s in r})
     header = ["judge", *styles]
-    table = [[name, *(f"{r[s][0]:.1%} / {r[s][1]:.1%}" if s in r else "—" for s in styles)]
-             for name, r in results.items()]
-    notes = [f"{len(clean)} clean pairs ({opts.per_grade} per human grade) of {dataset.name} for the students, "
-             f"{len(small_clean)} for the teachers; each with the {len(origin) // len(clean)} attacks of "
-             f"{ATTACKS.name}",
-             "cells: share of attacked pairs whose grade differs from the clean one / share whose grade rises",
-             f"flag_instructions marks {flagged:.1%} of the attacked passages and {false_flags:.1%} of the clean ones"]
+    table = [
+        [name, *(f"{r[s][0]:.1%} / {r[s][1]:.1%}" if s in r else "—" for s in styles)] for name, r in results.items()
+    ]
+    notes = [
+        f"{len(clean)} clean pairs ({opts.per_grade} per human grade) of {dataset.name} for the students, "
+        f"{len(small_clean)} for the teachers; each with the {len(origin) // len(clean)} attacks of "
+        f"{ATTACKS.name}",
+        "cells: share of attacked pairs whose grade differs from the clean one / share whose grade rises",
+        f"flag_instructions marks {flagged:.1%} of the attacked passages and {false_flags:.1%} of the clean ones",
+    ]
     lines = [*(f"- {n}" for n in notes), "", *markdown_table(header, table)]
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "injection.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -18,9 +18,11 @@ Roofline: our engine's FLOPs are counted with torch's FlopCounterMode on the sam
 the measured token lengths), divided by the engine's seconds, and compared with a large bf16 and fp32 matmul
 measured in the same run. Numbers go to notes (benchmarks/RESULTS.md), never to tests.
 """
+
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import time
@@ -32,12 +34,12 @@ import numpy as np
 import torch
 
 from qrelforge import Batch, EngineSettings, Pair, TeacherConfig, load_dataset, load_student, load_teacher
-from qrelforge.judges.cost import plan
 from qrelforge.io.store import JudgmentStore
+from qrelforge.judges.cost import plan
 from qrelforge.llm.config import Prices
-from qrelforge.students.registry import read_card
 from qrelforge.students.base import matmul_flops
 from qrelforge.students.engine import hardware
+from qrelforge.students.registry import read_card
 
 
 def timed(run: Callable[[], Any]) -> tuple[Any, float]:
@@ -105,7 +107,7 @@ def plain_hf_loop(model_dir: Path, kind: str, queries: list[str], docs: list[str
 
     with torch.no_grad():
         for i in range(0, len(queries), 32):
-            q, d = queries[i:i + 32], docs[i:i + 32]
+            q, d = queries[i : i + 32], docs[i : i + 32]
             if kind == "cross-encoder":
                 model(**tokenizer(q, d, padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
             else:
@@ -121,8 +123,10 @@ def sentence_transformers_scorer(model_dir: Path, kind: str, max_length: int) ->
         return lambda q, d: model.predict(list(zip(q, d)), show_progress_bar=False)
     model = st.SentenceTransformer(str(model_dir), device="cpu")
     model.max_seq_length = max_length
-    return lambda q, d: (model.encode(q, normalize_embeddings=True, show_progress_bar=False)
-                         * model.encode(d, normalize_embeddings=True, show_progress_bar=False)).sum(-1)
+    return lambda q, d: (
+        model.encode(q, normalize_embeddings=True, show_progress_bar=False)
+        * model.encode(d, normalize_embeddings=True, show_progress_bar=False)
+    ).sum(-1)
 
 
 def teacher_rate(dataset: Any, pairs: Sequence[Pair], template: str) -> float:
@@ -163,8 +167,10 @@ def main() -> None:
     machine = hardware()
     roofline = {"bf16": matmul_flops(torch.bfloat16, 4096, 3), "fp32": matmul_flops(torch.float32, 4096, 3)}
     print(f"machine: {machine}")
-    print(f"matmul roofline (4096^2, best of 3): bf16 {roofline['bf16'] / 1e9:.0f} GFLOP/s, "
-          f"fp32 {roofline['fp32'] / 1e9:.0f} GFLOP/s")
+    print(
+        f"matmul roofline (4096^2, best of 3): bf16 {roofline['bf16'] / 1e9:.0f} GFLOP/s, "
+        f"fp32 {roofline['fp32'] / 1e9:.0f} GFLOP/s"
+    )
     per_hour = opts.machine_usd_per_hour
 
     def cost(rate: float) -> float:
@@ -189,9 +195,9 @@ def main() -> None:
         torch.set_num_threads(machine["torch_threads"])
         score = sentence_transformers_scorer(model_dir, kind, max_length)
         score(queries[:64], docs[:64])  # warm-up
-        _, seconds = timed(lambda: score(queries, docs))
+        _, seconds = timed(functools.partial(score, queries, docs))
         rows["sentence-transformers defaults"] = len(pairs) / seconds
-        _, seconds = timed(lambda: plain_hf_loop(model_dir, kind, queries, docs, max_length))
+        _, seconds = timed(functools.partial(plain_hf_loop, model_dir, kind, queries, docs, max_length))
         rows["plain HF loop (fp32, batch 32)"] = len(pairs) / seconds
         if opts.ray:  # the cluster is started before timing; each run's actor start (model load) is included
             import ray
@@ -202,35 +208,51 @@ def main() -> None:
             for actors, cpus in ((1, 2), (2, 1)):
                 folder = opts.out / f"ray-{kind}-{actors}x{cpus}"
                 with JudgmentStore(folder / "store.jsonl") as store:
-                    ray_run = label_with_ray(load_student(model_dir, EngineSettings("fp32")), pairs, dataset, store,
-                                             folder / "shards", RayOptions(actors=actors, cpus_per_actor=cpus),
-                                             progress=False)
+                    ray_run = label_with_ray(
+                        load_student(model_dir, EngineSettings("fp32")),
+                        pairs,
+                        dataset,
+                        store,
+                        folder / "shards",
+                        RayOptions(actors=actors, cpus_per_actor=cpus),
+                        progress=False,
+                    )
                 rows[f"ray, {actors} actor(s) x {cpus} CPU (actor start included)"] = ray_run.pairs_per_second
             ray.shutdown()
         results["students"][kind] = {
-            "pairs_per_second": rows, "flops_per_pair": flops / len(pairs), "achieved_flops": achieved,
-            "share_of_bf16_roofline": achieved / roofline["bf16"], "share_of_fp32_roofline": achieved / roofline["fp32"],
+            "pairs_per_second": rows,
+            "flops_per_pair": flops / len(pairs),
+            "achieved_flops": achieved,
+            "share_of_bf16_roofline": achieved / roofline["bf16"],
+            "share_of_fp32_roofline": achieved / roofline["fp32"],
             "layer_gemm_flops": layer_rate,
-            "int8_grade_changes": changed, "int8_mean_prob_gap": gap}
+            "int8_grade_changes": changed,
+            "int8_mean_prob_gap": gap,
+        }
         base = rows["sentence-transformers defaults"]
         print(f"\n{kind} ({model_dir}), {len(pairs)} pairs, {flops / len(pairs) / 1e9:.2f} GFLOP per pair:")
         for name, rate in rows.items():
             print(f"  {name:58s} {rate:8.1f} pairs/s  {rate / base:5.2f}x s-t  ${cost(rate):.3f} per 1M labels")
-        print(f"  engine fp32 achieves {achieved / 1e9:.0f} GFLOP/s: {achieved / roofline['bf16']:.0%} of the bf16 "
-              f"matmul roofline, {achieved / roofline['fp32']:.0%} of the fp32 one; the model's own linear layers "
-              f"alone run at {layer_rate / 1e9:.0f} GFLOP/s on 4096 tokens ({achieved / layer_rate:.0%} of that)")
+        print(
+            f"  engine fp32 achieves {achieved / 1e9:.0f} GFLOP/s: {achieved / roofline['bf16']:.0%} of the bf16 "
+            f"matmul roofline, {achieved / roofline['fp32']:.0%} of the fp32 one; the model's own linear layers "
+            f"alone run at {layer_rate / 1e9:.0f} GFLOP/s on 4096 tokens ({achieved / layer_rate:.0%} of that)"
+        )
         print(f"  int8 vs fp32: {changed:.2%} of grades differ, mean probability gap {gap:.4f}")
 
     if opts.teacher_pairs:
-        api = api_cost_per_million(dataset, pairs, Prices(opts.api_input_per_million, opts.api_output_per_million),
-                                   opts.out)
+        api = api_cost_per_million(
+            dataset, pairs, Prices(opts.api_input_per_million, opts.api_output_per_million), opts.out
+        )
         results["teacher"] = {"api_usd_per_million": api}
         print(f"\nAPI teacher (gpt-4o prices, UMBRELA, upper estimate): ${api:,.0f} per 1M labels")
         for template in ("umbrela", "rubric"):  # the default prompt, and the shortest bundled one
-            rate = teacher_rate(dataset, pairs[:opts.teacher_pairs], template)
+            rate = teacher_rate(dataset, pairs[: opts.teacher_pairs], template)
             results["teacher"][template] = {"local_llm_pairs_per_second": rate, "local_llm_usd_per_million": cost(rate)}
-            print(f"local LLM teacher (SmolLM2-135M in process, {template} prompt): {rate:.2f} pairs/s, "
-                  f"${cost(rate):.2f} per 1M labels")
+            print(
+                f"local LLM teacher (SmolLM2-135M in process, {template} prompt): {rate:.2f} pairs/s, "
+                f"${cost(rate):.2f} per 1M labels"
+            )
             for kind, student in results["students"].items():
                 best = max(student["pairs_per_second"]["engine fp32"], student["pairs_per_second"]["engine int8"])
                 print(f"  {kind} engine / this teacher: {best / rate:,.0f}x pairs/s")

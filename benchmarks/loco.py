@@ -9,14 +9,28 @@ Without --distill the human qrels of the two training collections teach. With --
 from GPT-4o's (UMBRELA) labels of all DL20 pairs and is measured on DL19 and llmjudge-dev. Each held-out row comes
 with the best LLM judge file of that collection's judges/ folder on the same pairs (when it has one), as reference.
 """
+
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
 
-from qrelforge import (InputFormatError, JudgeRow, TrainConfig, judge_row, label_job, load_dataset, load_student,
-                       print_table, read_qrels, replay_judge, teacher_examples, train_student, write_report)
+from qrelforge import (
+    InputFormatError,
+    JudgeRow,
+    TrainConfig,
+    judge_row,
+    label_job,
+    load_dataset,
+    load_student,
+    print_table,
+    read_qrels,
+    replay_judge,
+    teacher_examples,
+    train_student,
+    write_report,
+)
 from qrelforge.cli.flags import add_config_flags, config_from_args
 
 COLLECTIONS = ("llmjudge-dev", "trec-dl-2019-passage", "trec-dl-2020-passage")
@@ -37,8 +51,9 @@ def best_llm_judge(folder: Path, qrels: dict) -> JudgeRow | None:
     return max(rows, key=lambda r: r.agreement.cohen_kappa or -1, default=None)
 
 
-def train(data: Path, train_names: list[str], teacher_file: Path | None, config: TrainConfig,
-          out: Path) -> tuple[Path, str]:
+def train(
+    data: Path, train_names: list[str], teacher_file: Path | None, config: TrainConfig, out: Path
+) -> tuple[Path, str]:
     """Train a student on the named collections; returns its folder and a label saying what taught it, how long."""
     teacher = replay_judge(teacher_file) if teacher_file else None
     start = time.perf_counter()
@@ -73,14 +88,16 @@ def main() -> None:
     args = parser.parse_args()
     config = config_from_args(TrainConfig, args)
     if args.distill:
-        model, name = train(args.data, ["trec-dl-2020-passage"], args.data / GPT4O_DL20, config,
-                            args.out / "distill-student")
+        model, name = train(
+            args.data, ["trec-dl-2020-passage"], args.data / GPT4O_DL20, config, args.out / "distill-student"
+        )
         for held_out in args.held_out or [c for c in COLLECTIONS if c != "trec-dl-2020-passage"]:
             evaluate_on(args.data, model, name, held_out, args.out / f"distill-{held_out}")
         return
     for held_out in args.held_out or COLLECTIONS:
-        model, name = train(args.data, [c for c in COLLECTIONS if c != held_out], None, config,
-                            args.out / held_out / "student")
+        model, name = train(
+            args.data, [c for c in COLLECTIONS if c != held_out], None, config, args.out / held_out / "student"
+        )
         evaluate_on(args.data, model, name, held_out, args.out / held_out)
 
 

@@ -9,6 +9,7 @@ least sure pairs up to each share get the replayed teacher's grade (``labeling/r
 GPT-4o's: the UMBRELA prompt's worst-case tokens at $2.50 / $10 per million tokens. Prints the table, writes
 ``routing.md`` and ``routing.png``, and the smallest share that reaches 95% of the teacher's kappa.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
-from qrelforge import (Prices, TeacherConfig, agreement, graded, label_job, load_dataset, load_student,
-                       load_teacher, replay_judge)
+from qrelforge import (
+    Batch,
+    Budget,
+    Prices,
+    TeacherConfig,
+    agreement,
+    graded,
+    label_job,
+    load_dataset,
+    load_student,
+    load_teacher,
+    replay_judge,
+)
 from qrelforge.labeling.config import ROUTING_SCORES
-from qrelforge import Batch, Budget
 from qrelforge.labeling.route import choose, uncertainty
 from qrelforge.report import markdown_table
 
@@ -50,8 +61,9 @@ def main() -> None:
     cost = {p: GPT4O.cost(gpt4o.worst_case(Batch([p], dataset))) for p in pairs}
     alone = agreement(theirs, human)
     probs = np.array([mine[p].probs for p in pairs])
-    orders = {score: np.array(uncertainty(probs, student.scale, student.card.thresholds, score))
-              for score in ROUTING_SCORES}
+    orders = {
+        score: np.array(uncertainty(probs, student.scale, student.card.thresholds, score)) for score in ROUTING_SCORES
+    }
     orders["random"] = np.random.default_rng(opts.seed).random(len(pairs))
 
     header = ["routing", *(f"{s}%" for s in SHARES)]
@@ -69,12 +81,14 @@ def main() -> None:
     table.append(["GPT-4o cost (US$, worst case)", *(f"{d:.2f}" for d in dollars)])
     target = 0.95 * alone.cohen_kappa
     reached = {name: next((s for s, k in zip(SHARES, ks) if k >= target), None) for name, ks in kappas.items()}
-    notes = [f"{len(pairs)} pairs of {len(dataset.queries)} queries of {dataset.name}; student {student.fingerprint}",
-             f"the teacher alone ({Path(opts.teacher).name}): kappa {alone.cohen_kappa:.4f}, alpha "
-             f"{alone.krippendorff_alpha:.4f}; 95% of its kappa is {target:.4f}",
-             "cells: kappa / alpha with the human qrels after routing that share of the pairs to the teacher",
-             "smallest share reaching 95% of the teacher's kappa: " + ", ".join(
-                 f"{name} {f'{s}%' if s is not None else 'not reached'}" for name, s in reached.items())]
+    notes = [
+        f"{len(pairs)} pairs of {len(dataset.queries)} queries of {dataset.name}; student {student.fingerprint}",
+        f"the teacher alone ({Path(opts.teacher).name}): kappa {alone.cohen_kappa:.4f}, alpha "
+        f"{alone.krippendorff_alpha:.4f}; 95% of its kappa is {target:.4f}",
+        "cells: kappa / alpha with the human qrels after routing that share of the pairs to the teacher",
+        "smallest share reaching 95% of the teacher's kappa: "
+        + ", ".join(f"{name} {f'{s}%' if s is not None else 'not reached'}" for name, s in reached.items()),
+    ]
     lines = [*(f"- {n}" for n in notes), "", *markdown_table(header, table)]
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "routing.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -93,8 +107,11 @@ def plot(kappas: dict[str, list[float]], teacher: float, dollars: list[float], p
         ax.plot(SHARES, values, marker="o", label=name, linestyle="--" if name == "random" else "-")
     ax.axhline(teacher, color="black", linestyle=":", label="teacher alone")
     ax.axhline(0.95 * teacher, color="grey", linestyle=":", label="95% of the teacher")
-    ax.set(xlabel="share of pairs routed to the teacher (%)", ylabel="Cohen's kappa with NIST",
-           title="routing the student's least sure pairs")
+    ax.set(
+        xlabel="share of pairs routed to the teacher (%)",
+        ylabel="Cohen's kappa with NIST",
+        title="routing the student's least sure pairs",
+    )
     top = ax.secondary_xaxis("top", functions=(lambda s: s * dollars[-1] / 100, lambda d: d * 100 / dollars[-1]))
     top.set_xlabel("GPT-4o cost (US$, worst case)")
     ax.legend(fontsize=8)

@@ -9,20 +9,21 @@ of the other two collections' training queries; the grade thresholds on its expe
 validation queries (as ``train_student`` does); the held-out collection is only labeled. Each single signal gets the
 same treatment, so the rows compare like with like.
 """
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 import numpy as np
+from bases import COLLECTIONS, cosines, frozen
 from scipy.optimize import minimize
 
-from bases import COLLECTIONS, cosines, frozen
 from qrelforge import agreement, load_dataset, split_queries
 from qrelforge.records import Pair
 from qrelforge.students.base import numeric_format
-from qrelforge.synthetic.index import BM25Index
 from qrelforge.students.encoders import default_base
+from qrelforge.synthetic.index import BM25Index
 from qrelforge.train.thresholds import tune_thresholds
 
 
@@ -34,8 +35,9 @@ def signals(data: Path, name: str, bases: list[str]) -> tuple[list[Pair], np.nda
     fmt = numeric_format("auto", "cpu")
     for base in bases:
         model = frozen(base, fmt)
-        columns.append(cosines(model, [dataset.queries[p.query_id] for p in pairs],
-                               [dataset.docs[p.doc_id] for p in pairs], fmt))
+        columns.append(
+            cosines(model, [dataset.queries[p.query_id] for p in pairs], [dataset.docs[p.doc_id] for p in pairs], fmt)
+        )
         names.append(f"cos {Path(base).name}")
     index = BM25Index.build(dataset.docs)
     bm25 = np.zeros(len(pairs))
@@ -54,8 +56,9 @@ def signals(data: Path, name: str, bases: list[str]) -> tuple[list[Pair], np.nda
 
 def fit(x: np.ndarray, y: np.ndarray, grades: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Weights and increasing cuts of a cumulative-link model, by maximum likelihood (features standardized)."""
+
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w, first, gaps = theta[:x.shape[1]], theta[x.shape[1]], theta[x.shape[1] + 1:]
+        w, first, gaps = theta[: x.shape[1]], theta[x.shape[1]], theta[x.shape[1] + 1 :]
         return w, first + np.concatenate([[0.0], np.cumsum(np.logaddexp(0, gaps))])
 
     def nll(theta: np.ndarray) -> float:
@@ -80,8 +83,10 @@ def main() -> None:
     bases = [default_base() if b == "minilm" else b for b in opts.base]
     every = {name: signals(opts.data, name, bases) for name in COLLECTIONS}
     names = every[COLLECTIONS[0]][3]
-    choices = {n: [i] for i, n in enumerate(names)} | {"all signals": list(range(len(names))),
-                                                        "cosines only": list(range(len(bases)))}
+    choices = {n: [i] for i, n in enumerate(names)} | {
+        "all signals": list(range(len(names))),
+        "cosines only": list(range(len(bases))),
+    }
     print("| held out | signals | kappa | kappa>=2 | alpha | Spearman | weights |\n|---|---|---|---|---|---|---|")
     for held in COLLECTIONS:
         train = [c for c in COLLECTIONS if c != held]
@@ -99,8 +104,11 @@ def main() -> None:
             held_expected = probs(((test_x - mean) / std)[:, columns], w, cuts) @ np.arange(4)
             predicted = np.searchsorted(thresholds, held_expected, side="right")
             result = agreement(dict(zip(pairs, predicted.tolist())), dict(zip(pairs, test_y.tolist())))
-            print(f"| {held} | {label} | {result.cohen_kappa:.4f} | {result.kappa_ge2:.4f} | "
-                  f"{result.krippendorff_alpha:.4f} | {result.spearman:.4f} | {np.round(w, 2).tolist()} |", flush=True)
+            print(
+                f"| {held} | {label} | {result.cohen_kappa:.4f} | {result.kappa_ge2:.4f} | "
+                f"{result.krippendorff_alpha:.4f} | {result.spearman:.4f} | {np.round(w, 2).tolist()} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -10,14 +10,26 @@ same random sample of held-out pairs in each of ``--precisions``; agreement is w
 comes from `qrelforge convert-gguf --out GEMMA_DIR`. ``--label-only`` relabels the students an earlier run left in
 DIR.
 """
+
 from __future__ import annotations
 
 import argparse
 import random
 from pathlib import Path
 
-from qrelforge import (EngineSettings, TrainConfig, judge_row, label_job, load_dataset, load_student, print_table,
-                       replay_judge, split_queries, teacher_examples, train_student)
+from qrelforge import (
+    EngineSettings,
+    TrainConfig,
+    judge_row,
+    label_job,
+    load_dataset,
+    load_student,
+    print_table,
+    replay_judge,
+    split_queries,
+    teacher_examples,
+    train_student,
+)
 
 
 def main() -> None:
@@ -47,15 +59,24 @@ def main() -> None:
     for kind in opts.kinds.split(","):
         if kind == "causal-lm" and not opts.causal_base:
             continue
-        config = TrainConfig(student=kind, max_minutes=opts.minutes, epochs=50,  # the clock ends training
-                             **({"base": opts.causal_base, "learning_rate": opts.causal_lr, "max_length": 384}
-                                if kind == "causal-lm" else {}))
+        config = TrainConfig(
+            student=kind,
+            max_minutes=opts.minutes,
+            epochs=50,  # the clock ends training
+            **(
+                {"base": opts.causal_base, "learning_rate": opts.causal_lr, "max_length": 384}
+                if kind == "causal-lm"
+                else {}
+            ),
+        )
         if not opts.label_only:
             trained = train_student(examples, opts.out / kind, config)
-            notes.append(f"{kind}: {len(trained.losses)} batches, {trained.train_pairs_per_second * trained.seconds:.0f}"
-                         f" pairs seen in {trained.seconds / 60:.1f} min ({trained.train_pairs_per_second:.2f} pairs/s); "
-                         f"loss {trained.losses[0]:.3f} -> {sum(trained.losses[-10:]) / len(trained.losses[-10:]):.3f}; "
-                         f"validation kappa vs teacher {trained.validation.cohen_kappa}")
+            notes.append(
+                f"{kind}: {len(trained.losses)} batches, {trained.train_pairs_per_second * trained.seconds:.0f}"
+                f" pairs seen in {trained.seconds / 60:.1f} min ({trained.train_pairs_per_second:.2f} pairs/s); "
+                f"loss {trained.losses[0]:.3f} -> {sum(trained.losses[-10:]) / len(trained.losses[-10:]):.3f}; "
+                f"validation kappa vs teacher {trained.validation.cohen_kappa}"
+            )
             print(notes[-1], flush=True)
         for precision in opts.precisions.split(","):
             student = load_student(opts.out / kind, EngineSettings(precision=precision))

@@ -5,6 +5,7 @@ connections), at a given concurrency; prints pairs/s, statuses and the process's
 
 The server is the tests' (tests/fault_server.py), in a thread of this process; its work is counted in the RSS too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,17 +28,26 @@ def main() -> None:
     args.add_argument("--concurrency", type=int, default=32)
     opts = args.parse_args()
     dataset = synthetic(queries=max(1, opts.pairs // 100))
-    pairs = dataset.pairs[:opts.pairs]
+    pairs = dataset.pairs[: opts.pairs]
     with tempfile.TemporaryDirectory() as folder, fault_server(rough) as server:
-        config = TeacherConfig(model="m", base_url=server.base_url, template="rubric", logprobs=False,
-                               concurrency=opts.concurrency, max_retries=3, timeout=10)
+        config = TeacherConfig(
+            model="m",
+            base_url=server.base_url,
+            template="rubric",
+            logprobs=False,
+            concurrency=opts.concurrency,
+            max_retries=3,
+            timeout=10,
+        )
         with JudgmentStore(Path(folder) / "j.jsonl") as store:
             run = label(load_teacher(config), pairs, dataset, store, progress=False)
         requests = len(server.bodies)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"{run.judged} pairs in {run.seconds:.1f} s: {run.pairs_per_second:.0f} pairs/s at concurrency "
-          f"{opts.concurrency}; {requests} requests (retries included); statuses {run.statuses}; "
-          f"peak RSS {peak:.2f} GiB")
+    print(
+        f"{run.judged} pairs in {run.seconds:.1f} s: {run.pairs_per_second:.0f} pairs/s at concurrency "
+        f"{opts.concurrency}; {requests} requests (retries included); statuses {run.statuses}; "
+        f"peak RSS {peak:.2f} GiB"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ the collection's human assessors.
 
 Without --teacher it runs the local llama-cpp teacher (SmolLM2-135M-Instruct in process, `make llm`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,18 +29,23 @@ def main() -> None:
 
     dataset = load_dataset(opts.dataset)
     pairs = sorted(random.Random(opts.seed).sample(dataset.pairs, min(opts.pairs, len(dataset.pairs))))
-    config = load_teacher_config(opts.teacher) if opts.teacher else TeacherConfig(kind="llama-cpp",
-                                                                                  template=opts.template)
+    config = (
+        load_teacher_config(opts.teacher) if opts.teacher else TeacherConfig(kind="llama-cpp", template=opts.template)
+    )
     teacher = load_teacher(config, pairs)
     labeled = label_job(teacher, pairs, dataset, opts.out / "labels.txt")
     run, judgments = labeled.run, labeled.judgments
     usage = total_usage(judgments)
-    print(f"{teacher.fingerprint}: {run.judged} requests in {run.seconds:.1f} s ({run.reused} reused) -> "
-          f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s "
-          f"({run.usage.prompt_tokens / max(run.judged, 1):.0f} prompt tokens per request); "
-          f"statuses {run.statuses}; all {len(judgments)} judgments: {usage}")
-    print_table([labeled.row({p: dataset.qrels[p] for p in pairs})],
-                f"{len(pairs)} random pairs of {dataset.name} vs its human qrels")
+    print(
+        f"{teacher.fingerprint}: {run.judged} requests in {run.seconds:.1f} s ({run.reused} reused) -> "
+        f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s "
+        f"({run.usage.prompt_tokens / max(run.judged, 1):.0f} prompt tokens per request); "
+        f"statuses {run.statuses}; all {len(judgments)} judgments: {usage}"
+    )
+    print_table(
+        [labeled.row({p: dataset.qrels[p] for p in pairs})],
+        f"{len(pairs)} random pairs of {dataset.name} vs its human qrels",
+    )
 
 
 if __name__ == "__main__":

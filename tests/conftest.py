@@ -1,4 +1,5 @@
 """Shared fixtures: tiny dataset folders written on the fly, and a tiny random BERT as a fast student base."""
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,12 @@ def small_dataset(tmp_path: Path) -> Path:
     for q in query_ids:
         pool = sorted((p for p in demo.pairs if p.query_id == q), key=lambda p: -demo.qrels[p])
         pairs += pool[:4] + pool[-8:]
-    return write_dataset(tmp_path / "small", {q: demo.queries[q] for q in query_ids},
-                         {p.doc_id: demo.docs[p.doc_id] for p in pairs},
-                         [f"{p.query_id} 0 {p.doc_id} {demo.qrels[p]}" for p in pairs])
+    return write_dataset(
+        tmp_path / "small",
+        {q: demo.queries[q] for q in query_ids},
+        {p.doc_id: demo.docs[p.doc_id] for p in pairs},
+        [f"{p.query_id} 0 {p.doc_id} {demo.qrels[p]}" for p in pairs],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +47,14 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(default_base())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -57,5 +67,9 @@ def tiny_student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
     demo = load_dataset("dl20-demo")
     config = TrainConfig(base=str(tiny_base), max_steps=4, max_length=64, batch_size=16, precision="fp32")
-    return train_student(teacher_examples([demo.subset(sorted(demo.queries)[:8])]),
-                         tmp_path_factory.mktemp("tiny-student") / "student", config, progress=False).model_dir
+    return train_student(
+        teacher_examples([demo.subset(sorted(demo.queries)[:8])]),
+        tmp_path_factory.mktemp("tiny-student") / "student",
+        config,
+        progress=False,
+    ).model_dir

@@ -4,6 +4,7 @@ Each request is answered by ``behaviour(body, number)``, which returns one of:
 ``("ok", [answer, ...])``, ``("status", code, headers)``, ``("slow", seconds, [answer, ...])`` or ``("drop",)``.
 Every request body is kept in ``server.bodies``, so tests can count what reached the server.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,18 +25,43 @@ def completion(answers: list[str], body: dict) -> dict[str, Any]:
         logprobs = None
         if body.get("logprobs"):
             digit = next((c for c in reversed(text) if c.isdigit()), None)
-            tokens = [{"token": text[:-1], "logprob": 0.0, "top_logprobs": []}] if digit is None else [
-                {"token": digit, "logprob": -0.2, "top_logprobs": [
-                    {"token": digit, "logprob": -0.2},
-                    {"token": str((int(digit) + 1) % 4), "logprob": -2.0},
-                    {"token": "the", "logprob": -3.0}]}]
+            tokens = (
+                [{"token": text[:-1], "logprob": 0.0, "top_logprobs": []}]
+                if digit is None
+                else [
+                    {
+                        "token": digit,
+                        "logprob": -0.2,
+                        "top_logprobs": [
+                            {"token": digit, "logprob": -0.2},
+                            {"token": str((int(digit) + 1) % 4), "logprob": -2.0},
+                            {"token": "the", "logprob": -3.0},
+                        ],
+                    }
+                ]
+            )
             logprobs = {"content": tokens}
-        choices.append({"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
-                        "logprobs": logprobs})
+        choices.append(
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+                "logprobs": logprobs,
+            }
+        )
     prompt_tokens = len(body["messages"][0]["content"]) // 4
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"], "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 5 * len(answers),
-                      "total_tokens": prompt_tokens + 5 * len(answers)}}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body["model"],
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": 5 * len(answers),
+            "total_tokens": prompt_tokens + 5 * len(answers),
+        },
+    }
 
 
 class FaultServer(ThreadingHTTPServer):

@@ -1,4 +1,5 @@
 """Agreement numbers: a published known answer, and the bookkeeping of pairs missing on either side."""
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,32 @@ def test_no_common_pair_is_an_error() -> None:
 
 
 def test_cli_evaluate_json() -> None:
-    out = subprocess.run([sys.executable, "-m", "qrelforge", "evaluate", str(LABELS / "narabzad__gpt-4o_graded_dl20_32.txt"),
-                          "--qrels", str(LABELS / "qrels.txt"), "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qrelforge",
+            "evaluate",
+            str(LABELS / "narabzad__gpt-4o_graded_dl20_32.txt"),
+            "--qrels",
+            str(LABELS / "qrels.txt"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(out.stdout)
-    for key in ("n", "missing", "cohen_kappa", "kappa_ge1", "kappa_ge2", "krippendorff_alpha", "accuracy", "spearman",
-                "confusion"):
+    for key in (
+        "n",
+        "missing",
+        "cohen_kappa",
+        "kappa_ge1",
+        "kappa_ge2",
+        "krippendorff_alpha",
+        "accuracy",
+        "spearman",
+        "confusion",
+    ):
         assert key in result
     assert round(result["cohen_kappa"], 4) == 0.3413 and result["confusion"][0][0] == 5530

@@ -1,5 +1,6 @@
 """The package's shape: imports run one way (no cycle between files or between folders), every module imports on
 its own, and ``import qrelforge`` stays light."""
+
 from __future__ import annotations
 
 import ast
@@ -31,7 +32,7 @@ def imported_modules(name: str, path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             if not base.startswith("qrelforge"):
                 continue
@@ -65,7 +66,7 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -103,11 +104,13 @@ def test_every_module_imports_on_its_own() -> None:
     import importlib.util
 
     missing = {m for m, package in OPTIONAL.items() if importlib.util.find_spec(package) is None}
-    code = ("import importlib, sys\n"
-            f"for name in {sorted(set(MODULES) - {'qrelforge.__main__'} - missing)!r}:\n"
-            "    for loaded in [m for m in sys.modules if m.startswith('qrelforge')]:\n"
-            "        del sys.modules[loaded]\n"
-            "    importlib.import_module(name)\n")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {sorted(set(MODULES) - {'qrelforge.__main__'} - missing)!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.startswith('qrelforge')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
 

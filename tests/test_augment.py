@@ -1,5 +1,6 @@
 """Augmented training sets (provenance), ranking measures against a hand computation, paired tests, rankers that
 learn, and the augment / rank-eval commands end to end on tiny data."""
+
 from __future__ import annotations
 
 import json
@@ -9,32 +10,51 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import ConfigError, InputFormatError, Judgment, Pair, TrainConfig, load_dataset, replay_judge, train_student
-from qrelforge import teacher_examples
-from qrelforge.rank.augment import provenance, read_training_labels, training_labels, write_training_labels
+from qrelforge import (
+    ConfigError,
+    InputFormatError,
+    Judgment,
+    Pair,
+    TrainConfig,
+    load_dataset,
+    replay_judge,
+    teacher_examples,
+    train_student,
+)
 from qrelforge.cli import main
 from qrelforge.evaluate.ranking import mean_with_interval, paired_comparison, per_query
-from qrelforge.synthetic.index import BM25Index
-from qrelforge.rank.experiment import rank_eval
+from qrelforge.rank.augment import provenance, read_training_labels, training_labels, write_training_labels
 from qrelforge.rank.config import RankerConfig
+from qrelforge.rank.experiment import rank_eval
 from qrelforge.rank.rankers import train_ranker
+from qrelforge.synthetic.index import BM25Index
 
 HUMAN = {Pair("q1", "d1"): 3, Pair("q1", "d2"): 0}
-MACHINE = [Judgment("q1", "d2", 2, "student:s:1", probs=(0.1, 0.1, 0.7, 0.1)),  # humans judged it: human wins
-           Judgment("q2", "d3", 1, "student:s:1", probs=(0.2, 0.6, 0.1, 0.1)),
-           Judgment("q2", "d4", None, "student:s:1", status="parse_error", raw="??"),  # failed: never a label
-           Judgment("q3", "d5", 0, "student:s:1", probs=(0.4, 0.3, 0.2, 0.1))]  # unsure
+MACHINE = [
+    Judgment("q1", "d2", 2, "student:s:1", probs=(0.1, 0.1, 0.7, 0.1)),  # humans judged it: human wins
+    Judgment("q2", "d3", 1, "student:s:1", probs=(0.2, 0.6, 0.1, 0.1)),
+    Judgment("q2", "d4", None, "student:s:1", status="parse_error", raw="??"),  # failed: never a label
+    Judgment("q3", "d5", 0, "student:s:1", probs=(0.4, 0.3, 0.2, 0.1)),
+]  # unsure
 
 
 def test_training_sets_have_the_expected_provenance_mix(tmp_path: Path) -> None:
-    sets = {mix: training_labels(HUMAN, "human:h:1", MACHINE, (0, 1, 2, 3), mix) for mix in ("human", "student",
-                                                                                            "both")}
+    sets = {
+        mix: training_labels(HUMAN, "human:h:1", MACHINE, (0, 1, 2, 3), mix) for mix in ("human", "student", "both")
+    }
     assert {(t.pair, t.grade, t.source) for t in sets["human"]} == {(p, g, "human") for p, g in HUMAN.items()}
     assert {(t.pair, t.grade, t.source) for t in sets["student"]} == {
-        (Pair("q1", "d2"), 2, "student"), (Pair("q2", "d3"), 1, "student"), (Pair("q3", "d5"), 0, "student")}
+        (Pair("q1", "d2"), 2, "student"),
+        (Pair("q2", "d3"), 1, "student"),
+        (Pair("q3", "d5"), 0, "student"),
+    }
     both = {t.pair: (t.grade, t.source, t.judge) for t in sets["both"]}
-    assert both == {Pair("q1", "d1"): (3, "human", "human:h:1"), Pair("q1", "d2"): (0, "human", "human:h:1"),
-                    Pair("q2", "d3"): (1, "student", "student:s:1"), Pair("q3", "d5"): (0, "student", "student:s:1")}
+    assert both == {
+        Pair("q1", "d1"): (3, "human", "human:h:1"),
+        Pair("q1", "d2"): (0, "human", "human:h:1"),
+        Pair("q2", "d3"): (1, "student", "student:s:1"),
+        Pair("q3", "d5"): (0, "student", "student:s:1"),
+    }
     assert provenance(sets["both"]) == {"human": 2, "student": 2}
     sure = training_labels(HUMAN, "human:h:1", MACHINE, (0, 1, 2, 3), "both", min_confidence=0.5)
     assert {t.pair for t in sure if t.source == "student"} == {Pair("q2", "d3")}  # 0.4 < 0.5: left out
@@ -90,15 +110,31 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Twelve queries whose relevant passages share their words (BM25 and a small model can learn it)."""
     from conftest import write_dataset
 
-    topics = ["coffee", "volcano", "penguin", "violin", "glacier", "saturn", "tomato", "bridge", "desert", "tiger",
-              "piano", "comet"]
+    topics = [
+        "coffee",
+        "volcano",
+        "penguin",
+        "violin",
+        "glacier",
+        "saturn",
+        "tomato",
+        "bridge",
+        "desert",
+        "tiger",
+        "piano",
+        "comet",
+    ]
     queries, docs, qrels = {}, {}, []
     for i, topic in enumerate(topics):
         queries[f"q{i}"] = f"facts about the {topic}"
-        for k, (text, grade) in enumerate([(f"the {topic} is described here with {topic} facts", 3),
-                                           (f"a short note that mentions a {topic}", 2),
-                                           (f"an unrelated story about the {topics[i - 1]}", 0),
-                                           (f"weather report for the {topics[i - 2]} region", 0)]):
+        for k, (text, grade) in enumerate(
+            [
+                (f"the {topic} is described here with {topic} facts", 3),
+                (f"a short note that mentions a {topic}", 2),
+                (f"an unrelated story about the {topics[i - 1]}", 0),
+                (f"weather report for the {topics[i - 2]} region", 0),
+            ]
+        ):
             docs[f"d{i}-{k}"] = text
             qrels.append(f"q{i} 0 d{i}-{k} {grade}")
     return write_dataset(tmp_path_factory.mktemp("toy"), queries, docs, qrels)
@@ -106,14 +142,22 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_rankers_learn(toy: Path, small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
     real = load_dataset(small_dataset)  # real DL20 pairs: BM25 and lengths explain their grades only in part
-    gbm = train_ranker(real, training_labels(real.qrels, "human:dl20", [], (0, 1, 2, 3), "human"), tmp_path / "gbm",
-                       RankerConfig(kind="lightgbm", steps=30))
+    gbm = train_ranker(
+        real,
+        training_labels(real.qrels, "human:dl20", [], (0, 1, 2, 3), "human"),
+        tmp_path / "gbm",
+        RankerConfig(kind="lightgbm", steps=30),
+    )
     assert gbm.losses[-1] < gbm.losses[0] - 0.05  # 1 - training nDCG@10 falls
     dataset = load_dataset(toy)
     labels = training_labels(dataset.qrels, "human:toy", [], (0, 1, 2, 3), "human")
-    neural = train_ranker(dataset, labels, tmp_path / "ce", RankerConfig(base=str(tiny_base), steps=60, batch_size=8,
-                                                                         learning_rate=5e-3, max_length=32),
-                          progress=False)
+    neural = train_ranker(
+        dataset,
+        labels,
+        tmp_path / "ce",
+        RankerConfig(base=str(tiny_base), steps=60, batch_size=8, learning_rate=5e-3, max_length=32),
+        progress=False,
+    )
     assert np.mean(neural.losses[-5:]) < np.mean(neural.losses[:5]) - 0.3  # about 1.1 -> 0.5 on random bases
 
 
@@ -135,23 +179,42 @@ def test_rank_eval_reports_and_reuses_its_runs(toy: Path, tmp_path: Path) -> Non
     assert [r.per_query for r in again] == [r.per_query for r in rows]
 
 
-def test_augment_and_rank_eval_commands(toy: Path, tiny_base: Path, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_augment_and_rank_eval_commands(
+    toy: Path, tiny_base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from conftest import write_dataset
 
     dataset = load_dataset(toy)
     few = [f"q{i}" for i in range(4)]  # humans labeled 4 queries; the student labels the pool of 4 more
-    small = write_dataset(tmp_path / "small", dict(dataset.queries), dict(dataset.docs),
-                          [f"{p.query_id} 0 {p.doc_id} {g}" for p, g in dataset.qrels.items() if p.query_id in few])
-    student = train_student(teacher_examples([load_dataset(small)]), tmp_path / "student",
-                            TrainConfig(student="cross-encoder", base=str(tiny_base), max_steps=3, max_length=32),
-                            progress=False).model_dir
+    small = write_dataset(
+        tmp_path / "small",
+        dict(dataset.queries),
+        dict(dataset.docs),
+        [f"{p.query_id} 0 {p.doc_id} {g}" for p, g in dataset.qrels.items() if p.query_id in few],
+    )
+    student = train_student(
+        teacher_examples([load_dataset(small)]),
+        tmp_path / "student",
+        TrainConfig(student="cross-encoder", base=str(tiny_base), max_steps=3, max_length=32),
+        progress=False,
+    ).model_dir
     pool = tmp_path / "pool.txt"
-    pool.write_text("".join(f"{p.query_id} 0 {p.doc_id} 0\n" for p in dataset.pairs if p.query_id in
-                            [f"q{i}" for i in range(2, 8)]))  # overlaps the human queries q2 and q3
+    pool.write_text(
+        "".join(f"{p.query_id} 0 {p.doc_id} 0\n" for p in dataset.pairs if p.query_id in [f"q{i}" for i in range(2, 8)])
+    )  # overlaps the human queries q2 and q3
     out = tmp_path / "aug"
-    args = ["augment", "--dataset", str(small), "--pairs", str(pool), "--model", str(student), "--out", str(out),
-            "--quiet"]
+    args = [
+        "augment",
+        "--dataset",
+        str(small),
+        "--pairs",
+        str(pool),
+        "--model",
+        str(student),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(args) == 0
     both = read_training_labels(out / "both.jsonl")
     assert provenance(both) == {"human": 16, "student": 16}  # q2, q3 keep their human labels
@@ -159,13 +222,42 @@ def test_augment_and_rank_eval_commands(toy: Path, tiny_base: Path, tmp_path: Pa
     assert main(args) == 0  # a rerun labels nothing again
     assert len((out / "machine-labels.txt.judgments.jsonl").read_text().splitlines()) == 24
 
-    held = write_dataset(tmp_path / "held", {q: dataset.queries[q] for q in ("q8", "q9", "q10", "q11")},
-                         dict(dataset.docs), [f"{p.query_id} 0 {p.doc_id} {g}" for p, g in dataset.qrels.items()
-                                              if p.query_id in ("q8", "q9", "q10", "q11")])
+    held = write_dataset(
+        tmp_path / "held",
+        {q: dataset.queries[q] for q in ("q8", "q9", "q10", "q11")},
+        dict(dataset.docs),
+        [
+            f"{p.query_id} 0 {p.doc_id} {g}"
+            for p, g in dataset.qrels.items()
+            if p.query_id in ("q8", "q9", "q10", "q11")
+        ],
+    )
     capsys.readouterr()
-    assert main(["rank-eval", "--train-dataset", str(small), "--train", f"human={out / 'human.jsonl'}",
-                 "--train", str(out / "both.jsonl"), "--eval-dataset", str(held), "--ranker", "lightgbm",
-                 "--steps", "10", "--feature-model", str(student), "--out", str(tmp_path / "rank"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "rank-eval",
+                "--train-dataset",
+                str(small),
+                "--train",
+                f"human={out / 'human.jsonl'}",
+                "--train",
+                str(out / "both.jsonl"),
+                "--eval-dataset",
+                str(held),
+                "--ranker",
+                "lightgbm",
+                "--steps",
+                "10",
+                "--feature-model",
+                str(student),
+                "--out",
+                str(tmp_path / "rank"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "nDCG@10" in printed and "both" in printed
     report = (tmp_path / "rank" / "report.md").read_text()
@@ -173,6 +265,18 @@ def test_augment_and_rank_eval_commands(toy: Path, tiny_base: Path, tmp_path: Pa
     per_query_lines = (tmp_path / "rank" / "per-query.tsv").read_text().splitlines()
     assert len(per_query_lines) == 1 + 2 * 3 * 4  # 2 sets x 3 measures x 4 queries
     assert json.loads((tmp_path / "rank" / "both" / "run-key.json").read_text())["losses"]
-    twice = ["rank-eval", "--train-dataset", str(small), "--train", str(out / "both.jsonl"), "--train",
-             str(out / "both.jsonl"), "--eval-dataset", str(held), "--out", str(tmp_path / "r2"), "--quiet"]
+    twice = [
+        "rank-eval",
+        "--train-dataset",
+        str(small),
+        "--train",
+        str(out / "both.jsonl"),
+        "--train",
+        str(out / "both.jsonl"),
+        "--eval-dataset",
+        str(held),
+        "--out",
+        str(tmp_path / "r2"),
+        "--quiet",
+    ]
     assert main(twice) == 2 and "two training sets are named 'both'" in capsys.readouterr().err

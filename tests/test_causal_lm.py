@@ -1,5 +1,6 @@
 """The causal-LM student on a tiny random Llama built in code: LoRA learns, only adapters change, grade probabilities
 do not depend on batching or padding, and a saved student gives the same outputs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from qrelforge import (Batch, ConfigError, EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples,
-                       train_student)
-from qrelforge.students.registry import student_fingerprint
+from qrelforge import (
+    Batch,
+    ConfigError,
+    EngineSettings,
+    TrainConfig,
+    load_dataset,
+    load_student,
+    teacher_examples,
+    train_student,
+)
 from qrelforge.students.causal_lm import CausalLM
 from qrelforge.students.engine import predict_probs
+from qrelforge.students.registry import student_fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -25,27 +34,43 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny-llama")
     tokenizer = AutoTokenizer.from_pretrained(default_base())
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         num_key_value_heads=2, intermediate_size=64, max_position_embeddings=1024,
-                         pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
 
 def config_for(base: Path, **changes: object) -> TrainConfig:
-    settings = dict(student="causal-lm", base=str(base), epochs=3, batch_size=8, max_length=256, learning_rate=5e-3,
-                    lora_rank=4, lora_alpha=8, lora_dropout=0.0)
+    settings = dict(
+        student="causal-lm",
+        base=str(base),
+        epochs=3,
+        batch_size=8,
+        max_length=256,
+        learning_rate=5e-3,
+        lora_rank=4,
+        lora_alpha=8,
+        lora_dropout=0.0,
+    )
     return TrainConfig(**(settings | changes))
 
 
-def test_lora_training_learns_and_changes_only_adapters(tiny_llama: Path, small_dataset: Path,
-                                                        tmp_path: Path) -> None:
+def test_lora_training_learns_and_changes_only_adapters(tiny_llama: Path, small_dataset: Path, tmp_path: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    result = train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "student",
-                           config_for(tiny_llama), progress=False)
+    result = train_student(
+        teacher_examples([load_dataset(small_dataset)]), tmp_path / "student", config_for(tiny_llama), progress=False
+    )
     assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5]) - 0.1
     files = {p.name for p in result.model_dir.iterdir()}
     assert {"adapter_model.safetensors", "adapter_config.json", "causal_lm.json"} <= files
@@ -84,7 +109,7 @@ def test_grade_probabilities_ignore_batching_and_padding_side(tiny_llama: Path) 
     model.module.train()  # training runs every prompt whole; inference caches the shared head once per batch
     with torch.no_grad():
         whole = model.log_probs(features).exp().numpy()
-    assert model.prefix_ids and all(f["input_ids"][:len(model.prefix_ids)] == model.prefix_ids for f in features)
+    assert model.prefix_ids and all(f["input_ids"][: len(model.prefix_ids)] == model.prefix_ids for f in features)
     assert np.allclose(runs[0], whole, atol=1e-5)
 
 
@@ -115,13 +140,21 @@ def test_merged_or_adapter_only_saving(tiny_llama: Path, small_dataset: Path, tm
     base = tmp_path / "base"
     shutil.copytree(tiny_llama, base)
     dataset = load_dataset(small_dataset)
-    students = {merge: train_student(teacher_examples([dataset]), tmp_path / f"merge-{merge}",
-                                     config_for(base, merge_lora=merge, max_steps=4), progress=False).model_dir
-                for merge in (False, True)}
+    students = {
+        merge: train_student(
+            teacher_examples([dataset]),
+            tmp_path / f"merge-{merge}",
+            config_for(base, merge_lora=merge, max_steps=4),
+            progress=False,
+        ).model_dir
+        for merge in (False, True)
+    }
     merged = {p.name for p in students[True].iterdir()}
     assert "model.safetensors" in merged and "adapter_model.safetensors" not in merged
     adapter_fingerprint = student_fingerprint(students[False], "fp32")
-    labels = {merge: list(load_student(folder).judge(Batch(dataset.pairs, dataset))) for merge, folder in students.items()}
+    labels = {
+        merge: list(load_student(folder).judge(Batch(dataset.pairs, dataset))) for merge, folder in students.items()
+    }
     assert [j.grade for j in labels[False]] == [j.grade for j in labels[True]]
     assert np.allclose([j.probs for j in labels[False]], [j.probs for j in labels[True]], atol=1e-5)
     assert np.std([j.probs for j in labels[True]], axis=0).max() > 1e-3  # a real comparison
@@ -135,18 +168,24 @@ def test_merged_or_adapter_only_saving(tiny_llama: Path, small_dataset: Path, tm
 
 def test_int8_keeps_the_grade_distribution(tiny_llama: Path, small_dataset: Path, tmp_path: Path) -> None:
     dataset = load_dataset(small_dataset)
-    folder = train_student(teacher_examples([dataset]), tmp_path / "s", config_for(tiny_llama, max_steps=4),
-                           progress=False).model_dir
-    fp32, int8 = (np.array([j.probs for j in load_student(folder, EngineSettings(precision=p))
-                            .judge(Batch(dataset.pairs, dataset))]) for p in ("fp32", "int8"))
+    folder = train_student(
+        teacher_examples([dataset]), tmp_path / "s", config_for(tiny_llama, max_steps=4), progress=False
+    ).model_dir
+    fp32, int8 = (
+        np.array(
+            [j.probs for j in load_student(folder, EngineSettings(precision=p)).judge(Batch(dataset.pairs, dataset))]
+        )
+        for p in ("fp32", "int8")
+    )
     assert np.allclose(int8.sum(1), 1, atol=1e-4) and np.abs(int8 - fp32).max() < 0.05
 
 
 def test_accumulation_and_time_budget(tiny_llama: Path, small_dataset: Path, tmp_path: Path) -> None:
     """Two batches per optimizer step still learn; a time budget of zero minutes stops after the first batch."""
     examples = teacher_examples([load_dataset(small_dataset)])
-    result = train_student(examples, tmp_path / "a", config_for(tiny_llama, batch_size=4, grad_accumulation=2),
-                           progress=False)
+    result = train_student(
+        examples, tmp_path / "a", config_for(tiny_llama, batch_size=4, grad_accumulation=2), progress=False
+    )
     assert len(result.losses) == 3 * 18 and np.mean(result.losses[-6:]) < np.mean(result.losses[:6]) - 0.1
     stopped = train_student(examples, tmp_path / "b", config_for(tiny_llama, max_minutes=0.0001), progress=False)
     assert len(stopped.losses) == 1

@@ -1,4 +1,5 @@
 """The CLI contract: instant --help, clear errors with exit code 2, and train -> label -> evaluate that resumes."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_loads_no_heavy_library() -> None:
-    code = ("import sys; from qrelforge.cli import parser; parser().format_help(); import qrelforge; "
-            "heavy = {'torch', 'transformers', 'sklearn', 'matplotlib', 'numpy'} & set(sys.modules); print(heavy)")
+    code = (
+        "import sys; from qrelforge.cli import parser; parser().format_help(); import qrelforge; "
+        "heavy = {'torch', 'transformers', 'sklearn', 'matplotlib', 'numpy'} & set(sys.modules); print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "set()"
 
@@ -39,8 +42,12 @@ def test_every_subcommand_has_help(command: str) -> None:
     assert "Traceback" not in out.stderr
 
 
-CONFIGS = {"train": ("TrainConfig",), "label": ("EngineSettings", "RayOptions"), "judge": ("EngineSettings", "RayOptions"),
-           "rank-eval": ("RankerConfig",)}
+CONFIGS = {
+    "train": ("TrainConfig",),
+    "label": ("EngineSettings", "RayOptions"),
+    "judge": ("EngineSettings", "RayOptions"),
+    "rank-eval": ("RankerConfig",),
+}
 
 
 @pytest.mark.parametrize("command", sorted(CONFIGS))
@@ -85,18 +92,51 @@ def test_bad_input_exits_2_with_file_and_line(tmp_path: Path) -> None:
     assert out.returncode == 2 and "none.txt: expected an existing file" in out.stderr
 
 
-def test_train_label_evaluate(small_dataset: Path, tiny_base: Path, tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_label_evaluate(
+    small_dataset: Path, tiny_base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model, labels = tmp_path / "model", tmp_path / "labels.txt"
-    assert main(["train", "--dataset", str(small_dataset), "--out", str(model), "--base", str(tiny_base),
-                 "--epochs", "1", "--max-length", "64", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(small_dataset),
+                "--out",
+                str(model),
+                "--base",
+                str(tiny_base),
+                "--epochs",
+                "1",
+                "--max-length",
+                "64",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "validation vs teacher" in capsys.readouterr().out
 
     pairs = tmp_path / "run.txt"
     wanted = sorted(read_qrels(small_dataset / "qrels.txt"))[:30]
     pairs.write_text("".join(f"{p.query_id} Q0 {p.doc_id} {i + 1} 1.0 bm25\n" for i, p in enumerate(wanted)))
-    assert main(["label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
-                 "--out", str(labels), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "label",
+                "--model",
+                str(model),
+                "--dataset",
+                str(small_dataset),
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(labels),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "this run: 30 pairs in" in capsys.readouterr().out
     assert sorted(read_qrels(labels)) == wanted
 
@@ -107,8 +147,20 @@ def test_train_label_evaluate(small_dataset: Path, tiny_base: Path, tmp_path: Pa
     store = labels.with_name("labels.txt.judgments.jsonl")
     assert len(store.read_text().splitlines()) == 96  # the 30 from the first run were not judged again
 
-    assert main(["evaluate", str(labels), "--qrels", str(small_dataset / "qrels.txt"), "--json",
-                 "--report", str(tmp_path / "report")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(labels),
+                "--qrels",
+                str(small_dataset / "qrels.txt"),
+                "--json",
+                "--report",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 96 and result["missing"] == 0
     report = (tmp_path / "report" / "report.md").read_text()
@@ -116,34 +168,82 @@ def test_train_label_evaluate(small_dataset: Path, tiny_base: Path, tmp_path: Pa
     assert "data:image/png;base64," in (tmp_path / "report" / "report.html").read_text()
 
 
-def test_label_reads_parquet_pairs_and_reports_the_engine(small_dataset: Path, tiny_base: Path, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_label_reads_parquet_pairs_and_reports_the_engine(
+    small_dataset: Path, tiny_base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     model, labels = tmp_path / "model", tmp_path / "labels.txt"
-    assert main(["train", "--dataset", str(small_dataset), "--out", str(model), "--base", str(tiny_base),
-                 "--epochs", "1", "--max-length", "64", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(small_dataset),
+                "--out",
+                str(model),
+                "--base",
+                str(tiny_base),
+                "--epochs",
+                "1",
+                "--max-length",
+                "64",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     wanted = sorted(read_qrels(small_dataset / "qrels.txt"))[5:25]
     pairs = tmp_path / "pairs.parquet"
-    pq.write_table(pa.table({"query_id": [p.query_id for p in wanted], "doc_id": [p.doc_id for p in wanted],
-                             "bm25": [1.0] * len(wanted)}), pairs)
+    pq.write_table(
+        pa.table(
+            {
+                "query_id": [p.query_id for p in wanted],
+                "doc_id": [p.doc_id for p in wanted],
+                "bm25": [1.0] * len(wanted),
+            }
+        ),
+        pairs,
+    )
     capsys.readouterr()
-    assert main(["label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
-                 "--out", str(labels), "--precision", "int8", "--tokens-per-batch", "512", "--quiet",
-                 "--report", str(tmp_path / "report")]) == 0
+    assert (
+        main(
+            [
+                "label",
+                "--model",
+                str(model),
+                "--dataset",
+                str(small_dataset),
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(labels),
+                "--precision",
+                "int8",
+                "--tokens-per-batch",
+                "512",
+                "--quiet",
+                "--report",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert sorted(read_qrels(labels)) == wanted
     assert "precision int8" in printed and "tokens_per_batch 512" in printed and "hardware: cpu" in printed
     assert "tokens_per_batch 512" in (tmp_path / "report" / "report.md").read_text()
 
     pq.write_table(pa.table({"qid": ["x"], "doc_id": ["y"]}), pairs)
-    out = run("label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
-              "--out", str(labels))
+    out = run(
+        "label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs), "--out", str(labels)
+    )
     assert out.returncode == 2 and f"{pairs}: expected columns ['query_id', 'doc_id']" in out.stderr
     pq.write_table(pa.table({"query_id": [wanted[0].query_id, "nope"], "doc_id": [wanted[0].doc_id] * 2}), pairs)
-    out = run("label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs),
-              "--out", str(labels))
+    out = run(
+        "label", "--model", str(model), "--dataset", str(small_dataset), "--pairs", str(pairs), "--out", str(labels)
+    )
     assert out.returncode == 2 and f"{pairs}:2: expected a query id listed in the dataset's queries" in out.stderr
 
 
@@ -158,15 +258,34 @@ def test_convert_gguf_names_a_bad_file(tmp_path: Path) -> None:
 def test_progress_in_a_pipe_is_plain_lines_or_json(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
     """Without a terminal, a long job says where it is in plain lines (or JSON with --log-json), not a bar."""
     model = tmp_path / "model"
-    assert main(["train", "--dataset", str(small_dataset), "--out", str(model), "--base", str(tiny_base),
-                 "--max-steps", "2", "--max-length", "64", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(small_dataset),
+                "--out",
+                str(model),
+                "--base",
+                str(tiny_base),
+                "--max-steps",
+                "2",
+                "--max-length",
+                "64",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     plain = run("label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "a.txt"))
     assert plain.returncode == 0 and re.search(r"labeling: 96/96 pairs \(100%\), [\d.]+ pairs/s", plain.stderr)
     assert "\x1b[" not in plain.stderr  # no terminal codes in a log
-    logged = run("label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "b.txt"),
-                 "--log-json")
+    logged = run(
+        "label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "b.txt"), "--log-json"
+    )
     rows = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     assert rows and rows[-1]["final"] and rows[-1]["done"] == rows[-1]["total"] == 96 and rows[-1]["unit"] == "pairs"
-    quiet = run("label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "c.txt"),
-                "--quiet")
+    quiet = run(
+        "label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "c.txt"), "--quiet"
+    )
     assert "labeling:" not in quiet.stderr and "{" not in quiet.stderr

@@ -1,7 +1,8 @@
 """Crash safety: labeling, teacher judging, the whole pipeline (generation included), training and Ray labeling are
 killed with SIGKILL at random moments and resumed; the final outputs equal an uninterrupted run's — the same pairs,
-the same grades, none lost, none twice — and no half-written file is read as output. Over 20 kills per run, each
-stage bounded in time."""
+the same grades, none lost, none twice — and no half-written file is read as output. 22 kills are planned per run, each
+stage bounded in time; each test counts its own kills and needs all but one of them (the tests run in any order)."""
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from fault_server import fault_server
+
 from qrelforge import load_dataset, read_qrels
 
 QRELFORGE = [sys.executable, "-m", "qrelforge"]
-KILLS = Counter()  # stage -> kills made; the module's last test checks the total
 pytestmark = pytest.mark.slow  # a few minutes: dozens of processes started and killed
 
 
@@ -29,11 +29,14 @@ def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
-def kill_and_resume(command: list[str], grows: Path, kills: int, seed: int, stage: str,
-                    env: dict[str, str] | None = None, seconds: float = 120) -> None:
+def kill_and_resume(
+    command: list[str], grows: Path, kills: int, seed: int, env: dict[str, str] | None = None, seconds: float = 120
+) -> int:
     """Run ``command``; kill it with SIGKILL ``kills`` times, each time after ``grows`` grew by a random amount (or
-    after a random delay); then run it to the end. Every run but the last must die by the signal."""
+    after a random delay); then run it to the end. Every run but the last must die by the signal. Returns the kills
+    made (fewer than ``kills`` when the command finished before the next one)."""
     rng = random.Random(seed)
+    made = 0
     deadline = time.monotonic() + seconds
     for _ in range(kills):
         before = grows.stat().st_size if grows.exists() else 0
@@ -49,15 +52,18 @@ def kill_and_resume(command: list[str], grows: Path, kills: int, seed: int, stag
             break
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        KILLS[stage] += 1
-    final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=max(deadline - time.monotonic(),
-                                                                                        60))
+        made += 1
+    final = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=max(deadline - time.monotonic(), 60)
+    )
     assert final.returncode == 0, final.stdout + final.stderr
+    return made
 
 
 def same_store(killed: Path, whole: Path) -> None:
     """The killed-and-resumed store answers each pair exactly once, as the uninterrupted one does: the same grades
     and statuses, and the same probabilities up to float rounding (a resumed run scores pairs in other batches)."""
+
     def answers(path: Path) -> dict:
         kept = [r for r in rows(path) if r["status"] != "api_error"]
         counts = Counter((r["judge"], r["query_id"], r["doc_id"]) for r in kept)
@@ -88,11 +94,21 @@ def graded_by_hash(body: dict, number: int) -> tuple:
 
 def test_local_labeling_killed_six_times(student: Path, tmp_path: Path) -> None:
     demo = load_dataset("dl20-demo")
-    command = QRELFORGE + ["label", "--judge", str(student), "--dataset", str(demo.folder), "--precision", "fp32",
-                           "--chunk-pairs", "32", "--quiet"]
+    command = QRELFORGE + [
+        "label",
+        "--judge",
+        str(student),
+        "--dataset",
+        str(demo.folder),
+        "--precision",
+        "fp32",
+        "--chunk-pairs",
+        "32",
+        "--quiet",
+    ]
     subprocess.run(command + ["--out", str(tmp_path / "whole.txt")], check=True, capture_output=True)
     killed = tmp_path / "killed.txt"
-    kill_and_resume(command + ["--out", str(killed)], killed.with_name("killed.txt.judgments.jsonl"), 6, 1, "label")
+    assert kill_and_resume(command + ["--out", str(killed)], killed.with_name("killed.txt.judgments.jsonl"), 6, 1) >= 5
     same_store(killed.with_name("killed.txt.judgments.jsonl"), tmp_path / "whole.txt.judgments.jsonl")
     assert read_qrels(killed) == read_qrels(tmp_path / "whole.txt") and len(read_qrels(killed)) == len(demo.pairs)
 
@@ -100,16 +116,24 @@ def test_local_labeling_killed_six_times(student: Path, tmp_path: Path) -> None:
 def test_teacher_judging_killed_six_times(small_dataset: Path, tmp_path: Path) -> None:
     with fault_server(graded_by_hash) as server:
         (tmp_path / "t.yaml").write_text(f"model: m\nbase_url: {server.base_url}\nconcurrency: 2\nlogprobs: false\n")
-        command = QRELFORGE + ["judge", "--dataset", str(small_dataset), "--teacher", str(tmp_path / "t.yaml"),
-                               "--quiet"]
+        command = QRELFORGE + [
+            "judge",
+            "--dataset",
+            str(small_dataset),
+            "--teacher",
+            str(tmp_path / "t.yaml"),
+            "--quiet",
+        ]
         env = {**os.environ, "OPENAI_API_KEY": "x"}
         subprocess.run(command + ["--out", str(tmp_path / "whole.txt")], check=True, capture_output=True, env=env)
         asked = len(server.bodies)
         killed = tmp_path / "killed.txt"
-        kill_and_resume(command + ["--out", str(killed)], killed.with_name("killed.txt.judgments.jsonl"), 6, 2,
-                        "judge", env)
+        kills = kill_and_resume(
+            command + ["--out", str(killed)], killed.with_name("killed.txt.judgments.jsonl"), 6, 2, env
+        )
+        assert kills >= 5
         # each kill loses at most the batch in flight (4 x concurrency): the rest is never asked again
-        assert len(server.bodies) - asked <= asked + 8 * KILLS["judge"]
+        assert len(server.bodies) - asked <= asked + 8 * kills
     same_store(killed.with_name("killed.txt.judgments.jsonl"), tmp_path / "whole.txt.judgments.jsonl")
     assert read_qrels(killed) == read_qrels(tmp_path / "whole.txt")
 
@@ -121,26 +145,57 @@ def test_the_pipeline_killed_five_times_anywhere(small_dataset: Path, tiny_base:
     with fault_server(graded_by_hash) as server:
         env = {**os.environ, "OPENAI_API_KEY": "x"}
         config = write_config(tmp_path, small_dataset, tiny_base, server.base_url)
-        subprocess.run(QRELFORGE + ["run", str(config), "--out", str(tmp_path / "whole"), "--quiet"], check=True,
-                       capture_output=True, env=env)
+        subprocess.run(
+            QRELFORGE + ["run", str(config), "--out", str(tmp_path / "whole"), "--quiet"],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
         killed = tmp_path / "killed"
-        kill_and_resume(QRELFORGE + ["run", str(config), "--out", str(killed), "--quiet"],
-                        killed / "judgments.jsonl", 5, 3, "pipeline", env, seconds=240)
+        assert (
+            kill_and_resume(
+                QRELFORGE + ["run", str(config), "--out", str(killed), "--quiet"],
+                killed / "judgments.jsonl",
+                5,
+                3,
+                env,
+                seconds=240,
+            )
+            >= 4
+        )
     for output in ("generate/queries.jsonl", "mine/candidates.jsonl", "judge/qrels.txt"):
         assert (killed / output).read_text() == (tmp_path / "whole" / output).read_text(), output
     same_store(killed / "judgments.jsonl", tmp_path / "whole" / "judgments.jsonl")
     for stage in ("index", "generate", "mine", "judge", "train", "evaluate"):
-        assert json.loads((killed / stage / "manifest.json").read_text())["key"] == \
-            json.loads((tmp_path / "whole" / stage / "manifest.json").read_text())["key"]
+        assert (
+            json.loads((killed / stage / "manifest.json").read_text())["key"]
+            == json.loads((tmp_path / "whole" / stage / "manifest.json").read_text())["key"]
+        )
 
 
 def test_training_killed_three_times(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
-    command = QRELFORGE + ["train", "--dataset", str(small_dataset), "--base", str(tiny_base), "--student",
-                           "cross-encoder", "--epochs", "6", "--batch-size", "4", "--max-length", "64",
-                           "--checkpoint-minutes", "0", "--precision", "fp32", "--quiet"]
+    command = QRELFORGE + [
+        "train",
+        "--dataset",
+        str(small_dataset),
+        "--base",
+        str(tiny_base),
+        "--student",
+        "cross-encoder",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "64",
+        "--checkpoint-minutes",
+        "0",
+        "--precision",
+        "fp32",
+        "--quiet",
+    ]
     subprocess.run(command + ["--out", str(tmp_path / "whole")], check=True, capture_output=True)
-    kill_and_resume(command + ["--out", str(tmp_path / "killed")], tmp_path / ".killed.checkpoint.pt", 3, 4,
-                    "train")
+    assert kill_and_resume(command + ["--out", str(tmp_path / "killed")], tmp_path / ".killed.checkpoint.pt", 3, 4) >= 2
     whole, killed = (json.loads((tmp_path / name / "qrelforge.json").read_text()) for name in ("whole", "killed"))
     assert killed["thresholds"] == pytest.approx(whole["thresholds"], abs=1e-5)
     assert killed["validation"]["cohen_kappa"] == pytest.approx(whole["validation"]["cohen_kappa"], abs=1e-6)
@@ -151,17 +206,30 @@ def test_training_killed_three_times(small_dataset: Path, tiny_base: Path, tmp_p
 def test_ray_labeling_killed_twice(student: Path, tmp_path: Path) -> None:
     pytest.importorskip("ray")
     demo = load_dataset("dl20-demo")
-    command = QRELFORGE + ["label", "--judge", str(student), "--dataset", str(demo.folder), "--precision", "fp32",
-                           "--engine", "ray", "--batch-pairs", "256", "--actors", "1", "--cpus-per-actor", "1",
-                           "--quiet"]
+    command = QRELFORGE + [
+        "label",
+        "--judge",
+        str(student),
+        "--dataset",
+        str(demo.folder),
+        "--precision",
+        "fp32",
+        "--engine",
+        "ray",
+        "--batch-pairs",
+        "256",
+        "--actors",
+        "1",
+        "--cpus-per-actor",
+        "1",
+        "--quiet",
+    ]
     subprocess.run(command + ["--out", str(tmp_path / "whole.txt")], check=True, capture_output=True)
     killed = tmp_path / "killed.txt"
-    kill_and_resume(command + ["--out", str(killed)], killed.with_name("killed.txt.judgments.jsonl"), 2, 5, "ray",
-                    seconds=300)
+    assert (
+        kill_and_resume(
+            command + ["--out", str(killed)], killed.with_name("killed.txt.judgments.jsonl"), 2, 5, seconds=300
+        )
+        >= 1
+    )
     same_store(killed.with_name("killed.txt.judgments.jsonl"), tmp_path / "whole.txt.judgments.jsonl")
-
-
-def test_at_least_twenty_kills_were_made() -> None:
-    """Counted over this module's runs (the kills of a stage that finished early are not counted)."""
-    print(f"kills by stage: {dict(KILLS)}")
-    assert sum(KILLS.values()) >= 20, dict(KILLS)

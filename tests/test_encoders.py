@@ -1,5 +1,6 @@
 """Any sentence-transformers or Hugging Face folder as an encoder student's base: its prompts, pooling and dense
 layers are used; only the chosen layers train; a frozen encoder's embeddings are cached and never stale."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -41,16 +42,20 @@ def rows(path: Path) -> int:
         return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 
 
-def test_the_base_prompts_and_dense_layer_are_used(tiny_sentence_model: Path, small_dataset: Path,
-                                                  tmp_path: Path) -> None:
+def test_the_base_prompts_and_dense_layer_are_used(
+    tiny_sentence_model: Path, small_dataset: Path, tmp_path: Path
+) -> None:
     config = TrainConfig(base=str(tiny_sentence_model), max_steps=2, max_length=64)
-    folder = train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config,
-                           progress=False).model_dir
+    folder = train_student(
+        teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config, progress=False
+    ).model_dir
     model = load_model(folder, "fp32", "cpu")
     assert model.prompts == PROMPTS
     [features] = model.encode(["cats"], ["dogs"], 64)
     prompt_ids = model.tokenizer("search query: cats")["input_ids"]
-    assert features["query_ids"] == prompt_ids and features["doc_ids"][:3] == model.tokenizer("passage: ")["input_ids"][:3]
+    assert (
+        features["query_ids"] == prompt_ids and features["doc_ids"][:3] == model.tokenizer("passage: ")["input_ids"][:3]
+    )
     with torch.inference_mode():
         assert model.embed([tuple(features["query_ids"])]).shape == (1, 16)  # the dense layer is part of it
     reference = sentence_encoder(folder, "cpu").encode_query(["cats"], normalize_embeddings=True)
@@ -59,8 +64,8 @@ def test_the_base_prompts_and_dense_layer_are_used(tiny_sentence_model: Path, sm
 
 
 def test_a_frozen_encoder_trains_only_its_head_and_caches_each_text_once(
-        tiny_sentence_model: Path, small_dataset: Path, tmp_path: Path, cache: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny_sentence_model: Path, small_dataset: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = load_dataset(small_dataset)
     before = {k: v.clone() for k, v in sentence_encoder(tiny_sentence_model, "cpu").state_dict().items()}
     config = TrainConfig(base=str(tiny_sentence_model), train_layers=0, epochs=3, max_length=64)
@@ -87,12 +92,15 @@ def test_a_frozen_encoder_trains_only_its_head_and_caches_each_text_once(
 
 
 @pytest.mark.parametrize("kind", ["bi-encoder", "cross-encoder"])
-def test_train_layers_tunes_only_the_top_blocks(kind: str, tiny_base: Path, small_dataset: Path,
-                                                tmp_path: Path) -> None:
-    config = TrainConfig(student=kind, base=str(tiny_base), train_layers=1, max_steps=3, max_length=64,
-                         learning_rate=1e-2)
-    folder = train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config,
-                           progress=False).model_dir
+def test_train_layers_tunes_only_the_top_blocks(
+    kind: str, tiny_base: Path, small_dataset: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig(
+        student=kind, base=str(tiny_base), train_layers=1, max_steps=3, max_length=64, learning_rate=1e-2
+    )
+    folder = train_student(
+        teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config, progress=False
+    ).model_dir
     from transformers import AutoModel
 
     base = AutoModel.from_pretrained(tiny_base).state_dict()

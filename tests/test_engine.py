@@ -1,4 +1,5 @@
 """The student inference engine and its Ray backend: same results whatever the batching, engine or failures."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,11 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import Batch, ConfigError, TrainConfig, load_dataset, load_student, teacher_examples, train_student
-from qrelforge import EngineSettings
+from qrelforge import (
+    Batch,
+    ConfigError,
+    EngineSettings,
+    TrainConfig,
+    load_dataset,
+    load_student,
+    teacher_examples,
+    train_student,
+)
 from qrelforge.students.base import numeric_format
 from qrelforge.students.engine import length_batches
-
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +40,12 @@ def varied_base(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Pa
 def student(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, varied_base: Path) -> Path:
     """A student of each kind, trained for a few steps on a tiny random BERT."""
     dataset = load_dataset("dl20-demo")
-    config = TrainConfig(student=request.param, base=str(varied_base), epochs=1, batch_size=16, max_length=64,
-                         max_steps=5)
-    return train_student(teacher_examples([dataset]), tmp_path_factory.mktemp("engine") / "student", config,
-                         progress=False).model_dir
+    config = TrainConfig(
+        student=request.param, base=str(varied_base), epochs=1, batch_size=16, max_length=64, max_steps=5
+    )
+    return train_student(
+        teacher_examples([dataset]), tmp_path_factory.mktemp("engine") / "student", config, progress=False
+    ).model_dir
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +74,14 @@ def test_bad_precision_settings_are_config_errors() -> None:
 
 def test_results_do_not_depend_on_batching(student: Path, demo_pairs: list) -> None:
     dataset = load_dataset("dl20-demo")
-    runs = [list(load_student(student, settings).judge(Batch(demo_pairs, dataset))) for settings in (
-        EngineSettings("fp32", tokens_per_batch=1, chunk_pairs=1000),  # one pair per forward pass
-        EngineSettings("fp32", tokens_per_batch=20000, chunk_pairs=37),  # big batches, many tokenizer chunks
-        EngineSettings("fp32", tokens_per_batch=777, chunk_pairs=64, threads=1))]
+    runs = [
+        list(load_student(student, settings).judge(Batch(demo_pairs, dataset)))
+        for settings in (
+            EngineSettings("fp32", tokens_per_batch=1, chunk_pairs=1000),  # one pair per forward pass
+            EngineSettings("fp32", tokens_per_batch=20000, chunk_pairs=37),  # big batches, many tokenizer chunks
+            EngineSettings("fp32", tokens_per_batch=777, chunk_pairs=64, threads=1),
+        )
+    ]
     first = runs[0]
     assert [j.pair for j in first] == demo_pairs
     assert np.std([j.probs for j in first], axis=0).max() > 0.01  # outputs vary from pair to pair: a real test
@@ -84,8 +98,9 @@ def test_a_measured_budget_is_one_of_the_candidates_and_changes_no_result(studen
 
     dataset = load_dataset("dl20-demo")
     model = load_model(student, "fp32", "cpu")
-    features = model.encode([dataset.queries[p.query_id] for p in demo_pairs],
-                            [dataset.docs[p.doc_id] for p in demo_pairs], 64)
+    features = model.encode(
+        [dataset.queries[p.query_id] for p in demo_pairs], [dataset.docs[p.doc_id] for p in demo_pairs], 64
+    )
     assert measured_budget(model, features, False, candidates=(64, 2048)) in (64, 2048)
     default = list(load_student(student, EngineSettings("fp32")).judge(Batch(demo_pairs, dataset)))
     assert EngineSettings().tokens_per_batch is None  # the CPU's measured 4096, or a GPU's measurement

@@ -1,6 +1,7 @@
 """Every reader, fuzzed (hypothesis): whatever bytes a file holds, the reader returns a correct read or raises one
 typed qrelforge error that names the file (and the line, for a line format) — never another exception, a hang,
 or a silently dropped row."""
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,34 @@ from qrelforge.pipeline.config import load_pipeline_config
 from qrelforge.students.registry import read_card
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-IDS = st.text(st.characters(codec="utf-8", exclude_characters="\x00", exclude_categories=("Cs", "Zs", "Cc", "Zl",
-                                                                                          "Zp")), min_size=1, max_size=8)
+IDS = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00", exclude_categories=("Cs", "Zs", "Cc", "Zl", "Zp")),
+    min_size=1,
+    max_size=8,
+)
 TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00\n\r", exclude_categories=("Cs",)), max_size=30)
-NOISE = st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\x00", b"\r", b"\t", b"  ", b"\n\n", b"{", b"}",
-                         b"\xe2\x82", b"-1", b"7", b"x y", b"q 0 d", b"q 0 d 2 extra", b'{"qid": 1}', b"\xc3\x28"])
+NOISE = st.sampled_from(
+    [
+        b"",
+        b"\xef\xbb\xbf",
+        b"\xff\xfe",
+        b"\x00",
+        b"\r",
+        b"\t",
+        b"  ",
+        b"\n\n",
+        b"{",
+        b"}",
+        b"\xe2\x82",
+        b"-1",
+        b"7",
+        b"x y",
+        b"q 0 d",
+        b"q 0 d 2 extra",
+        b'{"qid": 1}',
+        b"\xc3\x28",
+    ]
+)
 
 
 def fuzz_bytes() -> st.SearchStrategy[bytes]:
@@ -114,8 +138,14 @@ def test_well_formed_docs_lose_no_row(rows: list[tuple[str, str]]) -> None:
 
 
 @FUZZ
-@given(values=st.lists(st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.floats(), st.text(max_size=5), st.booleans()),
-                       min_size=2, max_size=2), columns=st.sampled_from([("query_id", "doc_id"), ("qid", "doc_id")]))
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=5), st.booleans()),
+        min_size=2,
+        max_size=2,
+    ),
+    columns=st.sampled_from([("query_id", "doc_id"), ("qid", "doc_id")]),
+)
 def test_parquet_pairs_read_or_name_the_file(values: list[object], columns: tuple[str, str]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

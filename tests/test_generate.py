@@ -1,4 +1,5 @@
 """Seed sampling, query prompts, answer cleaning and the query filters (each drop counted)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -6,8 +7,15 @@ from collections import Counter
 import pytest
 
 from qrelforge import ConfigError
-from qrelforge.synthetic.generate import (GenerateConfig, GeneratedQuery, clean_query, filter_queries, language_of, query_prompt,
-                                sample_seeds)
+from qrelforge.synthetic.generate import (
+    GenerateConfig,
+    GeneratedQuery,
+    clean_query,
+    filter_queries,
+    language_of,
+    query_prompt,
+    sample_seeds,
+)
 from qrelforge.synthetic.index import BM25Index
 
 DOCS = {
@@ -39,11 +47,16 @@ def test_prompt_names_the_style_and_metadata_and_unknown_styles_are_errors():
         query_prompt("x", "poem")
 
 
-@pytest.mark.parametrize("answer, query", [
-    ("when was the eiffel tower built", "when was the eiffel tower built"),
-    ('Query: "jute fibre uses"\nThis query asks...', "jute fibre uses"),
-    ("\n\n  search query - photosynthesis glucose  \n", "photosynthesis glucose"),
-    ("   \n", None), ('""', None)])
+@pytest.mark.parametrize(
+    "answer, query",
+    [
+        ("when was the eiffel tower built", "when was the eiffel tower built"),
+        ('Query: "jute fibre uses"\nThis query asks...', "jute fibre uses"),
+        ("\n\n  search query - photosynthesis glucose  \n", "photosynthesis glucose"),
+        ("   \n", None),
+        ('""', None),
+    ],
+)
 def test_clean_query_takes_the_first_line_without_labels_or_quotes(answer, query):
     assert clean_query(answer) == query
 
@@ -73,21 +86,23 @@ def test_queries_from_an_openai_compatible_server_keep_provenance_and_drop_failu
     from fault_server import fault_server
 
     from qrelforge import TeacherConfig
-    from qrelforge.synthetic.generate import generate_queries
     from qrelforge.llm.text import load_llm
+    from qrelforge.synthetic.generate import generate_queries
 
     def behaviour(body, n):
         prompt = body["messages"][0]["content"]
         if "Stock markets" in prompt:
             return ("status", 400, {})
-        return ("ok", ["Query: \"eiffel tower year\""] if "Eiffel" in prompt else ["  \n"])
+        return ("ok", ['Query: "eiffel tower year"'] if "Eiffel" in prompt else ["  \n"])
 
     with fault_server(behaviour) as server:
         llm = load_llm(TeacherConfig(model="writer", base_url=server.base_url, max_retries=0, temperature=0.7))
         queries, counts = generate_queries(llm, DOCS, ["d1", "d3", "d0"], ["keywords", "question"])
         assert len(server.bodies) == 6 and {b["temperature"] for b in server.bodies} == {0.7}
-    assert [(g.text, g.seed_doc_id, g.style) for g in queries] == [("eiffel tower year", "d1", "keywords"),
-                                                                    ("eiffel tower year", "d1", "question")]
+    assert [(g.text, g.seed_doc_id, g.style) for g in queries] == [
+        ("eiffel tower year", "d1", "keywords"),
+        ("eiffel tower year", "d1", "question"),
+    ]
     assert all(g.generator == llm.fingerprint for g in queries) and len({g.query_id for g in queries}) == 2
     assert counts == {"failed requests": 2, "empty answers": 2}
 
@@ -95,8 +110,8 @@ def test_queries_from_an_openai_compatible_server_keep_provenance_and_drop_failu
 @pytest.mark.llm
 def test_the_real_local_model_writes_queries_for_seed_docs():
     from qrelforge import TeacherConfig, load_dataset
-    from qrelforge.synthetic.generate import generate_queries
     from qrelforge.llm.text import load_llm
+    from qrelforge.synthetic.generate import generate_queries
 
     demo = load_dataset("dl20-demo")
     seeds = sorted(demo.docs)[:3]
@@ -104,6 +119,7 @@ def test_the_real_local_model_writes_queries_for_seed_docs():
     queries, counts = generate_queries(llm, demo.docs, seeds, ["question"])
     assert counts["failed requests"] == 0 and len(queries) + counts["empty answers"] == 3
     assert queries and all(q.seed_doc_id in seeds and 0 < len(q.text) <= 200 for q in queries)
-    again, _ = generate_queries(load_llm(TeacherConfig(kind="llama-cpp", temperature=0.0, max_tokens=24)),
-                                demo.docs, seeds, ["question"])
+    again, _ = generate_queries(
+        load_llm(TeacherConfig(kind="llama-cpp", temperature=0.0, max_tokens=24)), demo.docs, seeds, ["question"]
+    )
     assert [q.text for q in again] == [q.text for q in queries]  # greedy decoding: the same queries

@@ -1,4 +1,5 @@
 """BM25 index (bm25s) and candidate mining: ranks, bands, the seed doc, save/load."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,16 +8,21 @@ from qrelforge import ConfigError, InputFormatError
 from qrelforge.synthetic.index import BM25Index
 from qrelforge.synthetic.mine import Band, MineConfig, mine_candidates
 
-DOCS = {f"d{i}": text for i, text in enumerate([
-    "The cat sat on the mat and purred.",
-    "Cats are small domesticated carnivorous mammals.",
-    "A dog barked at the mailman all morning.",
-    "Stock markets fell sharply on Tuesday.",
-    "The mat was woven from jute fibres.",
-    "Purring cats and sleeping dogs share the sofa.",
-    "Interest rates and stock prices move together.",
-    "Jute is a long, soft, shiny vegetable fibre.",
-])}
+DOCS = {
+    f"d{i}": text
+    for i, text in enumerate(
+        [
+            "The cat sat on the mat and purred.",
+            "Cats are small domesticated carnivorous mammals.",
+            "A dog barked at the mailman all morning.",
+            "Stock markets fell sharply on Tuesday.",
+            "The mat was woven from jute fibres.",
+            "Purring cats and sleeping dogs share the sofa.",
+            "Interest rates and stock prices move together.",
+            "Jute is a long, soft, shiny vegetable fibre.",
+        ]
+    )
+}
 
 
 @pytest.fixture(scope="module")

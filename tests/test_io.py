@@ -1,4 +1,5 @@
 """Bad input gives one typed error naming the file, the line, what was expected and what was found."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,13 +40,16 @@ def test_missing_file_names_it(tmp_path: Path) -> None:
     assert err.path.endswith("docs.jsonl") and err.line is None and "no such file" in str(err)
 
 
-@pytest.mark.parametrize(("line", "expected", "got"), [
-    ("q1 0 d1", "4 whitespace-separated fields", "3 fields"),
-    ("q1 0 d1 high", "an integer grade", "'high'"),
-    ("q9 0 d1 1", "query id listed in the dataset", "'q9'"),
-    ("q1 0 d9 1", "doc id listed in the dataset", "'d9'"),
-    ("q1 0 d1 2", "one grade per pair (line 1 gave q1/d1 grade 3)", "grade 2"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected", "got"),
+    [
+        ("q1 0 d1", "4 whitespace-separated fields", "3 fields"),
+        ("q1 0 d1 high", "an integer grade", "'high'"),
+        ("q9 0 d1 1", "query id listed in the dataset", "'q9'"),
+        ("q1 0 d9 1", "doc id listed in the dataset", "'d9'"),
+        ("q1 0 d1 2", "one grade per pair (line 1 gave q1/d1 grade 3)", "grade 2"),
+    ],
+)
 def test_bad_qrels_line(tmp_path: Path, line: str, expected: str, got: str) -> None:
     folder = dataset_with(tmp_path, ["q1 0 d1 3", "", line])
     err = error_of(lambda: load_dataset(folder).qrels)
@@ -80,8 +84,10 @@ def test_pairs_from_qrels_and_run_files(tmp_path: Path) -> None:
 
 def test_label_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "umbrela.jsonl"
-    path.write_text('{"qid": "q1", "docid": "d1", "judgment": 2, "prediction": "##final score: 2"}\n'
-                    '{"query_id": "q2", "doc_id": "d2", "score": 0}\n')
+    path.write_text(
+        '{"qid": "q1", "docid": "d1", "judgment": 2, "prediction": "##final score: 2"}\n'
+        '{"query_id": "q2", "doc_id": "d2", "score": 0}\n'
+    )
     assert read_label_jsonl(path) == ({Pair("q1", "d1"): 2, Pair("q2", "d2"): 0}, {})
     path.write_text('{"qid": "q1", "docid": "d1", "judgment": "two"}\n')
     err = error_of(lambda: read_label_jsonl(path))
@@ -90,16 +96,20 @@ def test_label_jsonl(tmp_path: Path) -> None:
 
 def test_label_jsonl_with_grade_probabilities(tmp_path: Path) -> None:
     path = tmp_path / "soft.jsonl"
-    path.write_text('{"qid": "q1", "docid": "d1", "judgment": 2, "probs": {"1": 0.25, "2": 0.75}}\n'
-                    '{"qid": "q2", "docid": "d2", "judgment": 0}\n'
-                    '{"qid": "q3", "docid": "d3", "judgment": 3, "probs": {"0": 0.1, "3": 0.9}}\n')
+    path.write_text(
+        '{"qid": "q1", "docid": "d1", "judgment": 2, "probs": {"1": 0.25, "2": 0.75}}\n'
+        '{"qid": "q2", "docid": "d2", "judgment": 0}\n'
+        '{"qid": "q3", "docid": "d3", "judgment": 3, "probs": {"0": 0.1, "3": 0.9}}\n'
+    )
     judge = replay_judge(path)
     assert judge.scale == (0, 1, 2, 3)
     got = {j.query_id: j.probs for j in judge.judge(Batch([Pair("q1", "d1"), Pair("q2", "d2"), Pair("q3", "d3")]))}
     assert got == {"q1": (0.0, 0.25, 0.75, 0.0), "q2": None, "q3": (0.1, 0.0, 0.0, 0.9)}
-    for probs, why in (('[0.5, 0.5]', "an object"), ('{"a": 1.0}', "an object"), ('{"0": 0.5, "1": 0.2}', "summing")):
-        path.write_text('{"qid": "q1", "docid": "d1", "judgment": 1}\n'
-                        f'{{"qid": "q1", "docid": "d2", "judgment": 1, "probs": {probs}}}\n')
+    for probs, why in (("[0.5, 0.5]", "an object"), ('{"a": 1.0}', "an object"), ('{"0": 0.5, "1": 0.2}', "summing")):
+        path.write_text(
+            '{"qid": "q1", "docid": "d1", "judgment": 1}\n'
+            f'{{"qid": "q1", "docid": "d2", "judgment": 1, "probs": {probs}}}\n'
+        )
         err = error_of(lambda: read_label_jsonl(path))
         assert err.line == 2 and why in err.expected and err.path == str(path)
 
@@ -141,8 +151,10 @@ def test_labels_and_judgments_export_and_import_in_every_format(tmp_path: Path) 
     from qrelforge.cli import main
 
     source = tmp_path / "labels.jsonl"
-    source.write_text('{"qid": "q1", "docid": "d1", "judgment": 2, "probs": {"0": 0.1, "1": 0.2, "2": 0.6, "3": 0.1}}\n'
-                      '{"qid": "q1", "docid": "d2", "judgment": 0, "probs": {"0": 0.7, "1": 0.1, "2": 0.1, "3": 0.1}}\n')
+    source.write_text(
+        '{"qid": "q1", "docid": "d1", "judgment": 2, "probs": {"0": 0.1, "1": 0.2, "2": 0.6, "3": 0.1}}\n'
+        '{"qid": "q1", "docid": "d2", "judgment": 0, "probs": {"0": 0.7, "1": 0.1, "2": 0.1, "3": 0.1}}\n'
+    )
     original = replay_judge(source)
     for target in ("a.parquet", "b.jsonl", "c.txt"):
         assert main(["export", str(source), "--to", str(tmp_path / target)]) == 0
@@ -151,12 +163,18 @@ def test_labels_and_judgments_export_and_import_in_every_format(tmp_path: Path) 
         if not target.endswith(".txt"):
             assert back.probs == original.probs and back.scale == (0, 1, 2, 3)
     store = JudgmentStore(tmp_path / "x.txt.judgments.jsonl")
-    store.append([Judgment("q1", "d1", 1, "judge-a", probs=(0.2, 0.8), truncated=True),
-                  Judgment("q1", "d2", None, "judge-a", status="parse_error", raw="I think so")])
+    store.append(
+        [
+            Judgment("q1", "d1", 1, "judge-a", probs=(0.2, 0.8), truncated=True),
+            Judgment("q1", "d2", None, "judge-a", status="parse_error", raw="I think so"),
+        ]
+    )
     assert main(["export", str(store.path), "--to", str(tmp_path / "store.parquet")]) == 0
     rows = pq.read_table(tmp_path / "store.parquet").to_pylist()
-    assert [(r["doc_id"], r["status"], r["raw"], r.get("truncated")) for r in rows] == \
-        [("d1", "ok", None, True), ("d2", "parse_error", "I think so", None)]
+    assert [(r["doc_id"], r["status"], r["raw"], r.get("truncated")) for r in rows] == [
+        ("d1", "ok", None, True),
+        ("d2", "parse_error", "I think so", None),
+    ]
     assert main(["export", str(store.path), "--to", str(tmp_path / "store.jsonl")]) == 2
 
 

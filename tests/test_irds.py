@@ -1,5 +1,6 @@
 """ir_datasets ids: a dataset that ir_datasets builds from local files loads as ``irds:<id>`` with the same queries,
 docs and qrels as the folder format, and gives the same agreement numbers."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,9 @@ import pytest
 from qrelforge import ConfigError, load_dataset, replay_judge
 from qrelforge.cli import main
 
-ir_datasets = pytest.importorskip("ir_datasets", reason="the irds extra is not installed: pip install 'qrelforge[irds]'")
+ir_datasets = pytest.importorskip(
+    "ir_datasets", reason="the irds extra is not installed: pip install 'qrelforge[irds]'"
+)
 
 
 @pytest.fixture
@@ -22,9 +25,14 @@ def irds_id(small_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     (tmp_path / "queries.tsv").write_text("".join(f"{q}\t{t}\n" for q, t in folder.queries.items()))
     (tmp_path / "qrels.txt").write_text((small_dataset / "qrels.txt").read_text())
     name = f"qrelforge-test/{tmp_path.name}"
-    ir_datasets.registry.register(name, ir_datasets.create_dataset(
-        docs_tsv=str(tmp_path / "docs.tsv"), queries_tsv=str(tmp_path / "queries.tsv"),
-        qrels_trec=str(tmp_path / "qrels.txt")))
+    ir_datasets.registry.register(
+        name,
+        ir_datasets.create_dataset(
+            docs_tsv=str(tmp_path / "docs.tsv"),
+            queries_tsv=str(tmp_path / "queries.tsv"),
+            qrels_trec=str(tmp_path / "qrels.txt"),
+        ),
+    )
     return f"irds:{name}"
 
 
@@ -36,15 +44,18 @@ def test_an_irds_id_reads_as_the_folder_does(irds_id: str, small_dataset: Path) 
     assert "not-a-doc" not in by_id.docs
 
 
-def test_the_same_agreement_through_either(irds_id: str, small_dataset: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_same_agreement_through_either(
+    irds_id: str, small_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     teacher = tmp_path / "teacher.txt"
     qrels = (small_dataset / "qrels.txt").read_text().splitlines()
     teacher.write_text("".join(line.rsplit(" ", 1)[0] + f" {(i * 7) % 4}\n" for i, line in enumerate(qrels)))
     outputs = []
     for dataset in (str(small_dataset), irds_id):
-        assert main(["label", "--judge", str(teacher), "--dataset", dataset, "--out", str(tmp_path / "l.txt"),
-                     "--quiet"]) == 0
+        assert (
+            main(["label", "--judge", str(teacher), "--dataset", dataset, "--out", str(tmp_path / "l.txt"), "--quiet"])
+            == 0
+        )
         capsys.readouterr()
         assert main(["evaluate", str(tmp_path / "l.txt"), "--qrels", str(small_dataset / "qrels.txt"), "--json"]) == 0
         outputs.append(json.loads(capsys.readouterr().out))

@@ -1,4 +1,5 @@
 """Humans, replayed label files and students are all Judges; a missing label is never a guessed grade."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,3 +33,22 @@ def test_humans_are_a_judge() -> None:
     pairs = demo.pairs[:5]
     assert [j.grade for j in humans.judge(Batch(pairs))] == [demo.qrels[p] for p in pairs]
     assert humans.fingerprint.startswith("human:dl20-demo:")
+
+
+def test_every_judge_pickles_as_it_goes_to_a_ray_actor(tiny_student: Path) -> None:
+    """A judge is shipped to Ray as it is: the pickled judge answers as the original does (a student's loaded model is
+    not pickled: it is loaded again where it runs)."""
+    import pickle
+
+    from qrelforge import EngineSettings, TeacherConfig, load_student, load_teacher
+
+    demo = load_dataset("dl20-demo")
+    batch = Batch(demo.pairs[:20], demo)
+    student = load_student(tiny_student, EngineSettings("fp32"))
+    answers = student.judge(batch)  # loads the model
+    shipped = pickle.loads(pickle.dumps(student))
+    assert "model" not in shipped.__dict__ and [j.grade for j in shipped.judge(batch)] == [j.grade for j in answers]
+    for judge in (human_judge(demo), load_teacher(TeacherConfig(model="gpt-4o"))):
+        copy = pickle.loads(pickle.dumps(judge))
+        assert (copy.fingerprint, copy.scale, copy.traits) == (judge.fingerprint, judge.scale, judge.traits)
+    assert human_judge(demo).judge(batch) == pickle.loads(pickle.dumps(human_judge(demo))).judge(batch)

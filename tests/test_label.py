@@ -1,4 +1,5 @@
 """Labeling is resumable: interrupted at any moment (even kill -9), every pair ends up judged exactly once."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,6 @@ import sys
 import textwrap
 import time
 from collections import Counter
-
 from pathlib import Path
 
 import pytest
@@ -40,8 +40,9 @@ class StopsAfter:
 
 
 def stored_keys(path: Path) -> Counter:
-    return Counter((row["judge"], row["query_id"], row["doc_id"])
-                   for row in map(json.loads, path.read_text().splitlines()))
+    return Counter(
+        (row["judge"], row["query_id"], row["doc_id"]) for row in map(json.loads, path.read_text().splitlines())
+    )
 
 
 def test_interrupted_then_resumed_judges_each_pair_once(tmp_path: Path) -> None:

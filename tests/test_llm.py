@@ -1,5 +1,6 @@
 """The real SmolLM2-135M-Instruct GGUF through llama.cpp: in process, and behind a real OpenAI-compatible server
 (``python -m llama_cpp.server``) on 127.0.0.1 that is killed mid-run and restarted."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,12 @@ def test_a_passage_beyond_the_context_window_is_cut_by_tokens_and_marked(demo_pa
     from qrelforge import Dataset, Pair
 
     demo, pairs = demo_pairs
-    long = Dataset("long", queries={"q": "what is a cat"}, docs={"long": "a cat is a small feline. " * 2400,
-                                                                   "short": "a cat is a small feline."}, qrels={})
+    long = Dataset(
+        "long",
+        queries={"q": "what is a cat"},
+        docs={"long": "a cat is a small feline. " * 2400, "short": "a cat is a small feline."},
+        qrels={},
+    )
     teacher = load_teacher(TeacherConfig(kind="llama-cpp", template="rubric", max_passage_chars=None))
     cut, whole = teacher.judge(Batch([Pair("q", "long"), Pair("q", "short")], long))
     assert cut.status == "ok" and cut.truncated and 7000 < cut.usage.prompt_tokens <= 8192
@@ -69,8 +74,23 @@ class LlamaServer:
         self.port, self.log, self.process = port, log, None
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", default_gguf(), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--n_ctx", "4096", "--logits_all", "True", "--verbose", "False"]
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            default_gguf(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            "4096",
+            "--logits_all",
+            "True",
+            "--verbose",
+            "False",
+        ]
         self.process = subprocess.Popen(command, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -79,7 +99,7 @@ class LlamaServer:
                     return
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"llama_cpp.server exited: {self.log.read_text()[-2000:]}")
+                    raise RuntimeError(f"llama_cpp.server exited: {self.log.read_text()[-2000:]}") from None
                 time.sleep(0.5)
         raise RuntimeError("llama_cpp.server did not start in 120 s")
 
@@ -103,10 +123,25 @@ def test_real_server_killed_mid_run_then_restarted_judges_every_pair_exactly_onc
     (tmp_path / "teacher.yaml").write_text(
         f"model: smollm2\nbase_url: http://127.0.0.1:{server.port}/v1\ntemplate: rubric\nresponse_format: json_object\n"
         "max_tokens: 12\nconcurrency: 2\nmax_retries: 1\ntimeout: 60\n"
-        "prices: {input_per_million: 0.15, output_per_million: 0.6}\n")
-    command = [sys.executable, "-m", "qrelforge", "judge", "--dataset", str(Path(demo.folder)), "--pairs",
-               str(tmp_path / "pairs.txt"), "--teacher", str(tmp_path / "teacher.yaml"), "--out",
-               str(tmp_path / "labels.txt"), "--quiet", "--report", str(tmp_path / "report")]
+        "prices: {input_per_million: 0.15, output_per_million: 0.6}\n"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "qrelforge",
+        "judge",
+        "--dataset",
+        str(Path(demo.folder)),
+        "--pairs",
+        str(tmp_path / "pairs.txt"),
+        "--teacher",
+        str(tmp_path / "teacher.yaml"),
+        "--out",
+        str(tmp_path / "labels.txt"),
+        "--quiet",
+        "--report",
+        str(tmp_path / "report"),
+    ]
     store_file = tmp_path / "labels.txt.judgments.jsonl"
     env = {**os.environ, "OPENAI_API_KEY": "local"}
 
@@ -137,8 +172,9 @@ def test_real_server_killed_mid_run_then_restarted_judges_every_pair_exactly_onc
     written = (tmp_path / "labels.txt").read_text().splitlines()
     assert len(written) == len(ok)  # parse failures are never written as grades
     soft = replay_judge(tmp_path / "labels.txt.soft.jsonl")  # the teacher's grade probabilities, for soft targets
-    assert soft.scale == (0, 1, 2, 3) and {j.pair: j.probs for j in soft.judge(Batch([j.pair for j in ok]))} == \
-        {j.pair: j.probs for j in ok}
+    assert soft.scale == (0, 1, 2, 3) and {j.pair: j.probs for j in soft.judge(Batch([j.pair for j in ok]))} == {
+        j.pair: j.probs for j in ok
+    }
     assert "parse failures" in (tmp_path / "report" / "report.md").read_text()
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

@@ -1,6 +1,7 @@
 """Load: 20,000 pairs judged against the fault-injecting server at concurrency 32, with latency, 429s and dropped
 connections mixed in. Every pair ends ok or api_error, exactly once in a consistent store, every ok grade is the
 server's, and a rerun asks only for the failed ones. (Throughput and peak memory: benchmarks/teacher_load.py.)"""
+
 from __future__ import annotations
 
 import random
@@ -8,8 +9,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from fault_server import fault_server
+
 from qrelforge import Dataset, JudgmentStore, Pair, TeacherConfig, label, load_teacher
 
 pytestmark = pytest.mark.slow
@@ -18,9 +19,12 @@ PAIRS = 20_000
 
 def synthetic(queries: int = 200, docs: int = 100) -> Dataset:
     """``queries`` x ``docs`` pairs of short texts."""
-    return Dataset("load", queries={f"q{i}": f"query number {i}" for i in range(queries)},
-                   docs={f"d{j}": f"a short passage, number {j}" for j in range(docs)},
-                   qrels={Pair(f"q{i}", f"d{j}"): 0 for i in range(queries) for j in range(docs)})
+    return Dataset(
+        "load",
+        queries={f"q{i}": f"query number {i}" for i in range(queries)},
+        docs={f"d{j}": f"a short passage, number {j}" for j in range(docs)},
+        qrels={Pair(f"q{i}", f"d{j}"): 0 for i in range(queries) for j in range(docs)},
+    )
 
 
 def rough(body: dict, number: int) -> tuple:
@@ -40,13 +44,22 @@ def test_twenty_thousand_pairs_under_faults(tmp_path: Path) -> None:
     assert len(pairs) == PAIRS
     store = JudgmentStore(tmp_path / "j.jsonl")
     with fault_server(rough) as server:
-        config = TeacherConfig(model="m", base_url=server.base_url, template="rubric", logprobs=False,
-                               concurrency=32, max_retries=3, timeout=10)
+        config = TeacherConfig(
+            model="m",
+            base_url=server.base_url,
+            template="rubric",
+            logprobs=False,
+            concurrency=32,
+            max_retries=3,
+            timeout=10,
+        )
         teacher = load_teacher(config)
         run = label(teacher, pairs, dataset, store, progress=False)
         store.close()
-        print(f"{run.judged} pairs in {run.seconds:.0f} s ({run.pairs_per_second:.0f}/s), statuses {run.statuses}, "
-              f"{len(server.bodies)} requests")
+        print(
+            f"{run.judged} pairs in {run.seconds:.0f} s ({run.pairs_per_second:.0f}/s), statuses {run.statuses}, "
+            f"{len(server.bodies)} requests"
+        )
         assert run.judged == PAIRS and set(run.statuses) <= {"ok", "api_error"}
         reread = JudgmentStore(tmp_path / "j.jsonl")
         judgments = reread.judgments(teacher.fingerprint)

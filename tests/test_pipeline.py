@@ -1,5 +1,6 @@
 """The pipeline: every stage's output, skipping what is up to date, re-running only what a change touches, and
 the whole chain with the real local LLM as generator and teacher."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,13 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from fault_server import fault_server
+
 from qrelforge import ConfigError
 from qrelforge.cli import main
 from qrelforge.pipeline.config import load_pipeline_config
-from qrelforge.students.registry import read_card
 from qrelforge.pipeline.run import STAGES, run_pipeline
+from qrelforge.students.registry import read_card
 
 
 def answer(body: dict, number: int) -> tuple:
@@ -50,8 +51,9 @@ def test_every_stage_writes_its_output_and_a_rerun_does_no_work(small_dataset, t
         assert len(server.bodies) == first  # nothing asked twice
     assert again == manifests
     queries = [json.loads(line) for line in (out / "generate" / "queries.jsonl").read_text().splitlines()]
-    assert queries and all(q["seed_doc_id"] and q["style"] in ("keywords", "question") and q["generator"]
-                           for q in queries)
+    assert queries and all(
+        q["seed_doc_id"] and q["style"] in ("keywords", "question") and q["generator"] for q in queries
+    )
     assert manifests["generate"]["counts"]["written"] == 20  # 10 seeds x 2 styles
     assert manifests["generate"]["counts"]["dropped"]["duplicate"] >= 1  # both styles got the same four words
     candidates = [json.loads(line) for line in (out / "mine" / "candidates.jsonl").read_text().splitlines()]
@@ -70,12 +72,14 @@ def test_every_stage_writes_its_output_and_a_rerun_does_no_work(small_dataset, t
     assert all(m["key"] and m["versions"]["qrelforge"] for m in manifests.values())
 
 
-def test_a_changed_setting_reruns_its_stage_and_what_follows_and_asks_only_for_new_pairs(small_dataset, tiny_base,
-                                                                                      tmp_path, capsys):
+def test_a_changed_setting_reruns_its_stage_and_what_follows_and_asks_only_for_new_pairs(
+    small_dataset, tiny_base, tmp_path, capsys
+):
     out = tmp_path / "run"
     with fault_server(answer) as server:
-        run_pipeline(load_pipeline_config(write_config(tmp_path, small_dataset, tiny_base, server.base_url)), out,
-                     progress=False)
+        run_pipeline(
+            load_pipeline_config(write_config(tmp_path, small_dataset, tiny_base, server.base_url)), out, progress=False
+        )
         old_pairs = {(c["query_id"], c["doc_id"]) for c in map(json.loads, (out / "mine" / "candidates.jsonl").open())}
         before = {s: json.loads((out / s / "manifest.json").read_text()) for s in STAGES}
         asked = len(server.bodies)
@@ -117,8 +121,10 @@ evaluate: {{dataset: {small_dataset}, pairs: 8}}
     assert manifests["mine"]["counts"]["by source"]["seed"] == generated["kept"]
     run = tmp_path / "run"
     queries = {q["query_id"]: q for q in map(json.loads, (run / "generate" / "queries.jsonl").open())}
-    assert all(q["seed_doc_id"] and q["style"] == "question" and q["generator"].startswith("llama-cpp:")
-               for q in queries.values())
+    assert all(
+        q["seed_doc_id"] and q["style"] == "question" and q["generator"].startswith("llama-cpp:")
+        for q in queries.values()
+    )
     for c in map(json.loads, (run / "mine" / "candidates.jsonl").open()):
         assert (c["source"] == "seed") == (c["doc_id"] == queries[c["query_id"]]["seed_doc_id"])
     assert sum(manifests["judge"]["counts"]["statuses"].values()) == manifests["mine"]["counts"]["candidates"]
@@ -157,8 +163,15 @@ def test_document_metadata_reaches_the_prompts_and_stratifies_the_seeds(tmp_path
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    rows = [{"doc_id": f"d{i}", "text": f"Report number {i} on budget planning and travel policy {i}.",
-             "title": f"Policy {i}", "folder": "finance" if i < 8 else "hr"} for i in range(10)]
+    rows = [
+        {
+            "doc_id": f"d{i}",
+            "text": f"Report number {i} on budget planning and travel policy {i}.",
+            "title": f"Policy {i}",
+            "folder": "finance" if i < 8 else "hr",
+        }
+        for i in range(10)
+    ]
     (corpus / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (corpus / "queries.tsv").write_text("q1\tbudget policy\n")
     (corpus / "qrels.txt").write_text("q1 0 d1 1\nq1 0 d9 0\n")
@@ -166,7 +179,8 @@ def test_document_metadata_reaches_the_prompts_and_stratifies_the_seeds(tmp_path
         (tmp_path / "p.yaml").write_text(
             f"corpus: {{dataset: {corpus}}}\n"
             f"generate: {{llm: {{model: m, base_url: '{server.base_url}'}}, seeds: 4, stratify: folder, "
-            "styles: [enterprise], consistency_k: null, language: null}\n")
+            "styles: [enterprise], consistency_k: null, language: null}\n"
+        )
         config = load_pipeline_config(tmp_path / "p.yaml")
         run = tmp_path / "run"
         (run / "index").mkdir(parents=True)

@@ -1,5 +1,6 @@
 """PyTerrier components (no Java): the labeler equals `qrelforge label` on the same pairs and caches its work, the
 student re-ranks, and a small pt.Experiment compares two pipelines on student-filled qrels."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,21 +26,42 @@ def results(dataset_dir: Path) -> object:
 
     dataset = load_dataset(dataset_dir)
     index = BM25Index.build(dataset.docs)
-    rows = [{"qid": p.query_id, "query": dataset.queries[p.query_id], "docno": p.doc_id,
-             "text": dataset.docs[p.doc_id], "score": index.scores(dataset.queries[p.query_id], [p.doc_id])[0]}
-            for p in dataset.pairs]
+    rows = [
+        {
+            "qid": p.query_id,
+            "query": dataset.queries[p.query_id],
+            "docno": p.doc_id,
+            "text": dataset.docs[p.doc_id],
+            "score": index.scores(dataset.queries[p.query_id], [p.doc_id])[0],
+        }
+        for p in dataset.pairs
+    ]
     return pt.model.add_ranks(pd.DataFrame(rows))
 
 
-def test_the_labeler_equals_qrelforge_label_and_asks_nothing_twice(student: Path, small_dataset: Path,
-                                                                  tmp_path: Path) -> None:
+def test_the_labeler_equals_qrelforge_label_and_asks_nothing_twice(
+    student: Path, small_dataset: Path, tmp_path: Path
+) -> None:
     from qrelforge.pyterrier import Labeler
 
     frame = results(small_dataset)
     labeler = Labeler(str(student), tmp_path / "cache")
     labeled = labeler.transform(frame)
-    assert main(["label", "--judge", str(student), "--dataset", str(small_dataset), "--out",
-                 str(tmp_path / "cli.txt"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "label",
+                "--judge",
+                str(student),
+                "--dataset",
+                str(small_dataset),
+                "--out",
+                str(tmp_path / "cli.txt"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     cli = {(p.query_id, p.doc_id): g for p, g in read_qrels(tmp_path / "cli.txt").items()}
     assert {(q, d): int(g) for q, d, g in zip(labeled["qid"], labeled["docno"], labeled["label"])} == cli
     assert {"p_0", "p_1", "p_2", "p_3"} <= set(labeled.columns)
@@ -72,7 +94,8 @@ def test_an_experiment_on_student_filled_qrels(student: Path, small_dataset: Pat
     assert all(qrels[p] == g for p, g in kept.items())  # human labels win; the student only fills holes
     from ir_measures import nDCG
 
-    table = pt.Experiment([bm25, reranked], topics, as_qrels(qrels), eval_metrics=[nDCG @ 10],
-                          names=["bm25", "bm25 >> student"])
+    table = pt.Experiment(
+        [bm25, reranked], topics, as_qrels(qrels), eval_metrics=[nDCG @ 10], names=["bm25", "bm25 >> student"]
+    )
     assert list(table["name"]) == ["bm25", "bm25 >> student"]
     assert table["nDCG@10"].between(0, 1).all() and table["nDCG@10"].nunique() == 2

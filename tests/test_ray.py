@@ -1,5 +1,6 @@
 """The Ray Data backend on a local 2-CPU cluster: the local engine's results, each pair exactly once, even when an
 actor is killed mid-batch, and an interrupted run's shards are merged without relabeling."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import EngineSettings, JudgmentStore, RayOptions, TrainConfig, label_with_ray, load_dataset
-from qrelforge import Batch, Budget, load_student, replay_judge, teacher_examples, train_student
+from qrelforge import (
+    Batch,
+    Budget,
+    EngineSettings,
+    JudgmentStore,
+    RayOptions,
+    TrainConfig,
+    label_with_ray,
+    load_dataset,
+    load_student,
+    replay_judge,
+    teacher_examples,
+    train_student,
+)
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'qrelforge[ray]'")
 from qrelforge.labeling.ray import JudgeActor  # noqa: E402  (JudgeActor's module needs no ray; its tests do)
@@ -32,8 +45,12 @@ def cluster() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def student(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Path:
     config = TrainConfig(base=str(tiny_base), epochs=1, batch_size=16, max_length=64, max_steps=3)
-    return train_student(teacher_examples([load_dataset("dl20-demo")]), tmp_path_factory.mktemp("ray") / "student",
-                         config, progress=False).model_dir
+    return train_student(
+        teacher_examples([load_dataset("dl20-demo")]),
+        tmp_path_factory.mktemp("ray") / "student",
+        config,
+        progress=False,
+    ).model_dir
 
 
 def stored(path: Path) -> Counter:
@@ -44,8 +61,11 @@ def stored(path: Path) -> Counter:
 def shard_rows(folder: Path) -> list[tuple[str, str]]:
     import pyarrow.parquet as pq
 
-    return [(q, d) for path in folder.glob("part-*.parquet")
-            for q, d in zip(*pq.read_table(path, columns=["query_id", "doc_id"]).to_pydict().values())]
+    return [
+        (q, d)
+        for path in folder.glob("part-*.parquet")
+        for q, d in zip(*pq.read_table(path, columns=["query_id", "doc_id"]).to_pydict().values())
+    ]
 
 
 def test_ray_gives_the_local_engines_results(cluster: None, student: Path, tmp_path: Path) -> None:
@@ -55,8 +75,9 @@ def test_ray_gives_the_local_engines_results(cluster: None, student: Path, tmp_p
     judge = load_student(student, settings)
     local = judge.judge(Batch(pairs, dataset))
     store = JudgmentStore(tmp_path / "ray.jsonl")
-    run = label_with_ray(judge, pairs, dataset, store, tmp_path / "shards", RayOptions(actors=2, batch_pairs=32),
-                         progress=False)
+    run = label_with_ray(
+        judge, pairs, dataset, store, tmp_path / "shards", RayOptions(actors=2, batch_pairs=32), progress=False
+    )
     assert run.judge == local[0].judge and run.judged == 200 and run.statuses == {"ok": 200}
     remote = store.judgments(run.judge, pairs)
     assert [j.pair for j in remote] == pairs
@@ -82,8 +103,16 @@ def test_killed_actor_loses_no_pair_and_repeats_none(cluster: None, student: Pat
     dataset = load_dataset("dl20-demo")
     pairs = dataset.pairs[:300]
     store = JudgmentStore(tmp_path / "ray.jsonl")
-    run = label_with_ray(load_student(student, EngineSettings("fp32")), pairs, dataset, store, tmp_path / "shards",
-                         RayOptions(actors=2, batch_pairs=25), progress=False, actor=KilledOnce)
+    run = label_with_ray(
+        load_student(student, EngineSettings("fp32")),
+        pairs,
+        dataset,
+        store,
+        tmp_path / "shards",
+        RayOptions(actors=2, batch_pairs=25),
+        progress=False,
+        actor=KilledOnce,
+    )
     assert marker.exists()  # an actor really died
     assert run.judged == 300
     counts = stored(store.path)
@@ -99,8 +128,7 @@ def test_shards_of_an_interrupted_run_are_merged_not_relabeled(cluster: None, st
     judge = load_student(student, EngineSettings("fp32"))
     label_with_ray(judge, pairs[:80], dataset, first, tmp_path / "shards", RayOptions(batch_pairs=40), progress=False)
     store = JudgmentStore(tmp_path / "ray.jsonl")  # a store that never saw those 80 pairs
-    run = label_with_ray(judge, pairs, dataset, store, tmp_path / "shards", RayOptions(batch_pairs=40),
-                         progress=False)
+    run = label_with_ray(judge, pairs, dataset, store, tmp_path / "shards", RayOptions(batch_pairs=40), progress=False)
     assert run.reused == 80 and run.judged == 40
     assert set(stored(store.path).values()) == {1} and len(stored(store.path)) == 120
     assert sorted(shard_rows(tmp_path / "shards")) == sorted((p.query_id, p.doc_id) for p in pairs)
@@ -115,13 +143,26 @@ def test_any_judge_runs_on_ray_and_so_does_routing(cluster: None, student: Path,
     pairs = dataset.pairs[:150]
     gpt4o = replay_judge(dataset.folder / "teacher-gpt-4o-umbrela.txt")
     with JudgmentStore(tmp_path / "replay.jsonl") as store:
-        run = label_with_ray(gpt4o, pairs, dataset, store, tmp_path / "shards", RayOptions(actors=2, batch_pairs=50),
-                             progress=False)
-        assert run.judged == 150 and {j.pair: j.grade for j in store.judgments(gpt4o.fingerprint)} == \
-            {p: gpt4o.grades[p] for p in pairs}
+        run = label_with_ray(
+            gpt4o, pairs, dataset, store, tmp_path / "shards", RayOptions(actors=2, batch_pairs=50), progress=False
+        )
+        assert run.judged == 150 and {j.pair: j.grade for j in store.judgments(gpt4o.fingerprint)} == {
+            p: gpt4o.grades[p] for p in pairs
+        }
     judge = load_student(student, EngineSettings("fp32"))
-    on_ray = route_job(judge, gpt4o, pairs, dataset, tmp_path / "ray.txt", Budget(pairs=20), ray=RayOptions(
-        actors=2, batch_pairs=50), progress=False)
+    on_ray = route_job(
+        judge,
+        gpt4o,
+        pairs,
+        dataset,
+        tmp_path / "ray.txt",
+        Budget(pairs=20),
+        ray=RayOptions(actors=2, batch_pairs=50),
+        progress=False,
+    )
     here = route_job(judge, gpt4o, pairs, dataset, tmp_path / "local.txt", Budget(pairs=20), progress=False)
-    assert on_ray.routed == here.routed and on_ray.labels == here.labels and on_ray.sources == {"student": 130,
-                                                                                                "teacher": 20}
+    assert (
+        on_ray.routed == here.routed
+        and on_ray.labels == here.labels
+        and on_ray.sources == {"student": 130, "teacher": 20}
+    )

@@ -1,4 +1,5 @@
 """The README's Python examples run as written, and its set-up commands are the ones CI runs."""
+
 from __future__ import annotations
 
 import os
@@ -34,6 +35,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     # CI runs pytest under `make test`: drop the parent make's settings, which would add "Entering directory" lines
     parent = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")
     env = {key: value for key, value in os.environ.items() if key not in parent}
-    planned = subprocess.run(["make", "--no-print-directory", "-n", "test"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, check=True).stdout
+    planned = subprocess.run(
+        ["make", "--no-print-directory", "-n", "test"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert "pip install -e '.[test" in planned and "-m pytest" in planned.splitlines()[-1]  # installs, then tests

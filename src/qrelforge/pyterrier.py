@@ -11,6 +11,7 @@
 >>> as_qrels({Pair("q1", "d1"): 2}).to_dict("records")
 [{'qid': 'q1', 'docno': 'd1', 'label': 2}]
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -34,8 +35,9 @@ def _transformer_base() -> type:
 
 def frame_batch(frame: Any) -> Batch:
     """A results frame's pairs, in row order, with its query and doc texts: the batch a judge reads."""
-    texts = TextTable(dict(zip(frame["qid"].astype(str), frame["query"])),
-                      dict(zip(frame["docno"].astype(str), frame["text"])))
+    texts = TextTable(
+        dict(zip(frame["qid"].astype(str), frame["query"])), dict(zip(frame["docno"].astype(str), frame["text"]))
+    )
     return Batch([Pair(str(q), str(d)) for q, d in zip(frame["qid"], frame["docno"])], texts)
 
 
@@ -43,8 +45,10 @@ def as_qrels(labels: Mapping[Pair, int]) -> Any:
     """Labels as a qrels frame: ``qid``, ``docno``, ``label``."""
     import pandas as pd
 
-    return pd.DataFrame([{"qid": p.query_id, "docno": p.doc_id, "label": g} for p, g in sorted(labels.items())],
-                        columns=["qid", "docno", "label"])
+    return pd.DataFrame(
+        [{"qid": p.query_id, "docno": p.doc_id, "label": g} for p, g in sorted(labels.items())],
+        columns=["qid", "docno", "label"],
+    )
 
 
 class Labeler(_transformer_base()):  # type: ignore[misc]
@@ -62,7 +66,7 @@ class Labeler(_transformer_base()):  # type: ignore[misc]
         out = frame.copy()
         out["label"] = [judged[p].grade if judged[p].ok else float("nan") for p in batch.pairs]
         for k, grade in enumerate(self.judge.scale):
-            out[f"p_{grade}"] = [judged[p].probs[k] if judged[p].probs else float("nan") for p in batch.pairs]
+            out[f"p_{grade}"] = [probs[k] if (probs := judged[p].probs) else float("nan") for p in batch.pairs]
         return out
 
 

@@ -9,6 +9,7 @@
 >>> Answer.of(Judgment("q1", "d1", 2, "student:s:0", probs=(0.1, 0.2, 0.7)), (1, 2, 3)).probs
 {1: 0.1, 2: 0.2, 3: 0.7}
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,8 +37,11 @@ class Usage:
     completion_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.requests + other.requests, self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens)
+        return Usage(
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +54,20 @@ class GradeScale:
         "Related: the passage seems related to the query but does not answer it.",
         "Highly relevant: the passage has some answer for the query, but the answer may be a bit unclear, "
         "or hidden amongst extraneous information.",
-        "Perfectly relevant: the passage is dedicated to the query and contains the exact answer.")
+        "Perfectly relevant: the passage is dedicated to the query and contains the exact answer.",
+    )
 
     def __post_init__(self) -> None:
-        if (len(self.grades) < 2 or len(self.meanings) != len(self.grades) or list(self.grades) != sorted(set(self.grades))
-                or not all(0 <= g <= 9 for g in self.grades)):
-            raise ConfigError(f"a grade scale needs two or more increasing single-digit grades, each with a meaning; "
-                             f"got grades {self.grades} with {len(self.meanings)} meanings")
+        if (
+            len(self.grades) < 2
+            or len(self.meanings) != len(self.grades)
+            or list(self.grades) != sorted(set(self.grades))
+            or not all(0 <= g <= 9 for g in self.grades)
+        ):
+            raise ConfigError(
+                f"a grade scale needs two or more increasing single-digit grades, each with a meaning; "
+                f"got grades {self.grades} with {len(self.meanings)} meanings"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +137,10 @@ class StudentCard:
 
     def __post_init__(self) -> None:
         if len(self.thresholds) != len(self.grades) - 1 or len(self.grades) < 2:
-            raise ValueError(f"a card needs one threshold fewer than its grades; got grades {list(self.grades)} and "
-                             f"thresholds {list(self.thresholds)}")
+            raise ValueError(
+                f"a card needs one threshold fewer than its grades; got grades {list(self.grades)} and "
+                f"thresholds {list(self.thresholds)}"
+            )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,8 +192,13 @@ class Answer:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Answer:
         probs = obj.get("probs")
-        return cls(str(obj.get("judge") or ""), obj.get("grade"), str(obj.get("status") or "ok"),
-                   {int(g): float(p) for g, p in probs.items()} if probs is not None else None, obj.get("raw"))
+        return cls(
+            str(obj.get("judge") or ""),
+            obj.get("grade"),
+            str(obj.get("status") or "ok"),
+            {int(g): float(p) for g, p in probs.items()} if probs is not None else None,
+            obj.get("raw"),
+        )
 
 
 @dataclass(frozen=True)
@@ -197,8 +215,13 @@ class Provenance:
     teacher: Answer | None = None
 
     def to_json(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"qid": self.pair.query_id, "docid": self.pair.doc_id, "grade": self.grade,
-                               "source": self.source, "judge": self.judge}
+        row: dict[str, Any] = {
+            "qid": self.pair.query_id,
+            "docid": self.pair.doc_id,
+            "grade": self.grade,
+            "source": self.source,
+            "judge": self.judge,
+        }
         if self.uncertainty is not None:
             row["uncertainty"] = round(self.uncertainty, 6)
         for name in ("student", "teacher"):
@@ -211,5 +234,12 @@ class Provenance:
         """A provenance line; a missing key is a KeyError, a value of the wrong kind a ValueError or TypeError."""
         answers = {name: Answer.from_json(obj[name]) if obj.get(name) else None for name in ("student", "teacher")}
         uncertainty = obj.get("uncertainty")
-        return cls(Pair(str(obj["qid"]), str(obj["docid"])), obj["grade"], str(obj["source"]), obj.get("judge"),
-                   float(uncertainty) if uncertainty is not None else None, answers["student"], answers["teacher"])
+        return cls(
+            Pair(str(obj["qid"]), str(obj["docid"])),
+            obj["grade"],
+            str(obj["source"]),
+            obj.get("judge"),
+            float(uncertainty) if uncertainty is not None else None,
+            answers["student"],
+            answers["teacher"],
+        )

@@ -1,5 +1,6 @@
 """The subcommands that train, run the chain, evaluate and rank: each reads its flags, calls the library, and
 prints what came out (the labeling ones are in ``cli/labeling.py``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,10 +25,14 @@ def train(args: argparse.Namespace) -> int:
     config = config_from_args(TrainConfig, args)
     result = train_student(teacher_examples(datasets, teacher), args.out, config, progress=not args.quiet)
     v = result.validation
-    print(f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "
-          f"({result.train_pairs_per_second:.1f} pairs/s); loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}")
-    print(f"validation vs teacher ({v.n} pairs of held-out queries): kappa {_f(v.cohen_kappa)}, "
-          f"alpha {_f(v.krippendorff_alpha)}, accuracy {v.accuracy:.4f}")
+    print(
+        f"trained on {result.train_examples} pairs in {result.seconds / 60:.1f} min "
+        f"({result.train_pairs_per_second:.1f} pairs/s); loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}"
+    )
+    print(
+        f"validation vs teacher ({v.n} pairs of held-out queries): kappa {_f(v.cohen_kappa)}, "
+        f"alpha {_f(v.krippendorff_alpha)}, accuracy {v.accuracy:.4f}"
+    )
     print(f"saved to {result.model_dir}")
     return 0
 
@@ -41,11 +46,20 @@ def _teacher(spec: str, datasets: list[Dataset], out: Path, progress: bool) -> J
     judge = load_judge(spec, datasets[0], [p for d in datasets for p in d.pairs])
     if judge.traits.prices is None:
         return judge
-    answers = [j for i, dataset in enumerate(datasets)
-               for j in label_job(judge, dataset.pairs, dataset, progress=progress,
-                                  store=out.with_name(f"{out.name}.teacher-{i + 1}.judgments.jsonl")).judgments]
-    return LookupJudge(graded(answers), judge.fingerprint, {j.pair: j.probs for j in answers if j.ok and j.probs},
-                       judge.scale)
+    answers = [
+        j
+        for i, dataset in enumerate(datasets)
+        for j in label_job(
+            judge,
+            dataset.pairs,
+            dataset,
+            progress=progress,
+            store=out.with_name(f"{out.name}.teacher-{i + 1}.judgments.jsonl"),
+        ).judgments
+    ]
+    return LookupJudge(
+        graded(answers), judge.fingerprint, {j.pair: j.probs for j in answers if j.ok and j.probs}, judge.scale
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,8 +114,16 @@ def augment(args: argparse.Namespace) -> int:
     pool = load_pairs(args.pairs, dataset)
     human = replay_judge(args.human, dataset.grades) if args.human else human_judge(dataset)
     people = read_qrels(args.human, dataset.queries, dataset.docs, dataset.grades) if args.human else dataset.qrels
-    sets = augment_job(load_judge(args.judge, dataset, pool), pool, dataset, people, human.fingerprint, args.out,
-                       args.min_confidence, progress=not args.quiet)
+    sets = augment_job(
+        load_judge(args.judge, dataset, pool),
+        pool,
+        dataset,
+        people,
+        human.fingerprint,
+        args.out,
+        args.min_confidence,
+        progress=not args.quiet,
+    )
     for mix, labels in sets.items():
         print(f"{args.out / f'{mix}.jsonl'}: {len(labels)} labels {provenance(labels)}")
     return 0
@@ -123,10 +145,14 @@ def rank_eval(args: argparse.Namespace) -> int:
         sets[name] = read_training_labels(path)
     config = config_from_args(RankerConfig, args)
     rows = rank_eval(train_dataset, sets, eval_dataset, args.out, config, progress=not args.quiet)
-    title = (f"{config.kind} rankers trained on {train_dataset.name}, reranking the judged docs of "
-             f"{len(eval_dataset.queries)} {eval_dataset.name} queries")
-    notes = [f"same ranker settings for every training set: {config}",
-             "MAP and MRR@10 count grade 2 and above as relevant; p-values: paired, two-sided, on nDCG@10"]
+    title = (
+        f"{config.kind} rankers trained on {train_dataset.name}, reranking the judged docs of "
+        f"{len(eval_dataset.queries)} {eval_dataset.name} queries"
+    )
+    notes = [
+        f"same ranker settings for every training set: {config}",
+        "MAP and MRR@10 count grade 2 and above as relevant; p-values: paired, two-sided, on nDCG@10",
+    ]
     report = write_ranking_report(rows, args.out, title, notes)
     print_rows(title, *report_table(rows))
     print(f"wrote {report}")

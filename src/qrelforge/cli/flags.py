@@ -8,9 +8,11 @@ the field's default, type and ``help``; booleans are switches, tuples comma-sepa
 >>> from qrelforge.rank.config import RankerConfig
 >>> parser = argparse.ArgumentParser()
 >>> add_config_flags(parser, RankerConfig)
->>> config_from_args(RankerConfig, parser.parse_args(["--ranker", "lightgbm", "--lr", "1e-4"]))
-RankerConfig(kind='lightgbm', steps=300, batch_size=16, learning_rate=0.0001, max_length=256, seed=13, base=None, feature_model=None)
+>>> config = config_from_args(RankerConfig, parser.parse_args(["--ranker", "lightgbm", "--lr", "1e-4"]))
+>>> config.kind, config.learning_rate, config.steps
+('lightgbm', 0.0001, 300)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 
-def add_config_flags(parser: argparse.ArgumentParser, kind: type, skip: Collection[str] = ()) -> None:
+def add_config_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, kind: type, skip: Collection[str] = ()
+) -> None:
     """Add one flag per field of the dataclass ``kind`` (but those in ``skip``) to ``parser``."""
     hints = typing.get_type_hints(kind)
     groups: dict[str, Any] = {}
@@ -31,7 +35,7 @@ def add_config_flags(parser: argparse.ArgumentParser, kind: type, skip: Collecti
             continue
         meta, derived = f.metadata, "--" + f.name.replace("_", "-")
         names = [meta["flag"], derived] if meta.get("flag") else [derived]
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         options: dict[str, Any] = {"dest": f.name, "default": default}
         value_type = _value_type(hints[f.name])
         if value_type is bool:
@@ -72,8 +76,9 @@ def _comma_list(text: str) -> tuple[str, ...]:
 class _ReadFile(argparse.Action):
     """The flag names a file; the field's value is the file's text (a default is never read as a path)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any,
-                 option: str | None = None) -> None:
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, option: str | None = None
+    ) -> None:
         try:
             setattr(namespace, self.dest, Path(value).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:

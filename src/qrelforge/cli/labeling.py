@@ -1,4 +1,5 @@
 """The labeling subcommands: label (and judge), the routed cascade, fill, export and review."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,7 @@ import json
 import re
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..records import Pair, graded
 from .flags import config_from_args
@@ -41,21 +42,27 @@ def label(args: argparse.Namespace) -> int:
         if prices is None:
             raise ConfigError(f"--dry-run is for teachers that bill tokens; {args.judge} is not one")
         p = plan_job(judge, pairs, dataset, args.out)
-        print(f"dry run: {p.todo} requests ({p.reused} pairs already answered in {LabelFiles(args.out).store}); at most about "
-              f"{p.estimate.prompt_tokens:,} prompt + {p.estimate.completion_tokens:,} completion tokens, "
-              f"${p.cost:.4f}; teacher {judge.fingerprint}")
+        print(
+            f"dry run: {p.todo} requests ({p.reused} pairs already answered in {LabelFiles(args.out).store}); "
+            f"at most about "
+            f"{p.estimate.prompt_tokens:,} prompt + {p.estimate.completion_tokens:,} completion tokens, "
+            f"${p.cost:.4f}; teacher {judge.fingerprint}"
+        )
         return 0
-    labeled = label_job(judge, pairs, dataset, args.out, ray=ray, budget=_budget(args.budget, legacy_usd=True),
-                        progress=not args.quiet)
+    labeled = label_job(
+        judge, pairs, dataset, args.out, ray=ray, budget=_budget(args.budget, legacy_usd=True), progress=not args.quiet
+    )
     if prices is not None:
         summary = run_summary(labeled.judgments, len(labeled.pairs), prices, labeled.run)
     else:
-        engine = ({"engine": args.engine, **(asdict(ray) if ray else {}), **asdict(settings)}
-                  if judge.traits.card else None)
+        engine = (
+            {"engine": args.engine, **(asdict(ray) if ray else {}), **asdict(settings)} if judge.traits.card else None
+        )
         summary = label_summary(labeled.judgments, len(labeled.pairs), labeled.run, engine)
     soft = LabelFiles(args.out).soft
-    wrote = f"wrote {args.out}" + (f", and {soft} with grade probabilities (train --soft-targets)"
-                                   if soft.is_file() else "")
+    wrote = f"wrote {args.out}" + (
+        f", and {soft} with grade probabilities (train --soft-targets)" if soft.is_file() else ""
+    )
     print("\n".join(summary) + "\n" + wrote)
     if not labeled.grades.keys() & dataset.qrels.keys():
         print(f"no labeled pair has a human grade in {args.dataset}: no agreement to report")
@@ -64,14 +71,16 @@ def label(args: argparse.Namespace) -> int:
     print_table(rows, f"{judge.fingerprint.split(':')[0]} vs the human qrels of {args.dataset}")
     if args.report:
         card = judge.traits.card
-        calibration = (judgment_calibration(labeled.judgments, judge.scale, dataset.qrels, card.temperature)
-                       if card else None)
+        calibration = (
+            judgment_calibration(labeled.judgments, judge.scale, dataset.qrels, card.temperature) if card else None
+        )
         write_report(rows, args.report, f"{args.out.name}: {judge.fingerprint}", summary, calibration)
     return 0
 
 
-def _route(args: argparse.Namespace, student: Judge, dataset: Dataset, pairs: list[Pair],
-           ray: RayOptions | None) -> int:
+def _route(
+    args: argparse.Namespace, student: Judge, dataset: Dataset, pairs: list[Pair], ray: RayOptions | None
+) -> int:
     """``label --route TEACHER --budget B``: the student labels everything, the teacher its least sure pairs."""
     from .. import ConfigError, judge_row, load_judge
     from ..evaluate.calibration import judgment_calibration
@@ -85,19 +94,27 @@ def _route(args: argparse.Namespace, student: Judge, dataset: Dataset, pairs: li
     if budget is None:
         raise ConfigError("--route needs --budget: a pair count (500), a share (30%) or money ($20)")
     teacher = load_judge(args.route, dataset, pairs)
-    routed = route_job(student, teacher, pairs, dataset, args.out, budget, args.route_by, ray=ray,
-                       progress=not args.quiet)
+    routed = route_job(
+        student, teacher, pairs, dataset, args.out, budget, args.route_by, ray=ray, progress=not args.quiet
+    )
     summary = route_summary(routed, teacher, dataset)
     print("\n".join(summary) + f"\nwrote {args.out}, and {routed.files.provenance} (who graded each pair)")
     if not routed.labels.keys() & dataset.qrels.keys():
         return 0
     alone = graded(routed.student_judgments)
-    rows = [judge_row(f"cascade ({args.route_by}, budget {args.budget})", routed.labels, dataset.qrels),
-            judge_row("student alone", alone, dataset.qrels)]
+    rows = [
+        judge_row(f"cascade ({args.route_by}, budget {args.budget})", routed.labels, dataset.qrels),
+        judge_row("student alone", alone, dataset.qrels),
+    ]
     print_table(rows, f"the cascade vs the human qrels of {args.dataset}")
     if args.report:
-        write_report(rows, args.report, f"{args.out.name}: routed cascade", summary,
-                     judgment_calibration(routed.student_judgments, student.scale, dataset.qrels, card.temperature))
+        write_report(
+            rows,
+            args.report,
+            f"{args.out.name}: routed cascade",
+            summary,
+            judgment_calibration(routed.student_judgments, student.scale, dataset.qrels, card.temperature),
+        )
     return 0
 
 
@@ -109,8 +126,11 @@ def _budget(text: str | None, legacy_usd: bool) -> Budget | None:
     if text is None:
         return None
     if legacy_usd and re.fullmatch(r"\s*\d+(\.\d+)?\s*", text):
-        print(f"qrelforge: deprecated: --budget {text.strip()} reads as US dollars, as before; write --budget "
-              f"'${text.strip()}' (a bare number will mean a pair count, as it does with --route)", file=sys.stderr)
+        print(
+            f"qrelforge: deprecated: --budget {text.strip()} reads as US dollars, as before; write --budget "
+            f"'${text.strip()}' (a bare number will mean a pair count, as it does with --route)",
+            file=sys.stderr,
+        )
         return Budget(usd=float(text))
     return Budget.parse(text)
 
@@ -125,12 +145,18 @@ def fill(args: argparse.Namespace) -> int:
     run = read_run(args.run, dataset.queries, dataset.docs)
     qrels = read_qrels(args.qrels, dataset.queries, dataset.docs, dataset.grades)
     pairs = [Pair(q, d) for q, docs in run.items() for d in docs]
-    filled = fill_job(load_judge(args.judge, dataset, pairs), run, qrels, dataset, args.out, args.depth,
-                      progress=not args.quiet)
-    print(f"{len(filled.holes)} unjudged pairs in the top {args.depth}: {filled.run.judged} labeled now, "
-          f"{filled.run.reused} reused; wrote {args.out} ({len(filled.qrels)} labels) and {filled.files.provenance}")
-    print_rows(f"{args.run.name} on the original and the filled qrels", ["measure", "original", "filled"],
-               [[m, f"{filled.original[m]:.4f}", f"{filled.filled[m]:.4f}"] for m in MEASURES])
+    filled = fill_job(
+        load_judge(args.judge, dataset, pairs), run, qrels, dataset, args.out, args.depth, progress=not args.quiet
+    )
+    print(
+        f"{len(filled.holes)} unjudged pairs in the top {args.depth}: {filled.run.judged} labeled now, "
+        f"{filled.run.reused} reused; wrote {args.out} ({len(filled.qrels)} labels) and {filled.files.provenance}"
+    )
+    print_rows(
+        f"{args.run.name} on the original and the filled qrels",
+        ["measure", "original", "filled"],
+        [[m, f"{filled.original[m]:.4f}", f"{filled.filled[m]:.4f}"] for m in MEASURES],
+    )
     return 0
 
 
@@ -149,8 +175,9 @@ def review(args: argparse.Namespace) -> int:
     from ..review.items import load_items
 
     files = LabelFiles(args.labels)
-    folder = args.dataset or (json.loads(files.job.read_text(encoding="utf-8"))["dataset"] if files.job.is_file()
-                              else None)
+    folder = args.dataset or (
+        json.loads(files.job.read_text(encoding="utf-8"))["dataset"] if files.job.is_file() else None
+    )
     if not folder:
         raise ConfigError(f"{args.labels}: say which dataset's texts to show (--dataset DIR)")
     items = load_items(args.labels, load_dataset(folder))
@@ -163,14 +190,23 @@ def review(args: argparse.Namespace) -> int:
 
     from werkzeug.serving import make_server
 
-    server = make_server(args.host, args.port, None)  # bound first: the app answers only to its own port
+    server = make_server(args.host, args.port, _starting)  # bound first: the app answers only to its own port
     port, token = server.server_port, secrets.token_urlsafe(18)
     hosts = list(dict.fromkeys(f"{name}:{port}" for name in (args.host, "127.0.0.1", "localhost")))
     server.app = create_app(items, grades, GradeScale().grades, args.labels, token, hosts)
-    print(f"review page: http://{args.host}:{port}/?token={token} ({len(items)} pairs; grades saved to "
-          f"{files.assessor_log}; Ctrl-C stops)", flush=True)
+    print(
+        f"review page: http://{args.host}:{port}/?token={token} ({len(items)} pairs; grades saved to "
+        f"{files.assessor_log}; Ctrl-C stops)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _starting(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The review server's app until the page's app knows the port it answers to."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]

@@ -5,6 +5,7 @@ that would write over an input (``io/guard.py``).
 >>> args = argparse.Namespace(labels="a.txt", qrels="a.txt", report=None)
 >>> check_paths(args, Paths(inputs=("labels", "qrels"), folders=("report",)))  # the same file read twice is fine
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@
 >>> len(demo.queries), len(demo.pairs) > 1000
 (54, True)
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,6 +8,7 @@ The folder format is the one of ``../shared/data``: ``queries.tsv`` (qid<TAB>tex
 >>> len(demo.queries), len(demo.pairs) > 1000
 (54, True)
 """
+
 from __future__ import annotations
 
 import random
@@ -85,11 +86,11 @@ class Dataset:
             return GradeScale().grades
         text = read_text(path, "the dataset's grades")
         try:
-            return GradeScale(tuple(int(g) for g in text.split()),
-                              tuple(f"grade {g}" for g in text.split())).grades
+            return GradeScale(tuple(int(g) for g in text.split()), tuple(f"grade {g}" for g in text.split())).grades
         except (ValueError, ConfigError) as exc:
-            raise InputFormatError(path, 1, "the dataset's grades, increasing single digits: 1 2 3 4", str(exc)[:80]) \
-                from None
+            raise InputFormatError(
+                path, 1, "the dataset's grades, increasing single digits: 1 2 3 4", str(exc)[:80]
+            ) from None
 
     @property
     def qrels(self) -> Mapping[Pair, int]:
@@ -108,7 +109,8 @@ class Dataset:
         """The same collection restricted to some queries (docs are shared, not copied)."""
         keep = set(query_ids)
         return Dataset(
-            self.name, self.folder,
+            self.name,
+            self.folder,
             queries={q: t for q, t in self.queries.items() if q in keep},
             docs=self.docs,
             qrels={p: g for p, g in self.qrels.items() if p.query_id in keep},

@@ -6,6 +6,7 @@ corpus costs only the docs a job reads.
 >>> docs["d1"], "d2" in docs, len(docs)
 ('a cat', False, 1)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,8 @@ class LazyDocs(Mapping[str, str]):
     """Doc texts by id, fetched on first use; iteration and length cover the judged docs only."""
 
     def __init__(self, fetch: Callable[[str], str | None], judged: Sequence[str]) -> None:
-        self.fetch, self.judged, self.cache = fetch, list(dict.fromkeys(judged)), {}
+        self.fetch, self.judged = fetch, list(dict.fromkeys(judged))
+        self.cache: dict[str, str] = {}
 
     def __getitem__(self, doc_id: str) -> str:
         if doc_id not in self.cache:
@@ -51,9 +53,10 @@ def load_irds(spec: str) -> Dataset:
     try:
         import ir_datasets
     except ImportError:
-        raise ConfigError(f"{spec}: ir_datasets ids need the ir_datasets package: pip install 'qrelforge[irds]'") \
-            from None
-    name = spec[len(PREFIX):]
+        raise ConfigError(
+            f"{spec}: ir_datasets ids need the ir_datasets package: pip install 'qrelforge[irds]'"
+        ) from None
+    name = spec[len(PREFIX) :]
     try:
         found = ir_datasets.load(name)
     except KeyError:
@@ -73,8 +76,13 @@ def load_irds(spec: str) -> Dataset:
 
     defs = found.qrels_defs() if hasattr(found, "qrels_defs") else {}
     grades = tuple(sorted(int(g) for g in defs)) if defs and all(0 <= int(g) <= 9 for g in defs) else None
-    return Dataset(name.replace("/", "_"), queries=queries, docs=LazyDocs(fetch, [p.doc_id for p in qrels]),
-                   qrels=qrels, grades=grades)
+    return Dataset(
+        name.replace("/", "_"),
+        queries=queries,
+        docs=LazyDocs(fetch, [p.doc_id for p in qrels]),
+        qrels=qrels,
+        grades=grades,
+    )
 
 
 def _text(record: Any) -> str:

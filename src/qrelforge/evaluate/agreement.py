@@ -5,6 +5,7 @@
 >>> agreement({Pair("q1", "d1"): 0, Pair("q1", "d2"): 2}, human).missing_labels
 1
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,10 @@ def agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int]) -> Agreemen
 
     common = sorted(set(labels) & set(qrels))
     if not common:
-        raise QrelforgeError(f"no pair is graded by both sides ({len(labels)} labels, {len(qrels)} qrels): "
-                             "are the ids from the same collection?")
+        raise QrelforgeError(
+            f"no pair is graded by both sides ({len(labels)} labels, {len(qrels)} qrels): "
+            "are the ids from the same collection?"
+        )
     judge = np.array([labels[p] for p in common])
     human = np.array([qrels[p] for p in common])
     grades = tuple(sorted(set(judge.tolist()) | set(human.tolist())))
@@ -61,8 +64,14 @@ def agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int]) -> Agreemen
         return _agreement(labels, qrels, common, judge, human, grades)
 
 
-def _agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int], common: list[Pair], judge: Any, human: Any,
-               grades: tuple[int, ...]) -> Agreement:
+def _agreement(
+    labels: Mapping[Pair, int],
+    qrels: Mapping[Pair, int],
+    common: list[Pair],
+    judge: Any,
+    human: Any,
+    grades: tuple[int, ...],
+) -> Agreement:
     import krippendorff
     import numpy as np
     from scipy.stats import spearmanr
@@ -75,9 +84,15 @@ def _agreement(labels: Mapping[Pair, int], qrels: Mapping[Pair, int], common: li
         cohen_kappa=_finite(cohen_kappa_score(human, judge, labels=list(grades))),
         kappa_ge1=_finite(cohen_kappa_score(human >= 1, judge >= 1, labels=[False, True])),
         kappa_ge2=_finite(cohen_kappa_score(human >= 2, judge >= 2, labels=[False, True])),
-        krippendorff_alpha=_finite(krippendorff.alpha(reliability_data=np.vstack([human, judge]).astype(float),
-                                                      level_of_measurement="ordinal", value_domain=list(grades)))
-        if len(grades) > 1 else None,
+        krippendorff_alpha=_finite(
+            krippendorff.alpha(
+                reliability_data=np.vstack([human, judge]).astype(float),
+                level_of_measurement="ordinal",
+                value_domain=list(grades),
+            )
+        )
+        if len(grades) > 1
+        else None,
         accuracy=float((human == judge).mean()),
         spearman=_finite(spearmanr(human, judge).statistic) if len(set(judge)) > 1 and len(set(human)) > 1 else None,
         grades=grades,
@@ -96,8 +111,9 @@ class JudgeRow:
     pairs_per_second: float | None = None
 
 
-def judge_row(name: str, labels: Mapping[Pair, int], qrels: Mapping[Pair, int],
-              pairs_per_second: float | None = None) -> JudgeRow:
+def judge_row(
+    name: str, labels: Mapping[Pair, int], qrels: Mapping[Pair, int], pairs_per_second: float | None = None
+) -> JudgeRow:
     """The report row of a judge's grades against ``qrels``: the one way rows are made."""
     return JudgeRow(name, agreement(labels, qrels), pairs_per_second)
 

@@ -8,6 +8,7 @@ reference grade. In a calibrated judge, the pairs it gives 70% are right 70% of 
 >>> round(expected_calibration_error(probs, np.array([0, 0, 1, 1])), 3)
 0.3
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,9 +33,16 @@ def reliability(probs: np.ndarray, target: np.ndarray, bins: int = 10) -> list[R
     confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == target
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    return [ReliabilityBin(float(edges[b]), float(edges[b + 1]), int((which == b).sum()),
-                           float(confidence[which == b].mean()) if (which == b).any() else 0.0,
-                           float(correct[which == b].mean()) if (which == b).any() else 0.0) for b in range(bins)]
+    return [
+        ReliabilityBin(
+            float(edges[b]),
+            float(edges[b + 1]),
+            int((which == b).sum()),
+            float(confidence[which == b].mean()) if (which == b).any() else 0.0,
+            float(correct[which == b].mean()) if (which == b).any() else 0.0,
+        )
+        for b in range(bins)
+    ]
 
 
 def expected_calibration_error(probs: np.ndarray, target: np.ndarray, bins: int = 10) -> float:
@@ -55,19 +63,26 @@ class CalibrationReport:
     after: list[ReliabilityBin]
 
 
-def calibration_report(calibrated: np.ndarray, target: np.ndarray, temperature: float,
-                       bins: int = 10) -> CalibrationReport:
+def calibration_report(
+    calibrated: np.ndarray, target: np.ndarray, temperature: float, bins: int = 10
+) -> CalibrationReport:
     """Calibration of probabilities that were tempered by ``temperature``, and of the raw ones they came from."""
     logits = np.log(np.clip(calibrated, 1e-12, None)) * temperature  # undo the temperature, then renormalize
     raw = np.exp(logits - logits.max(axis=1, keepdims=True))
     raw /= raw.sum(axis=1, keepdims=True)
-    return CalibrationReport(len(target), temperature, expected_calibration_error(raw, target, bins),
-                             expected_calibration_error(calibrated, target, bins), reliability(raw, target, bins),
-                             reliability(calibrated, target, bins))
+    return CalibrationReport(
+        len(target),
+        temperature,
+        expected_calibration_error(raw, target, bins),
+        expected_calibration_error(calibrated, target, bins),
+        reliability(raw, target, bins),
+        reliability(calibrated, target, bins),
+    )
 
 
-def judgment_calibration(judgments: Iterable[Judgment], scale: Sequence[int], qrels: Mapping[Pair, int],
-                         temperature: float) -> CalibrationReport | None:
+def judgment_calibration(
+    judgments: Iterable[Judgment], scale: Sequence[int], qrels: Mapping[Pair, int], temperature: float
+) -> CalibrationReport | None:
     """The calibration of judgments' probabilities (over ``scale``) against ``qrels``; None without shared pairs."""
     rows = [(j.probs, qrels[j.pair]) for j in judgments if j.probs and j.pair in qrels and qrels[j.pair] in scale]
     if not rows:

@@ -5,6 +5,7 @@ Learning: nDCG@10 on the graded labels, and MAP and MRR@10 counting grade 2 and 
 per query so that two runs can be compared pair-wise: a 95% bootstrap interval on the mean, and a paired
 randomization (permutation) test and t-test on the per-query differences (scipy).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -55,8 +56,9 @@ def mean_with_interval(values: Mapping[str, float], seed: int = 0) -> Mean:
     data = np.array(list(values.values()), dtype=float)
     if len(data) < 2 or np.ptp(data) == 0:
         return Mean(float(data.mean()), float(data.mean()), float(data.mean()), len(data))
-    interval = bootstrap((data,), np.mean, confidence_level=0.95, n_resamples=10_000, method="percentile",
-                         random_state=seed).confidence_interval
+    interval = bootstrap(
+        (data,), np.mean, confidence_level=0.95, n_resamples=10_000, method="percentile", random_state=seed
+    ).confidence_interval
     return Mean(float(data.mean()), float(interval.low), float(interval.high), len(data))
 
 
@@ -78,6 +80,12 @@ def paired_comparison(a: Mapping[str, float], b: Mapping[str, float], seed: int 
     x, y = np.array([a[q] for q in shared]), np.array([b[q] for q in shared])
     if np.allclose(x, y):
         return Comparison(0.0, 1.0, 1.0, len(shared))
-    randomized = permutation_test((y, x), lambda u, v: np.mean(u - v), permutation_type="samples",
-                                  n_resamples=10_000, alternative="two-sided", random_state=seed)
+    randomized = permutation_test(
+        (y, x),
+        lambda u, v: np.mean(u - v),
+        permutation_type="samples",
+        n_resamples=10_000,
+        alternative="two-sided",
+        random_state=seed,
+    )
     return Comparison(float(np.mean(y - x)), float(randomized.pvalue), float(ttest_rel(y, x).pvalue), len(shared))

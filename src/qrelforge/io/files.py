@@ -1,4 +1,5 @@
 """Line-numbered reading and atomic writing: the two primitives every format builds on."""
+
 from __future__ import annotations
 
 import codecs
@@ -29,12 +30,16 @@ def numbered_lines(path: str | Path, what: str, complete: bool = False) -> Itera
             if complete and not raw.endswith(b"\n"):
                 break
             if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw = raw[len(codecs.BOM_UTF8) :]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputFormatError(path, number, f"UTF-8 text ({what})",
-                                       f"bytes that are not UTF-8 (column {exc.start + 1}): a binary file?") from None
+                raise InputFormatError(
+                    path,
+                    number,
+                    f"UTF-8 text ({what})",
+                    f"bytes that are not UTF-8 (column {exc.start + 1}): a binary file?",
+                ) from None
             if "\x00" in line:
                 raise InputFormatError(path, number, f"text ({what})", "a NUL byte: a binary file?")
             line = line.rstrip("\r\n")
@@ -51,7 +56,7 @@ def read_text(path: str | Path, what: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise InputFormatError(path, line, f"UTF-8 text ({what})", "bytes that are not UTF-8: a binary file?") from None
 
 
@@ -74,7 +79,9 @@ def jsonl_objects(path: str | Path, what: str) -> Iterator[tuple[int, dict[str, 
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputFormatError(path, number, f"one JSON object per line ({what})", f"invalid JSON ({exc.msg})")
+            raise InputFormatError(
+                path, number, f"one JSON object per line ({what})", f"invalid JSON ({exc.msg})"
+            ) from None
         if not isinstance(obj, dict):
             raise InputFormatError(path, number, f"one JSON object per line ({what})", type(obj).__name__)
         yield number, obj

@@ -15,6 +15,7 @@ Traceback (most recent call last):
 ...
 qrelforge.errors.ConfigError: the output ... is also an input: it would be overwritten; name another output path
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ from pathlib import Path
 from ..errors import ConfigError
 
 
-def check_outputs(files: Iterable[str | Path] = (), folders: Iterable[str | Path] = (),
-                  inputs: Iterable[str | Path] = ()) -> None:
+def check_outputs(
+    files: Iterable[str | Path] = (), folders: Iterable[str | Path] = (), inputs: Iterable[str | Path] = ()
+) -> None:
     """Raise a ConfigError if an output would write over an input (or an output file is an existing folder)."""
     sources = [Path(p) for p in inputs if Path(p).exists()]
     for out in map(Path, files):
@@ -40,8 +42,10 @@ def check_outputs(files: Iterable[str | Path] = (), folders: Iterable[str | Path
             raise ConfigError(f"the output folder {out} is an existing file; name a folder")
         for source in sources:
             if _same(out, source) or _inside(source, out) or (source.is_dir() and _inside(out, source)):
-                raise ConfigError(f"the output folder {out} would overlap the input {source}: writing it could "
-                                  f"overwrite that input; name another output folder")
+                raise ConfigError(
+                    f"the output folder {out} would overlap the input {source}: writing it could "
+                    f"overwrite that input; name another output folder"
+                )
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -15,6 +15,7 @@ another process is writing the judgment store
 >>> first.release()
 >>> WriterLock(path, "the judgment store").release()
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,10 @@ class WriterLock:
             except BlockingIOError:
                 holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "a process that is starting"
                 os.close(fd)
-                raise StoreError(f"another process is writing {what}: {holder}. Wait for it to end (or stop it), "
-                                 f"then run again: nothing it saved is judged twice") from None
+                raise StoreError(
+                    f"another process is writing {what}: {holder}. Wait for it to end (or stop it), "
+                    f"then run again: nothing it saved is judged twice"
+                ) from None
             if _same_file(fd, self.path):  # not a lock file a releasing holder unlinked meanwhile
                 break
             os.close(fd)

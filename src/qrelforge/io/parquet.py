@@ -1,4 +1,5 @@
 """Pair sets and labeling shards as Parquet (pyarrow): the format of large pair sets and of the Ray backend's output."""
+
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
@@ -13,8 +14,9 @@ from .trec import check_ids
 PAIR_COLUMNS = ("query_id", "doc_id")
 
 
-def read_parquet_pairs(path: str | Path, queries: Container[str] | None = None,
-                       docs: Container[str] | None = None) -> list[Pair]:
+def read_parquet_pairs(
+    path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None
+) -> list[Pair]:
     """Unique pairs, in file order, from a Parquet file with string columns ``query_id`` and ``doc_id``.
 
     Other columns are ignored. Ids are checked as in ``read_pairs``; an error names the row (1-based) as its line.

@@ -18,6 +18,7 @@ store's file is created by its first append: a run that judged nothing leaves no
 1
 ([Pair(query_id='q1', doc_id='d2')], 1)
 """
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import InputFormatError, StoreError
 from ..records import STATUSES, Judgment, Pair, Usage
@@ -110,11 +112,19 @@ def _read(path: Path, complete: bool = False) -> Iterable[Judgment]:
             raise InputFormatError(path, number, EXPECTED, f"{type(exc).__name__}: {exc}") from None
 
 
-def row_of(j: Judgment) -> dict[str, object]:
+def row_of(j: Judgment) -> dict[str, Any]:
     """A judgment as the store's row (and a judgment Parquet's)."""
     usage = None if j.usage is None else asdict(j.usage)
-    row = {"judge": j.judge, "query_id": j.query_id, "doc_id": j.doc_id, "grade": j.grade,
-           "status": j.status, "probs": j.probs, "raw": j.raw, "usage": usage}
+    row = {
+        "judge": j.judge,
+        "query_id": j.query_id,
+        "doc_id": j.doc_id,
+        "grade": j.grade,
+        "status": j.status,
+        "probs": j.probs,
+        "raw": j.raw,
+        "usage": usage,
+    }
     return row | ({"truncated": True} if j.truncated else {}) | ({"flagged": True} if j.flagged else {})
 
 
@@ -123,8 +133,15 @@ def judgment_of(row: dict) -> Judgment:
     if row["status"] not in STATUSES:
         raise ValueError(f"status {row['status']!r} is not one of {STATUSES}")
     probs, usage = row.get("probs"), row.get("usage")
-    return Judgment(query_id=str(row["query_id"]), doc_id=str(row["doc_id"]), grade=row["grade"],
-                    judge=str(row["judge"]), status=row["status"],
-                    probs=tuple(probs) if probs is not None else None, raw=row.get("raw"),
-                    usage=Usage(**usage) if usage is not None else None, truncated=bool(row.get("truncated")),
-                    flagged=bool(row.get("flagged")))
+    return Judgment(
+        query_id=str(row["query_id"]),
+        doc_id=str(row["doc_id"]),
+        grade=row["grade"],
+        judge=str(row["judge"]),
+        status=row["status"],
+        probs=tuple(probs) if probs is not None else None,
+        raw=row.get("raw"),
+        usage=Usage(**usage) if usage is not None else None,
+        truncated=bool(row.get("truncated")),
+        flagged=bool(row.get("flagged")),
+    )

@@ -7,6 +7,7 @@
 >>> read_qrels(path)
 {Pair(query_id='q1', doc_id='d1'): 2}
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Container, Iterable, Mapping
@@ -30,12 +31,18 @@ def parse_grade(path: str | Path, number: int, value: str) -> int:
 def check_grade(path: str | Path, number: int, grade: int, scale: Collection[int] | None) -> None:
     """Raise unless the grade is on the scale (when one is given)."""
     if scale is not None and grade not in scale:
-        raise InputFormatError(path, number, f"a grade on the scale {sorted(scale)} (another scale: say it, e.g. "
-                               f"--grades or a grades.txt in the dataset folder)", f"grade {grade}")
+        raise InputFormatError(
+            path,
+            number,
+            f"a grade on the scale {sorted(scale)} (another scale: say it, e.g. "
+            f"--grades or a grades.txt in the dataset folder)",
+            f"grade {grade}",
+        )
 
 
-def check_ids(path: str | Path, number: int, pair: Pair, queries: Container[str] | None,
-              docs: Container[str] | None) -> None:
+def check_ids(
+    path: str | Path, number: int, pair: Pair, queries: Container[str] | None, docs: Container[str] | None
+) -> None:
     """Raise unless the pair's ids are among the known ones (when those are given)."""
     if queries is not None and pair.query_id not in queries:
         raise InputFormatError(path, number, "a query id listed in the dataset's queries", repr(pair.query_id))
@@ -43,8 +50,12 @@ def check_ids(path: str | Path, number: int, pair: Pair, queries: Container[str]
         raise InputFormatError(path, number, "a doc id listed in the dataset's docs", repr(pair.doc_id))
 
 
-def read_qrels(path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None,
-               scale: Collection[int] | None = None) -> dict[Pair, int]:
+def read_qrels(
+    path: str | Path,
+    queries: Container[str] | None = None,
+    docs: Container[str] | None = None,
+    scale: Collection[int] | None = None,
+) -> dict[Pair, int]:
     """Read a TREC qrels file; with ``queries``/``docs`` given, every id must be among them, and with ``scale``
     every grade must be on it.
 
@@ -61,8 +72,11 @@ def read_qrels(path: str | Path, queries: Container[str] | None = None, docs: Co
         check_grade(path, number, grade, scale)
         if pair in grades and grades[pair] != grade:
             raise InputFormatError(
-                path, number, f"one grade per pair (line {first_line[pair]} gave {pair.query_id}/{pair.doc_id} "
-                f"grade {grades[pair]})", f"grade {grade}")
+                path,
+                number,
+                f"one grade per pair (line {first_line[pair]} gave {pair.query_id}/{pair.doc_id} grade {grades[pair]})",
+                f"grade {grade}",
+            )
         grades[pair] = grade
         first_line.setdefault(pair, number)
     return grades
@@ -77,16 +91,20 @@ def read_pairs(
         fields = line.split()
         if len(fields) not in (4, 6):
             raise InputFormatError(
-                path, number, "a TREC qrels line (4 fields) or run line (6 fields: qid Q0 docid rank score tag)",
-                f"{len(fields)} fields: {line[:80]!r}")
+                path,
+                number,
+                "a TREC qrels line (4 fields) or run line (6 fields: qid Q0 docid rank score tag)",
+                f"{len(fields)} fields: {line[:80]!r}",
+            )
         pair = Pair(fields[0], fields[2])
         check_ids(path, number, pair, queries, docs)
         pairs[pair] = None
     return list(pairs)
 
 
-def read_run(path: str | Path, queries: Container[str] | None = None,
-             docs: Container[str] | None = None) -> dict[str, dict[str, float]]:
+def read_run(
+    path: str | Path, queries: Container[str] | None = None, docs: Container[str] | None = None
+) -> dict[str, dict[str, float]]:
     """A TREC run file (``qid Q0 docid rank score tag``) as query -> doc -> score; ids checked as in read_qrels.
 
     A doc listed twice for one query is an error (a run ranks each doc once).
@@ -121,5 +139,7 @@ def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str
     lines = []
     for query_id in sorted(run):
         ranked = sorted(run[query_id].items(), key=lambda item: (-item[1], item[0]))
-        lines += [f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n" for rank, (doc_id, score) in enumerate(ranked, 1)]
+        lines += [
+            f"{query_id} Q0 {doc_id} {rank} {score:.6f} {tag}\n" for rank, (doc_id, score) in enumerate(ranked, 1)
+        ]
     write_atomic(path, "".join(lines))

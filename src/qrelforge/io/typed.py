@@ -13,6 +13,7 @@ Traceback (most recent call last):
 ...
 qrelforge.errors.ConfigError: teacher settings: temperature must be a number; got 'hot'
 """
+
 from __future__ import annotations
 
 import dataclasses

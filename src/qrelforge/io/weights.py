@@ -12,8 +12,9 @@ the size a whole file has is known before any tensor is read; other weight files
 >>> check_weight_files([path])  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-qrelforge.errors.InputFormatError: .../model.safetensors: expected a whole safetensors file of 77 bytes (its header says so); got 74 bytes: a truncated copy?
+qrelforge.errors.InputFormatError: ...safetensors: expected a whole safetensors file of 77 bytes ...; got 74 bytes...
 """
+
 from __future__ import annotations
 
 import json
@@ -48,5 +49,9 @@ def _check_safetensors(path: Path, head: bytes, handle: object, size: int) -> No
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         raise InputFormatError(path, None, expected, "a header that is not safetensors' JSON") from None
     if size < 8 + length + end:  # (some writers leave a byte or two of padding after the data)
-        raise InputFormatError(path, None, f"{expected} of {8 + length + end} bytes (its header says so)",
-                               f"{size} bytes: a truncated copy?")
+        raise InputFormatError(
+            path,
+            None,
+            f"{expected} of {8 + length + end} bytes (its header says so)",
+            f"{size} bytes: a truncated copy?",
+        )

@@ -5,12 +5,13 @@ retries 429, 5xx, timeouts and dropped connections with exponential backoff and 
 A pair whose request still fails becomes an ``api_error`` judgment (retried by the next run); an answer in no
 accepted format becomes a ``parse_error`` judgment with its text — never a guessed grade.
 """
+
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import asdict, replace
 from collections.abc import Sequence
+from dataclasses import asdict, replace
 from typing import Any
 
 from ..fingerprint import make_fingerprint
@@ -32,17 +33,29 @@ class OpenAITeacher:
     def __init__(self, config: TeacherConfig, prompt: Prompt) -> None:
         self.config, self.prompt = config, prompt
         self.scale = config.scale.grades
-        self.traits = Traits(batch_pairs=4 * config.concurrency, probabilities=config.logprobs or config.samples > 1,
-                             prices=config.prices)
-        decoding = {k: getattr(config, k) for k in ("temperature", "max_tokens", "samples", "vote", "logprobs",
-                                                      "top_logprobs", "response_format")}
-        self.fingerprint = make_fingerprint("openai", str(config.model), {"prompt": asdict(prompt), "decoding": decoding})
+        self.traits = Traits(
+            batch_pairs=4 * config.concurrency,
+            probabilities=config.logprobs or config.samples > 1,
+            prices=config.prices,
+        )
+        decoding = {
+            k: getattr(config, k)
+            for k in ("temperature", "max_tokens", "samples", "vote", "logprobs", "top_logprobs", "response_format")
+        }
+        self.fingerprint = make_fingerprint(
+            "openai", str(config.model), {"prompt": asdict(prompt), "decoding": decoding}
+        )
 
     def judge(self, batch: Batch) -> list[Judgment]:
         judgments = asyncio.run(self._judge_all(batch))
-        return [replace(j, truncated=self.prompt.cuts(passage),
-                        flagged=self.config.flag_instructions and instruction_like(passage))
-                for j, passage in zip(judgments, batch.docs())]
+        return [
+            replace(
+                j,
+                truncated=self.prompt.cuts(passage),
+                flagged=self.config.flag_instructions and instruction_like(passage),
+            )
+            for j, passage in zip(judgments, batch.docs())
+        ]
 
     def worst_case(self, batch: Batch) -> Usage:
         """An upper estimate of the tokens judging the batch will bill (the server's count is used once known)."""
@@ -60,24 +73,40 @@ class OpenAITeacher:
         options: dict[str, Any] = {"logprobs": True, "top_logprobs": c.top_logprobs} if c.logprobs else {}
         if c.samples > 1:
             options["n"] = c.samples
-        schema = {"type": "object", "properties": {"score": {"type": "integer", "enum": list(c.scale.grades)}},
-                  "required": ["score"], "additionalProperties": False}
+        schema = {
+            "type": "object",
+            "properties": {"score": {"type": "integer", "enum": list(c.scale.grades)}},
+            "required": ["score"],
+            "additionalProperties": False,
+        }
         if c.response_format == "json_schema":
-            options["response_format"] = {"type": "json_schema",
-                                          "json_schema": {"name": "grade", "strict": True, "schema": schema}}
+            options["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "grade", "strict": True, "schema": schema},
+            }
         elif c.response_format == "json_object":
             options["response_format"] = {"type": "json_object", "schema": schema}
         async with limit:
             try:
                 response = await client.chat.completions.create(
-                    model=c.model, messages=[{"role": "user", "content": self.prompt.render(batch.query(pair),
-                                                                                            batch.doc(pair))}],
-                    temperature=c.temperature, max_tokens=c.max_tokens, **options)
+                    model=c.model,
+                    messages=[{"role": "user", "content": self.prompt.render(batch.query(pair), batch.doc(pair))}],
+                    temperature=c.temperature,
+                    max_tokens=c.max_tokens,
+                    **options,
+                )
             except openai.OpenAIError as exc:
                 check_not_refused(exc, c)
                 where = server_url(c) or "https://api.openai.com/v1"
-                return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error",
-                                raw=f"{type(exc).__name__} from base_url {where}: {exc}", usage=Usage(requests=1))
+                return Judgment(
+                    pair.query_id,
+                    pair.doc_id,
+                    None,
+                    self.fingerprint,
+                    status="api_error",
+                    raw=f"{type(exc).__name__} from base_url {where}: {exc}",
+                    usage=Usage(requests=1),
+                )
         counted = response.usage
         usage = Usage(1, counted.prompt_tokens, counted.completion_tokens) if counted else Usage(requests=1)
         return self._read(pair, response.choices, usage)
@@ -85,21 +114,32 @@ class OpenAITeacher:
     def _read(self, pair: Pair, choices: Sequence[Any], usage: Usage) -> Judgment:
         """Parse every sampled answer; vote over the ones in an accepted format."""
         texts = [choice.message.content or "" for choice in choices]
-        answers = [(g, grade_probs(choice.logprobs and choice.logprobs.content, g, self.config.scale))
-                   for choice, text in zip(choices, texts) if (g := parse_grade(text, self.config.scale)) is not None]
+        answers = [
+            (g, grade_probs(choice.logprobs and choice.logprobs.content, g, self.config.scale))
+            for choice, text in zip(choices, texts)
+            if (g := parse_grade(text, self.config.scale)) is not None
+        ]
         raw = texts[0] if len(texts) == 1 else "\n---\n".join(texts)
         if not answers:
-            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw,
-                            usage=usage)
+            return Judgment(
+                pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw, usage=usage
+            )
         grades = [g for g, _ in answers]
         probs = [p for _, p in answers]
         if all(p is not None for p in probs):
-            mean = tuple(round(sum(col) / len(probs), 6) for col in zip(*probs))
+            mean: tuple[float, ...] | None = tuple(round(sum(col) / len(probs), 6) for col in zip(*probs))
         else:
             counts = Counter(grades)
             mean = tuple(counts[g] / len(grades) for g in self.config.scale.grades) if len(texts) > 1 else None
-        return Judgment(pair.query_id, pair.doc_id, vote(grades, self.config.vote), self.fingerprint, probs=mean,
-                        raw=raw, usage=usage)
+        return Judgment(
+            pair.query_id,
+            pair.doc_id,
+            vote(grades, self.config.vote),
+            self.fingerprint,
+            probs=mean,
+            raw=raw,
+            usage=usage,
+        )
 
 
 def prompt_usage(prompt: Prompt, batch: Batch, completion_tokens: int) -> Usage:

@@ -16,6 +16,7 @@ is. Callers read capabilities from ``traits`` only: nobody probes a judge's type
 >>> [(j.grade, j.status) for j in judge.judge(batch)], judge.traits.prices is None
 ([(3, 'ok'), (None, 'no_label')], True)
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -111,8 +112,13 @@ class LookupJudge:
     probabilities (``probs``, over ``scale``; by default the grades present) are given back with their grades.
     """
 
-    def __init__(self, grades: Mapping[Pair, int], fingerprint: str,
-                 probs: Mapping[Pair, tuple[float, ...]] | None = None, scale: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        grades: Mapping[Pair, int],
+        fingerprint: str,
+        probs: Mapping[Pair, tuple[float, ...]] | None = None,
+        scale: Sequence[int] | None = None,
+    ) -> None:
         self.grades, self.fingerprint, self.probs = grades, fingerprint, probs or {}
         self.scale = tuple(scale) if scale else tuple(sorted(set(grades.values())))
         self.traits = Traits(batch_pairs=100_000, probabilities=bool(self.probs))
@@ -122,8 +128,14 @@ class LookupJudge:
 
     def _answer(self, pair: Pair) -> Judgment:
         grade = self.grades.get(pair)
-        return Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint,
-                        status="ok" if grade is not None else "no_label", probs=self.probs.get(pair))
+        return Judgment(
+            pair.query_id,
+            pair.doc_id,
+            grade,
+            self.fingerprint,
+            status="ok" if grade is not None else "no_label",
+            probs=self.probs.get(pair),
+        )
 
     def worst_case(self, batch: Batch) -> Usage:
         return Usage()

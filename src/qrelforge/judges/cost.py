@@ -7,6 +7,7 @@ fits; a judge with prices only).
 >>> Budget.parse("30%").count(200, []), Budget.parse("500").count(200, []), Budget.parse("$2.5").count(9, [1.0] * 9)
 (60, 200, 2)
 """
+
 from __future__ import annotations
 
 import itertools
@@ -57,8 +58,10 @@ class Budget:
     def check(self, judge: Judge) -> None:
         """A budget in money needs a judge with prices."""
         if self.usd is not None and judge.traits.prices is None:
-            raise ConfigError(f"a budget in dollars needs a teacher with prices; {judge.fingerprint} has none (give a "
-                              f"pair count or a share instead)")
+            raise ConfigError(
+                f"a budget in dollars needs a teacher with prices; {judge.fingerprint} has none (give a "
+                f"pair count or a share instead)"
+            )
 
 
 @dataclass(frozen=True)

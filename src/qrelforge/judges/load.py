@@ -5,6 +5,7 @@
 >>> teacher.fingerprint.startswith("openai:gpt-4o:"), teacher.scale
 (True, (0, 1, 2, 3))
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

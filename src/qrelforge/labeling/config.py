@@ -3,6 +3,7 @@
 >>> RayOptions(address="auto").cpus_per_actor
 1
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,14 +15,29 @@ DEFAULT_ROUTING = "cut"  # the best of the three on DL20 (benchmarks/RESULTS.md,
 
 @dataclass(frozen=True)
 class RayOptions:
-    address: str | None = field(default=None, metadata={
-        "group": RAY, "help": "address of an existing cluster (auto, ray://host:10001, ...); default: start a local one"})
-    actors: int | None = field(default=None, metadata={
-        "group": RAY, "help": "model replicas (default: one per --cpus-per-actor CPUs of the cluster)"})
+    address: str | None = field(
+        default=None,
+        metadata={
+            "group": RAY,
+            "help": "address of an existing cluster (auto, ray://host:10001, ...); default: start a local one",
+        },
+    )
+    actors: int | None = field(
+        default=None,
+        metadata={"group": RAY, "help": "model replicas (default: one per --cpus-per-actor CPUs of the cluster)"},
+    )
     cpus_per_actor: int = field(default=1, metadata={"group": RAY, "help": "CPUs reserved by each actor (its threads)"})
-    gpus_per_actor: float = field(default=0, metadata={
-        "group": RAY, "help": "set on GPU clusters; the model then runs on the actor's GPU"})
-    batch_pairs: int = field(default=1024, metadata={
-        "group": RAY, "help": "pairs per Ray batch: the unit that is retried and written as one shard"})
-    retries: int = field(default=3, metadata={
-        "group": RAY, "help": "times a batch is retried after its actor died (the actor is always restarted)"})
+    gpus_per_actor: float = field(
+        default=0, metadata={"group": RAY, "help": "set on GPU clusters; the model then runs on the actor's GPU"}
+    )
+    batch_pairs: int = field(
+        default=1024,
+        metadata={"group": RAY, "help": "pairs per Ray batch: the unit that is retried and written as one shard"},
+    )
+    retries: int = field(
+        default=3,
+        metadata={
+            "group": RAY,
+            "help": "times a batch is retried after its actor died (the actor is always restarted)",
+        },
+    )

@@ -8,6 +8,7 @@ judgment to Parquet, or its one judge's grades to TREC qrels.
 >>> export_labels(bundled_path("dl20-demo") / "teacher-gpt-4o-umbrela.txt", out)
 4320
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,10 +40,13 @@ def export_labels(source: str | Path, target: str | Path) -> int:
         judges = len(by_judge)
         if target.suffix == ".jsonl" or (target.suffix == ".txt" and judges > 1):
             kinds = "label JSONL" if target.suffix == ".jsonl" else "TREC qrels (one grade per pair)"
-            targets = "to .parquet (every field of every judgment)" + (" or to .txt (its grades as TREC qrels)"
-                                                                        if judges == 1 else "")
-            raise ConfigError(f"{source} is a judgment store with {judges} judge{'s' if judges != 1 else ''}; it "
-                              f"cannot be written as {kinds}: export it {targets}")
+            targets = "to .parquet (every field of every judgment)" + (
+                " or to .txt (its grades as TREC qrels)" if judges == 1 else ""
+            )
+            raise ConfigError(
+                f"{source} is a judgment store with {judges} judge{'s' if judges != 1 else ''}; it "
+                f"cannot be written as {kinds}: export it {targets}"
+            )
         judgments = [j for mine in by_judge.values() for j in mine]
         rows = [row_of(j) for j in judgments]
         labels: dict[Pair, int] = {j.pair: j.grade for j in judgments if j.ok and j.grade is not None}

@@ -5,6 +5,7 @@ with the human qrels (a human label always wins), and the run is evaluated on bo
 >>> holes({"q1": {"d1": 3.0, "d2": 2.0, "d3": 1.0}}, {Pair("q1", "d1"): 2}, depth=2)
 [Pair(query_id='q1', doc_id='d2')]
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -42,8 +43,9 @@ class Filled:
     files: LabelFiles
 
 
-def fill_job(judge: Judge, run: Run, qrels: Mapping[Pair, int], texts: Texts, out: str | Path, depth: int,
-             progress: bool = True) -> Filled:
+def fill_job(
+    judge: Judge, run: Run, qrels: Mapping[Pair, int], texts: Texts, out: str | Path, depth: int, progress: bool = True
+) -> Filled:
     """Label the holes of ``run``'s top ``depth`` with ``judge`` (reading ``texts``), write the merged qrels to
     ``out`` (and who gave each label to ``out.provenance.jsonl``), and measure the run on the human and on the filled
     qrels."""
@@ -52,9 +54,13 @@ def fill_job(judge: Judge, run: Run, qrels: Mapping[Pair, int], texts: Texts, ou
     labeled = label_job(judge, missing, texts, store=files.store, progress=progress)
     merged = labeled.grades | dict(qrels)  # a human label always wins
     write_qrels(files.labels, merged)
-    write_jsonl(files.provenance, (Provenance(p, g, "human" if p in qrels else "judge",
-                                              None if p in qrels else judge.fingerprint).to_json()
-                                   for p, g in sorted(merged.items())))
+    write_jsonl(
+        files.provenance,
+        (
+            Provenance(p, g, "human" if p in qrels else "judge", None if p in qrels else judge.fingerprint).to_json()
+            for p, g in sorted(merged.items())
+        ),
+    )
     return Filled(merged, missing, labeled.run, _means(qrels, run), _means(merged, run), files)
 
 

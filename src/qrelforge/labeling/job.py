@@ -18,6 +18,7 @@ adaptation, PyTerrier, the pipeline and the benchmarks — and the one place tha
 >>> len(labeled.grades), labeled.row(demo.qrels).agreement.n
 (50, 50)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -89,8 +90,16 @@ class LabelFiles:
     @property
     def all(self) -> list[Path]:
         """Every file of the job (the Ray engine's shard folder aside): none of them may be one of its inputs."""
-        return [self.labels, self.store, self.soft, self.provenance, self.job, self.assessor_log, self.assessor_qrels,
-                self.assessor_labels]
+        return [
+            self.labels,
+            self.store,
+            self.soft,
+            self.provenance,
+            self.job,
+            self.assessor_log,
+            self.assessor_qrels,
+            self.assessor_labels,
+        ]
 
 
 @dataclass(frozen=True)
@@ -112,9 +121,17 @@ class Labeled:
         return judge_row(name or self.judge.fingerprint, self.grades, qrels, self.run.pairs_per_second or None)
 
 
-def label_job(judge: Judge, pairs: Sequence[Pair], texts: Texts, out: str | Path | None = None, *,
-              store: JudgmentStore | str | Path | None = None, ray: RayOptions | None = None,
-              budget: Budget | None = None, progress: bool = True) -> Labeled:
+def label_job(
+    judge: Judge,
+    pairs: Sequence[Pair],
+    texts: Texts,
+    out: str | Path | None = None,
+    *,
+    store: JudgmentStore | str | Path | None = None,
+    ray: RayOptions | None = None,
+    budget: Budget | None = None,
+    progress: bool = True,
+) -> Labeled:
     """Label ``pairs`` (read with ``texts``) with ``judge``, in this process or on a Ray cluster (``ray``), into a
     judgment store, and give back every stored judgment of them; ``budget`` caps what the judge may do.
 
@@ -161,8 +178,9 @@ def stored_judgments(store: str | Path) -> dict[str, list[Judgment]]:
     return by_judge
 
 
-def load_judge(spec: str | Path, dataset: Dataset, pairs: Sequence[Pair] = (),
-               settings: EngineSettings = EngineSettings()) -> Judge:
+def load_judge(
+    spec: str | Path, dataset: Dataset, pairs: Sequence[Pair] = (), settings: EngineSettings = EngineSettings()
+) -> Judge:
     """The judge a spec names: ``human`` (``dataset``'s qrels), a student folder, a teacher YAML file (its few-shot
     examples never from the queries of ``pairs``), or a label file replayed as a judge (on ``dataset``'s scale)."""
     path = Path(spec)

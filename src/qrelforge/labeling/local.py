@@ -9,6 +9,7 @@ it stopped.
 ...     (first.judged, again.reused)
 (1, 1)
 """
+
 from __future__ import annotations
 
 import signal
@@ -48,8 +49,15 @@ class LabelRun:
         return tokens / self.seconds if self.seconds > 0 else 0.0
 
 
-def label(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: JudgmentStore, batch_size: int | None = None,
-          progress: bool = True, budget: Budget | None = None) -> LabelRun:
+def label(
+    judge: Judge,
+    pairs: Sequence[Pair],
+    texts: Texts,
+    store: JudgmentStore,
+    batch_size: int | None = None,
+    progress: bool = True,
+    budget: Budget | None = None,
+) -> LabelRun:
     """Judge every pair the store lacks for this judge, appending each batch durably as it completes.
 
     Batches are sized by the clock: each is meant to take about ``SAVE_SECONDS`` (at most the judge's own
@@ -74,7 +82,7 @@ def label(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: JudgmentStor
     try:
         with progress_bar("labeling", len(todo), "pairs", enabled=progress) as advance:
             while offset < len(todo):
-                batch, last = todo[offset:offset + size], False
+                batch, last = todo[offset : offset + size], False
                 if budget is not None and budget.usd is not None:
                     fits = Budget(usd=budget.usd - cost).count(len(batch), worst_cost(judge, batch, texts))
                     last, batch = fits < len(batch), batch[:fits]
@@ -84,13 +92,16 @@ def label(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: JudgmentStor
                 begin = time.perf_counter()
                 judgments = judge.judge(Batch(batch, texts))
                 if [j.pair for j in judgments] != batch:
-                    raise JudgeError(f"judge {judge.fingerprint} did not answer the {len(batch)} pairs it was given, "
-                                     f"in order")
+                    raise JudgeError(
+                        f"judge {judge.fingerprint} did not answer the {len(batch)} pairs it was given, in order"
+                    )
                 store.append(judgments)
                 if len(judgments) > 1 and all(j.status == "api_error" for j in judgments):
-                    raise TeacherError(f"every one of the last {len(judgments)} requests failed, so the server is "
-                                       f"down or unreachable: {judgments[0].raw}; stopped (the failed pairs are "
-                                       f"retried by the next run; {judged} pairs were judged by this one)")
+                    raise TeacherError(
+                        f"every one of the last {len(judgments)} requests failed, so the server is "
+                        f"down or unreachable: {judgments[0].raw}; stopped (the failed pairs are "
+                        f"retried by the next run; {judged} pairs were judged by this one)"
+                    )
                 statuses.update(j.status for j in judgments)
                 usage, judged, offset = usage + total_usage(judgments), judged + len(batch), offset + len(batch)
                 cost += spent(judge, judgments)
@@ -101,9 +112,11 @@ def label(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: JudgmentStor
                 if last:
                     break
     except KeyboardInterrupt as stop:
-        raise Interrupted(f"interrupted: {judged:,} pairs judged by this run are saved in {store.path} (with {reused:,} "
-                          f"from earlier runs); run the same command again to resume: nothing saved is judged again",
-                          getattr(stop, "signum", signal.SIGINT)) from None
+        raise Interrupted(
+            f"interrupted: {judged:,} pairs judged by this run are saved in {store.path} (with {reused:,} "
+            f"from earlier runs); run the same command again to resume: nothing saved is judged again",
+            getattr(stop, "signum", signal.SIGINT),
+        ) from None
     return LabelRun(judge.fingerprint, judged, reused, time.perf_counter() - start, dict(statuses), usage, stopped)
 
 

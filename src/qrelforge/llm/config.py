@@ -26,6 +26,7 @@ Relative paths are read from the YAML file's folder.
 >>> teacher.template, teacher.prices.cost(Usage(1, 1000, 10))
 ('umbrela', 0.0026)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -55,8 +56,9 @@ class Prices:
     def __post_init__(self) -> None:
         for name in ("input_per_million", "output_per_million"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"prices: {name} must be zero or more (US$ per million tokens); got "
-                                  f"{getattr(self, name)}")
+                raise ConfigError(
+                    f"prices: {name} must be zero or more (US$ per million tokens); got {getattr(self, name)}"
+                )
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,11 @@ class TeacherConfig:
     prices: Prices = field(default_factory=Prices)
 
     def __post_init__(self) -> None:
-        for name, value, known in (("kind", self.kind, KINDS), ("vote", self.vote, VOTES),
-                                   ("response_format", self.response_format, RESPONSE_FORMATS)):
+        for name, value, known in (
+            ("kind", self.kind, KINDS),
+            ("vote", self.vote, VOTES),
+            ("response_format", self.response_format, RESPONSE_FORMATS),
+        ):
             if value not in known:
                 raise ConfigError(f"teacher {name} {value!r} is unknown; known: {list(known)}")
         if self.kind == "openai" and not self.model:
@@ -109,8 +114,9 @@ class TeacherConfig:
         if self.timeout <= 0:
             raise ConfigError(f"teacher timeout must be more than 0 seconds; got {self.timeout}")
         if self.max_passage_chars is not None and self.max_passage_chars < 1:
-            raise ConfigError(f"teacher max_passage_chars must be at least 1 (or null: never cut); got "
-                              f"{self.max_passage_chars}")
+            raise ConfigError(
+                f"teacher max_passage_chars must be at least 1 (or null: never cut); got {self.max_passage_chars}"
+            )
         if self.base_url is not None:
             check_base_url(self.base_url, "teacher base_url")
 
@@ -122,12 +128,14 @@ def check_base_url(url: str, where: str) -> str:
 
     try:
         parts = urlsplit(url)
-        parts.port  # a port that is not a number raises here
+        _ = parts.port  # a port that is not a number raises here
     except ValueError as exc:
         raise ConfigError(f"{where} {url!r} is not a URL ({exc}); expected e.g. http://127.0.0.1:8000/v1") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where} {url!r} is not an http(s) URL with a host; expected e.g. "
-                          f"http://127.0.0.1:8000/v1 or https://api.openai.com/v1")
+        raise ConfigError(
+            f"{where} {url!r} is not an http(s) URL with a host; expected e.g. "
+            f"http://127.0.0.1:8000/v1 or https://api.openai.com/v1"
+        )
     return url
 
 

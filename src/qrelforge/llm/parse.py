@@ -5,6 +5,7 @@ Accepted answers (the grade must be on the judge's scale):
 - the last non-empty line is ``Score: N`` or ``##final score: N`` (any case, ``:`` or ``=``);
 - the whole answer is the grade alone: ``2``.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ Templates use ``string.Template`` placeholders: ``$query`` and ``$passage`` (req
 when there are none). Bundled templates: ``umbrela`` (Upadhyay et al.'s UMBRELA prompt, answers
 ``##final score: N``) and ``rubric`` (answers ``Score: N``).
 """
+
 from __future__ import annotations
 
 import random
@@ -54,13 +55,19 @@ class Prompt:
         scale = self.scale
         cut = slice(self.max_passage_chars)
         guidelines = f"\nAssessor guidelines:\n{self.guidelines.strip()}\n" if self.guidelines.strip() else ""
-        examples = "".join(f"\nExample:\nQuery: {e.query}\nPassage: {e.passage[cut]}\nScore: {e.grade}\n"
-                           for e in self.examples)
+        examples = "".join(
+            f"\nExample:\nQuery: {e.query}\nPassage: {e.passage[cut]}\nScore: {e.grade}\n" for e in self.examples
+        )
         return Template(self.template).substitute(
-            query=query, passage=fence(passage[cut]) if self.fence else passage[cut], low=scale.grades[0],
+            query=query,
+            passage=fence(passage[cut]) if self.fence else passage[cut],
+            low=scale.grades[0],
             high=scale.grades[-1],
-            grades=", ".join(map(str, scale.grades)), guidelines=guidelines, examples=examples,
-            scale="\n".join(f"{g} = {m}" for g, m in zip(scale.grades, scale.meanings)))
+            grades=", ".join(map(str, scale.grades)),
+            guidelines=guidelines,
+            examples=examples,
+            scale="\n".join(f"{g} = {m}" for g, m in zip(scale.grades, scale.meanings)),
+        )
 
 
 def load_template(name_or_path: str | Path) -> str:
@@ -75,25 +82,35 @@ def load_template(name_or_path: str | Path) -> str:
     template = Template(text)
     names = set(template.get_identifiers())
     if not template.is_valid() or not {"query", "passage"} <= names or names - set(FIELDS):
-        line = next((n for n, row in enumerate(text.splitlines(), 1) if "$" in row and not Template(row).is_valid()), None)
-        raise InputFormatError(path, line, f"a prompt template with $query and $passage, using only "
-                               f"{', '.join('$' + f for f in FIELDS)} ($$ for a literal $)",
-                               f"placeholders {sorted(names)}" if template.is_valid() else "a stray $")
+        line = next(
+            (n for n, row in enumerate(text.splitlines(), 1) if "$" in row and not Template(row).is_valid()), None
+        )
+        raise InputFormatError(
+            path,
+            line,
+            f"a prompt template with $query and $passage, using only "
+            f"{', '.join('$' + f for f in FIELDS)} ($$ for a literal $)",
+            f"placeholders {sorted(names)}" if template.is_valid() else "a stray $",
+        )
     return text
 
 
-def few_shot_examples(dataset: Dataset, labels: Mapping[Pair, int], per_grade: int, judged: Sequence[Pair],
-                      seed: int = 0) -> tuple[FewShot, ...]:
+def few_shot_examples(
+    dataset: Dataset, labels: Mapping[Pair, int], per_grade: int, judged: Sequence[Pair], seed: int = 0
+) -> tuple[FewShot, ...]:
     """``per_grade`` labeled pairs of each grade, drawn from queries that none of the ``judged`` pairs has."""
     banned = {p.query_id for p in judged}
-    pool = sorted(p for p in labels if p.query_id not in banned and p.query_id in dataset.queries
-                  and p.doc_id in dataset.docs)
+    pool = sorted(
+        p for p in labels if p.query_id not in banned and p.query_id in dataset.queries and p.doc_id in dataset.docs
+    )
     rng, chosen = random.Random(seed), []
     for grade in sorted(set(labels.values())):
         of_grade = [p for p in pool if labels[p] == grade]
         if len(of_grade) < per_grade:
-            raise ConfigError(f"few-shot examples: {len(of_grade)} labeled pairs of grade {grade} outside the queries "
-                              f"being judged, {per_grade} wanted; label pairs of other queries, or lower per_grade")
+            raise ConfigError(
+                f"few-shot examples: {len(of_grade)} labeled pairs of grade {grade} outside the queries "
+                f"being judged, {per_grade} wanted; label pairs of other queries, or lower per_grade"
+            )
         chosen += rng.sample(of_grade, per_grade)
     rng.shuffle(chosen)
     return tuple(FewShot(dataset.queries[p.query_id], dataset.docs[p.doc_id], labels[p]) for p in chosen)
@@ -104,10 +121,17 @@ def build_prompt(config: TeacherConfig, judged: Sequence[Pair]) -> Prompt:
     guidelines = ""
     if config.guidelines:
         guidelines = read_text(config.guidelines, "assessor guidelines")
-    examples = ()
+    examples: tuple[FewShot, ...] = ()
     if config.few_shot:
         shots = config.few_shot
-        examples = few_shot_examples(load_dataset(shots.dataset), read_qrels(shots.labels), shots.per_grade, judged,
-                                     shots.seed)
-    return Prompt(load_template(config.template), config.scale, guidelines, examples, config.max_passage_chars,
-                  config.fence_passage)
+        examples = few_shot_examples(
+            load_dataset(shots.dataset), read_qrels(shots.labels), shots.per_grade, judged, shots.seed
+        )
+    return Prompt(
+        load_template(config.template),
+        config.scale,
+        guidelines,
+        examples,
+        config.max_passage_chars,
+        config.fence_passage,
+    )

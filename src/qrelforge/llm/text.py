@@ -1,6 +1,7 @@
 """Free-text LLM calls for the stages that write text (query generation), on the teachers' backends: any
 OpenAI-compatible server, or a GGUF model in process. The connection settings are a TeacherConfig's.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,9 @@ class OpenAIChat:
 
     def __init__(self, config: TeacherConfig) -> None:
         self.config = config
-        self.fingerprint = make_fingerprint("openai", str(config.model),
-                                            {"temperature": config.temperature, "max_tokens": config.max_tokens})
+        self.fingerprint = make_fingerprint(
+            "openai", str(config.model), {"temperature": config.temperature, "max_tokens": config.max_tokens}
+        )
 
     def complete(self, prompts: Sequence[str]) -> list[Completion]:
         return asyncio.run(self._all(prompts))
@@ -51,8 +53,11 @@ class OpenAIChat:
         async with limit:
             try:
                 response = await client.chat.completions.create(
-                    model=self.config.model, messages=[{"role": "user", "content": prompt}],
-                    temperature=self.config.temperature, max_tokens=self.config.max_tokens)
+                    model=self.config.model,
+                    messages=[{"role": "user", "content": prompt}],
+                    temperature=self.config.temperature,
+                    max_tokens=self.config.max_tokens,
+                )
             except openai.OpenAIError as exc:
                 check_not_refused(exc, self.config)
                 return Completion(None, Usage(requests=1))
@@ -67,22 +72,29 @@ class LlamaChat:
     def __init__(self, config: TeacherConfig, seed: int = 0) -> None:
         self.config = config
         self.llm, digest = load_llama(config, seed)
-        self.fingerprint = make_fingerprint("llama-cpp", os.path.basename(self.llm.model_path), {
-            "model": digest, "temperature": config.temperature, "max_tokens": config.max_tokens, "seed": seed})
+        self.fingerprint = make_fingerprint(
+            "llama-cpp",
+            os.path.basename(self.llm.model_path),
+            {"model": digest, "temperature": config.temperature, "max_tokens": config.max_tokens, "seed": seed},
+        )
 
     def complete(self, prompts: Sequence[str]) -> list[Completion]:
         return [self._one(p) for p in prompts]
 
     def _one(self, prompt: str) -> Completion:
         try:
-            answer = self.llm.create_chat_completion([{"role": "user", "content": prompt}],
-                                                     temperature=self.config.temperature,
-                                                     max_tokens=self.config.max_tokens)
+            answer = self.llm.create_chat_completion(
+                [{"role": "user", "content": prompt}],
+                temperature=self.config.temperature,
+                max_tokens=self.config.max_tokens,
+            )
         except ValueError:  # the prompt does not fit in the context window
             return Completion(None, Usage(requests=1))
         counted = answer["usage"]
-        return Completion(answer["choices"][0]["message"]["content"] or "",
-                          Usage(1, counted["prompt_tokens"], counted["completion_tokens"]))
+        return Completion(
+            answer["choices"][0]["message"]["content"] or "",
+            Usage(1, counted["prompt_tokens"], counted["completion_tokens"]),
+        )
 
 
 def load_llm(config: TeacherConfig) -> TextLLM:

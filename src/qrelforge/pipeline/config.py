@@ -16,6 +16,7 @@ defaults). Unknown keys are errors that name the file; relative paths are read f
 >>> config.mine.random, config.mine.bands[0], config.teacher.kind
 (2, (1, 10, 3), 'llama-cpp')
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -58,7 +59,9 @@ def load_pipeline_config(path: str | Path) -> PipelineConfig:
 def _build(data: dict[str, Any], base: Path) -> PipelineConfig:
     unknown = sorted(set(data) - {f.name for f in fields(PipelineConfig)})
     if unknown:
-        raise ConfigError(f"unknown pipeline sections {unknown}; known: {sorted(f.name for f in fields(PipelineConfig))}")
+        raise ConfigError(
+            f"unknown pipeline sections {unknown}; known: {sorted(f.name for f in fields(PipelineConfig))}"
+        )
     corpus = data.get("corpus") or {}
     if "dataset" not in corpus:
         raise ConfigError("corpus: needs a dataset folder (corpus: {dataset: DIR})")

@@ -1,4 +1,5 @@
 """Where the pipeline's stages leave their outputs, and how a later stage reads them back."""
+
 from __future__ import annotations
 
 import random
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets import Dataset, load_dataset
+from ..errors import ConfigError
 from ..io.files import jsonl_objects
 from ..records import Pair
 from .config import PipelineConfig
@@ -28,6 +30,8 @@ def teacher_store_path(out: Path) -> Path:
 
 
 def human_sample(config: PipelineConfig) -> tuple[Dataset, list[Pair]]:
+    if not config.evaluate.dataset:
+        raise ConfigError("the evaluate stage needs a human-labeled dataset (evaluate: {dataset: DIR})")
     human = load_dataset(config.evaluate.dataset)
     pairs = human.pairs
     if config.evaluate.pairs and config.evaluate.pairs < len(pairs):

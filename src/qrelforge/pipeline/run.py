@@ -9,6 +9,7 @@ teacher's fingerprint and the pair (``judgments.jsonl``): a re-run, or a killed 
 >>> manifests = run_pipeline(load_pipeline_config("examples/dl20-local.yaml"), "out")  # doctest: +SKIP
 >>> # (skipped: the local LLM writes and grades queries for minutes; tests/test_pipeline.py runs small chains)
 """
+
 from __future__ import annotations
 
 import json
@@ -30,17 +31,27 @@ from .config import PipelineConfig
 from .outputs import candidate_pairs, human_sample, teacher_store_path
 
 STAGES = ("index", "generate", "mine", "judge", "train", "evaluate")
-UPSTREAM = {"index": (), "generate": ("index",), "mine": ("index", "generate"), "judge": ("mine",),
-            "train": ("judge",), "evaluate": ("train",)}
+UPSTREAM = {
+    "index": (),
+    "generate": ("index",),
+    "mine": ("index", "generate"),
+    "judge": ("mine",),
+    "train": ("judge",),
+    "evaluate": ("train",),
+}
 
 
 def stage_keys(config: PipelineConfig) -> dict[str, str]:
     """Each stage's key: a hash of its own settings and of the keys of the stages it reads."""
     teacher = answer_settings(config.teacher)  # a new server URL, key, speed or price changes no answer
-    own = {"index": {"corpus": config.corpus, **asdict(config.index)},
-           "generate": asdict(config.generate) | {"llm": answer_settings(config.generate.llm)},
-           "mine": asdict(config.mine), "judge": teacher, "train": asdict(config.train),
-           "evaluate": {"evaluate": asdict(config.evaluate), "teacher": teacher}}
+    own = {
+        "index": {"corpus": config.corpus, **asdict(config.index)},
+        "generate": asdict(config.generate) | {"llm": answer_settings(config.generate.llm)},
+        "mine": asdict(config.mine),
+        "judge": teacher,
+        "train": asdict(config.train),
+        "evaluate": {"evaluate": asdict(config.evaluate), "teacher": teacher},
+    }
     keys: dict[str, str] = {}
     for stage in STAGES:
         parts = {"settings": own[stage], "inputs": [keys[u] for u in UPSTREAM[stage]]}
@@ -73,10 +84,15 @@ def run_pipeline(config: PipelineConfig, out: str | Path, progress: bool = True)
         write_atomic(started, json.dumps({"key": keys[stage]}))
         begin = time.perf_counter()
         counts = work[stage](config, out, folder, progress)
-        manifest = {"stage": stage, "key": keys[stage], "inputs": {u: keys[u] for u in UPSTREAM[stage]},
-                    "counts": counts, "seconds": round(time.perf_counter() - begin, 1),
-                    "versions": versions(),
-                    "config": asdict(config)}
+        manifest = {
+            "stage": stage,
+            "key": keys[stage],
+            "inputs": {u: keys[u] for u in UPSTREAM[stage]},
+            "counts": counts,
+            "seconds": round(time.perf_counter() - begin, 1),
+            "versions": versions(),
+            "config": asdict(config),
+        }
         text = json.dumps(manifest, indent=1, default=str)
         write_atomic(folder / "manifest.json", text)
         manifests[stage] = json.loads(text)  # as a later run will read it
@@ -119,12 +135,15 @@ def dry_run(config: PipelineConfig, out: str | Path) -> list[str]:
     docs = load_dataset(config.corpus).docs
     sample = [docs[d] for d in list(docs)[:500]]
     typical = Pair("query", "passage")  # a ten-word query and a passage of the corpus's mean length
-    texts = TextTable({"query": "a typical query of ten words"}, {"passage": "x" * (sum(map(len, sample)) //
-                                                                                     max(len(sample), 1))})
+    texts = TextTable(
+        {"query": "a typical query of ten words"}, {"passage": "x" * (sum(map(len, sample)) // max(len(sample), 1))}
+    )
     per_request = load_teacher(config.teacher).worst_case(Batch([typical], texts))
-    lines.append(f"teacher: at most {pairs:,} requests (answers already in {teacher_store_path(out)} are not asked "
-                 f"again), about {pairs * per_request.prompt_tokens:,} prompt + {pairs * per_request.completion_tokens:,} "
-                 f"completion tokens, ${pairs * config.teacher.prices.cost(per_request):.4f}")
+    lines.append(
+        f"teacher: at most {pairs:,} requests (answers already in {teacher_store_path(out)} are not asked "
+        f"again), about {pairs * per_request.prompt_tokens:,} prompt + {pairs * per_request.completion_tokens:,} "
+        f"completion tokens, ${pairs * config.teacher.prices.cost(per_request):.4f}"
+    )
     if runs["generate"]:
         lines.append(f"generator: {g.seeds * len(g.styles) * g.per_doc:,} requests")
     return lines

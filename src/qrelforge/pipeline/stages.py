@@ -1,5 +1,6 @@
 """The pipeline's stages. Each takes (config, out, its folder, progress), writes its outputs into its folder and
 returns the counts for its manifest."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -45,7 +46,7 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     llm = load_llm(g.llm)
     with progress_bar("writing queries", len(todo), "seeds", enabled=progress) as advance:
         for start in range(0, len(todo), SEEDS_PER_CHUNK):
-            chunk = todo[start:start + SEEDS_PER_CHUNK]
+            chunk = todo[start : start + SEEDS_PER_CHUNK]
             queries, counts = generate_queries(llm, docs, chunk, g.styles, g.per_doc, metadata)
             row = {"seeds": chunk, "queries": [asdict(q) for q in queries], **counts}
             append_jsonl(answers, [row])
@@ -55,16 +56,25 @@ def generate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     language = language_of([docs[s] for s in seeds]) if g.language == "auto" else g.language
     kept, dropped = filter_queries(written, BM25Index.load(out / "index" / "bm25"), g, language)
     write_jsonl(folder / "queries.jsonl", [asdict(q) for q in kept])
-    return {"seeds": len(seeds), "language": language, "written": len(written),
-            "failed requests": sum(r["failed requests"] for r in rows),
-            "empty answers": sum(r["empty answers"] for r in rows), "dropped": dropped, "kept": len(kept)}
+    return {
+        "seeds": len(seeds),
+        "language": language,
+        "written": len(written),
+        "failed requests": sum(r["failed requests"] for r in rows),
+        "empty answers": sum(r["empty answers"] for r in rows),
+        "dropped": dropped,
+        "kept": len(kept),
+    }
 
 
 def mine(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     queries = read_jsonl(out / "generate" / "queries.jsonl")
-    candidates = mine_candidates({q["query_id"]: q["text"] for q in queries},
-                                 {q["query_id"]: q["seed_doc_id"] for q in queries},
-                                 BM25Index.load(out / "index" / "bm25"), config.mine)
+    candidates = mine_candidates(
+        {q["query_id"]: q["text"] for q in queries},
+        {q["query_id"]: q["seed_doc_id"] for q in queries},
+        BM25Index.load(out / "index" / "bm25"),
+        config.mine,
+    )
     write_jsonl(folder / "candidates.jsonl", [asdict(c) for c in candidates])
     return {"queries": len(queries), "candidates": len(candidates), "by source": count([c.source for c in candidates])}
 
@@ -72,28 +82,45 @@ def mine(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dic
 def judge(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     pairs = candidate_pairs(out)
     teacher = load_teacher(config.teacher, pairs)
-    labeled = label_job(teacher, pairs, synthetic_dataset(config, out), folder / "qrels.txt",
-                        store=teacher_store_path(out), progress=progress)
+    labeled = label_job(
+        teacher,
+        pairs,
+        synthetic_dataset(config, out),
+        folder / "qrels.txt",
+        store=teacher_store_path(out),
+        progress=progress,
+    )
     judgments = labeled.judgments
     usage = total_usage(judgments)
-    return {"teacher": teacher.fingerprint, "pairs": len(pairs), "requests this run": labeled.run.judged,
-            "statuses": count([j.status for j in judgments]), "grades": count([str(g) for g in labeled.grades.values()]),
-            "prompt tokens": usage.prompt_tokens, "completion tokens": usage.completion_tokens,
-            "cost": round(config.teacher.prices.cost(usage), 6)}
+    return {
+        "teacher": teacher.fingerprint,
+        "pairs": len(pairs),
+        "requests this run": labeled.run.judged,
+        "statuses": count([j.status for j in judgments]),
+        "grades": count([str(g) for g in labeled.grades.values()]),
+        "prompt tokens": usage.prompt_tokens,
+        "completion tokens": usage.completion_tokens,
+        "cost": round(config.teacher.prices.cost(usage), 6),
+    }
 
 
 def train(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
     pairs = candidate_pairs(out)
     asked = load_teacher(config.teacher, pairs)  # every answer is in the store: the teacher is asked nothing
-    judgments = label_job(asked, pairs, synthetic_dataset(config, out), store=teacher_store_path(out),
-                          progress=False).judgments
+    judgments = label_job(
+        asked, pairs, synthetic_dataset(config, out), store=teacher_store_path(out), progress=False
+    ).judgments
     grades = graded(judgments)
     probs = {j.pair: j.probs for j in judgments if j.pair in grades and j.probs}
     teacher = LookupJudge(grades, asked.fingerprint, probs, asked.scale)
     dataset = synthetic_dataset(config, out, grades)
     result = train_student(teacher_examples([dataset], teacher), folder / "model", config.train, progress)
-    return {"train examples": result.train_examples, "first loss": round(result.losses[0], 4),
-            "last loss": round(result.losses[-1], 4), "validation kappa vs teacher": result.validation.cohen_kappa}
+    return {
+        "train examples": result.train_examples,
+        "first loss": round(result.losses[0], 4),
+        "last loss": round(result.losses[-1], 4),
+        "validation kappa vs teacher": result.validation.cohen_kappa,
+    }
 
 
 def evaluate(config: PipelineConfig, out: Path, folder: Path, progress: bool) -> dict[str, Any]:
@@ -103,10 +130,14 @@ def evaluate(config: PipelineConfig, out: Path, folder: Path, progress: bool) ->
     qrels = {p: human.qrels[p] for p in pairs}
     teacher = load_teacher(config.teacher, pairs)
     student = load_student(out / "train" / "model")
-    rows = [label_job(teacher, pairs, human, folder / "teacher-labels.txt", store=teacher_store_path(out),
-                      progress=progress).row(qrels, f"teacher: {teacher.fingerprint}"),
-            label_job(student, pairs, human, folder / "student-labels.txt", progress=progress
-                      ).row(qrels, f"student: {student.fingerprint}")]
+    rows = [
+        label_job(
+            teacher, pairs, human, folder / "teacher-labels.txt", store=teacher_store_path(out), progress=progress
+        ).row(qrels, f"teacher: {teacher.fingerprint}"),
+        label_job(student, pairs, human, folder / "student-labels.txt", progress=progress).row(
+            qrels, f"student: {student.fingerprint}"
+        ),
+    ]
     title = f"teacher and student vs the human qrels of {Path(config.evaluate.dataset).name} ({len(pairs)} pairs)"
     print_table(rows, title)
     write_report(rows, folder, title)

@@ -12,6 +12,7 @@ who gave it, and how sure the machine was. A training-label file is a JSONL that
 >>> [(t.doc_id, t.grade, t.source) for t in training_labels(human, "human:h:0", machine, (0, 1, 2), "both")]
 [('d1', 3, 'human'), ('d2', 0, 'student')]
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -41,20 +42,29 @@ class TrainingLabel:
         return Pair(self.query_id, self.doc_id)
 
 
-def training_labels(human: Mapping[Pair, int], human_judge: str, machine: Sequence[Judgment],
-                    machine_scale: Sequence[int], mix: str, min_confidence: float = 0.0,
-                    machine_source: str = "student") -> list[TrainingLabel]:
+def training_labels(
+    human: Mapping[Pair, int],
+    human_judge: str,
+    machine: Sequence[Judgment],
+    machine_scale: Sequence[int],
+    mix: str,
+    min_confidence: float = 0.0,
+    machine_source: str = "student",
+) -> list[TrainingLabel]:
     """The ``mix`` training set: human labels, machine labels (failed judgments and those below ``min_confidence``
     left out; their source is ``machine_source``), or both with the human label winning where a pair has both."""
     if mix not in MIXES:
         raise ConfigError(f"training-set mix {mix!r} is not one of {MIXES}")
     people = [TrainingLabel(p.query_id, p.doc_id, g, "human", human_judge) for p, g in sorted(human.items())]
-    machines = [TrainingLabel(j.query_id, j.doc_id, j.grade, machine_source, j.judge, confidence(j, machine_scale))
-                for j in machine if j.ok and j.grade is not None]
+    machines = [
+        TrainingLabel(j.query_id, j.doc_id, j.grade, machine_source, j.judge, confidence(j, machine_scale))
+        for j in machine
+        if j.ok and j.grade is not None
+    ]
     if min_confidence > 0:
         if any(m.confidence is None for m in machines):
             raise ConfigError("min_confidence needs the machine's grade probabilities, and some judgments have none")
-        machines = [m for m in machines if m.confidence >= min_confidence]
+        machines = [m for m in machines if (m.confidence or 0.0) >= min_confidence]
     if mix == "human":
         return people
     if mix == "student":
@@ -62,8 +72,16 @@ def training_labels(human: Mapping[Pair, int], human_judge: str, machine: Sequen
     return people + [m for m in machines if m.pair not in human]
 
 
-def augment_job(judge: Judge, pool: Sequence[Pair], texts: Texts, human: Mapping[Pair, int], human_judge: str,
-                out: str | Path, min_confidence: float = 0.0, progress: bool = True) -> dict[str, list[TrainingLabel]]:
+def augment_job(
+    judge: Judge,
+    pool: Sequence[Pair],
+    texts: Texts,
+    human: Mapping[Pair, int],
+    human_judge: str,
+    out: str | Path,
+    min_confidence: float = 0.0,
+    progress: bool = True,
+) -> dict[str, list[TrainingLabel]]:
     """Label ``pool`` with ``judge`` (resumably, into ``out/machine-labels.txt`` and its store) and write the three
     training sets with provenance, ``out/human.jsonl``, ``student.jsonl`` and ``both.jsonl``; returns them by mix.
     A machine label's source is ``student`` for a trained student (a judge with a card), else ``teacher``."""
@@ -72,8 +90,10 @@ def augment_job(judge: Judge, pool: Sequence[Pair], texts: Texts, human: Mapping
     out = Path(out)
     labeled = label_job(judge, pool, texts, out / "machine-labels.txt", progress=progress)
     source = "student" if judge.traits.card is not None else "teacher"
-    sets = {mix: training_labels(human, human_judge, labeled.judgments, judge.scale, mix, min_confidence, source)
-            for mix in MIXES}
+    sets = {
+        mix: training_labels(human, human_judge, labeled.judgments, judge.scale, mix, min_confidence, source)
+        for mix in MIXES
+    }
     for mix, labels in sets.items():
         write_training_labels(out / f"{mix}.jsonl", labels)
     return sets
@@ -81,7 +101,7 @@ def augment_job(judge: Judge, pool: Sequence[Pair], texts: Texts, human: Mapping
 
 def confidence(judgment: Judgment, scale: Sequence[int]) -> float | None:
     """The judge's probability of the grade it gave, when it reported probabilities."""
-    if judgment.probs is None or judgment.grade not in scale:
+    if judgment.probs is None or judgment.grade is None or judgment.grade not in scale:
         return None
     return judgment.probs[list(scale).index(judgment.grade)]
 
@@ -93,8 +113,20 @@ def provenance(labels: Sequence[TrainingLabel]) -> dict[str, int]:
 
 def write_training_labels(path: str | Path, labels: Sequence[TrainingLabel]) -> None:
     """One JSON line per label (``qid``, ``docid``, ``judgment`` as a label file, plus the provenance), atomically."""
-    write_jsonl(path, ({"qid": t.query_id, "docid": t.doc_id, "judgment": t.grade, "source": t.source,
-                        "judge": t.judge, "confidence": t.confidence} for t in labels))
+    write_jsonl(
+        path,
+        (
+            {
+                "qid": t.query_id,
+                "docid": t.doc_id,
+                "judgment": t.grade,
+                "source": t.source,
+                "judge": t.judge,
+                "confidence": t.confidence,
+            }
+            for t in labels
+        ),
+    )
 
 
 def read_training_labels(path: str | Path) -> list[TrainingLabel]:
@@ -102,11 +134,16 @@ def read_training_labels(path: str | Path) -> list[TrainingLabel]:
     labels = []
     for number, obj in jsonl_objects(path, "training labels"):
         try:
-            label = TrainingLabel(str(obj["qid"]), str(obj["docid"]), obj["judgment"], obj["source"], obj["judge"],
-                                  obj.get("confidence"))
+            label = TrainingLabel(
+                str(obj["qid"]), str(obj["docid"]), obj["judgment"], obj["source"], obj["judge"], obj.get("confidence")
+            )
         except KeyError as missing:
-            raise InputFormatError(path, number, "a training label written by 'qrelforge augment' (qid, docid, "
-                                   "judgment, source, judge)", f"no {missing}") from None
+            raise InputFormatError(
+                path,
+                number,
+                "a training label written by 'qrelforge augment' (qid, docid, judgment, source, judge)",
+                f"no {missing}",
+            ) from None
         if not isinstance(label.grade, int) or isinstance(label.grade, bool):
             raise InputFormatError(path, number, "an integer grade under 'judgment'", repr(label.grade))
         labels.append(label)

@@ -7,11 +7,24 @@ run prints. The ranking report (``rank/experiment.py``) uses the same layout.
 >>> markdown_table(["a"], [["1"]])[0]
 '| a |'
 """
+
 from __future__ import annotations
 
 from .agreement import COLUMNS, cells, markdown_report, print_table, write_report
 from .layout import html_page, html_table, markdown_table, print_rows
 from .summaries import label_summary, route_summary, run_summary
 
-__all__ = ["COLUMNS", "cells", "html_page", "html_table", "label_summary", "markdown_report", "markdown_table",
-           "print_rows", "print_table", "route_summary", "run_summary", "write_report"]
+__all__ = [
+    "COLUMNS",
+    "cells",
+    "html_page",
+    "html_table",
+    "label_summary",
+    "markdown_report",
+    "markdown_table",
+    "print_rows",
+    "print_table",
+    "route_summary",
+    "run_summary",
+    "write_report",
+]

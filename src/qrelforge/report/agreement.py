@@ -7,6 +7,7 @@ and, for a student, the calibration of its probabilities (reliability diagrams).
 >>> write_report([row], tempfile.mkdtemp(), "an example").name
 'report.html'
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,30 +33,56 @@ def print_table(rows: Sequence[JudgeRow], title: str) -> None:
     print_rows(title, COLUMNS, [cells(row) for row in rows])
 
 
-def markdown_report(rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = (),
-                    calibration: CalibrationReport | None = None) -> str:
-    lines = [f"# {title}", "", *(f"- {n}" for n in notes), "", "## Agreement with the reference labels", "",
-             *markdown_table(COLUMNS, [cells(row) for row in rows])]
+def markdown_report(
+    rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = (), calibration: CalibrationReport | None = None
+) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        *(f"- {n}" for n in notes),
+        "",
+        "## Agreement with the reference labels",
+        "",
+        *markdown_table(COLUMNS, [cells(row) for row in rows]),
+    ]
     if calibration is not None:
         c = calibration
-        lines += ["", "## Calibration of the student's grade probabilities", "",
-                  f"Expected calibration error against the reference grades on {c.pairs} pairs: {c.ece_before:.4f} "
-                  f"without its temperature, {c.ece_after:.4f} with it (temperature {c.temperature:g}, fitted on its "
-                  "validation queries).", "",
-                  *markdown_table(["confidence", "pairs", "mean confidence", "accuracy"],
-                                  [[f"{b.low:.1f}-{b.high:.1f}", str(b.pairs), f"{b.confidence:.3f}",
-                                    f"{b.accuracy:.3f}"] for b in c.after if b.pairs])]
+        lines += [
+            "",
+            "## Calibration of the student's grade probabilities",
+            "",
+            f"Expected calibration error against the reference grades on {c.pairs} pairs: {c.ece_before:.4f} "
+            f"without its temperature, {c.ece_after:.4f} with it (temperature {c.temperature:g}, fitted on its "
+            "validation queries).",
+            "",
+            *markdown_table(
+                ["confidence", "pairs", "mean confidence", "accuracy"],
+                [
+                    [f"{b.low:.1f}-{b.high:.1f}", str(b.pairs), f"{b.confidence:.3f}", f"{b.accuracy:.3f}"]
+                    for b in c.after
+                    if b.pairs
+                ],
+            ),
+        ]
     for row in rows:
         a = row.agreement
-        lines += ["", f"## {row.judge}", "", "Confusion (rows: reference grade, columns: judge grade)", "",
-                  "| | " + " | ".join(map(str, a.grades)) + " |", "|" + "---|" * (len(a.grades) + 1)]
+        lines += [
+            "",
+            f"## {row.judge}",
+            "",
+            "Confusion (rows: reference grade, columns: judge grade)",
+            "",
+            "| | " + " | ".join(map(str, a.grades)) + " |",
+            "|" + "---|" * (len(a.grades) + 1),
+        ]
         lines += [f"| **{g}** | " + " | ".join(map(str, counts)) + " |" for g, counts in zip(a.grades, a.confusion)]
         lines += ["", f"Label histogram — judge: {a.label_histogram}; reference: {a.qrels_histogram}"]
     return "\n".join(lines) + "\n"
 
 
-def html_report(rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = (),
-                calibration: CalibrationReport | None = None) -> str:
+def html_report(
+    rows: Sequence[JudgeRow], title: str, notes: Sequence[str] = (), calibration: CalibrationReport | None = None
+) -> str:
     body = f"""<h2>Agreement with the reference labels</h2>
 {html_table(COLUMNS, [cells(row) for row in rows])}<h2>Confusion matrices and label histograms</h2>
 <img alt="confusion matrices and label histograms" src="data:image/png;base64,{_plots_png(rows)}">"""
@@ -68,8 +95,13 @@ it (temperature {c.temperature:g}).</p>
     return html_page(title, notes, body)
 
 
-def write_report(rows: Sequence[JudgeRow], out_dir: str | Path, title: str, notes: Sequence[str] = (),
-                 calibration: CalibrationReport | None = None) -> Path:
+def write_report(
+    rows: Sequence[JudgeRow],
+    out_dir: str | Path,
+    title: str,
+    notes: Sequence[str] = (),
+    calibration: CalibrationReport | None = None,
+) -> Path:
     """Write ``report.md`` and ``report.html`` into ``out_dir``; returns the HTML path."""
     out_dir = Path(out_dir)
     write_atomic(out_dir / "report.md", markdown_report(rows, title, notes, calibration))
@@ -89,8 +121,9 @@ def _reliability_png(c: CalibrationReport) -> str:
     for bins, name in ((c.before, f"raw (ECE {c.ece_before:.3f})"), (c.after, f"calibrated (ECE {c.ece_after:.3f})")):
         used = [b for b in bins if b.pairs]
         ax.plot([b.confidence for b in used], [b.accuracy for b in used], marker="o", label=name)
-    ax.set(xlabel="confidence (top grade probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
-           title="reliability")
+    ax.set(
+        xlabel="confidence (top grade probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title="reliability"
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return png(fig)
@@ -110,8 +143,15 @@ def _plots_png(rows: Sequence[JudgeRow]) -> str:
         top.imshow(matrix, cmap="Blues")
         for (i, j), count in np.ndenumerate(matrix):
             top.text(j, i, str(count), ha="center", va="center", color="black" if count < matrix.max() / 2 else "white")
-        top.set(title=row.judge, xlabel="judge grade", ylabel="reference grade",
-                xticks=range(len(a.grades)), yticks=range(len(a.grades)), xticklabels=a.grades, yticklabels=a.grades)
+        top.set(
+            title=row.judge,
+            xlabel="judge grade",
+            ylabel="reference grade",
+            xticks=range(len(a.grades)),
+            yticks=range(len(a.grades)),
+            xticklabels=a.grades,
+            yticklabels=a.grades,
+        )
         x = np.arange(len(a.grades))
         bottom.bar(x - 0.2, [a.qrels_histogram.get(g, 0) for g in a.grades], 0.4, label="reference")
         bottom.bar(x + 0.2, [a.label_histogram.get(g, 0) for g in a.grades], 0.4, label="judge")

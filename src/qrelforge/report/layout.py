@@ -3,6 +3,7 @@
 >>> markdown_table(["judge", "kappa"], [["gpt-4o", "0.34"]])
 ['| judge | kappa |', '|---|---|', '| gpt-4o | 0.34 |']
 """
+
 from __future__ import annotations
 
 import base64

@@ -5,6 +5,7 @@
 >>> label_summary([Judgment("q", "a", 1, "replay:x:0"), Judgment("q", "b", 0, "replay:x:0")], 2, run)[0]
 '2 of 2 pairs labeled: ok 2'
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,31 +27,40 @@ def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run:
     answered = statuses["ok"] + statuses["parse_error"]
     rate = f"{statuses['parse_error'] / answered:.1%}" if answered else "n/a"
     tokens = usage.prompt_tokens + usage.completion_tokens
-    lines = [f"{len(judgments)} of {wanted} pairs judged: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
-             f"parse failures: {statuses['parse_error']} of {answered} answers ({rate}); they have no grade",
-             f"usage: {usage.requests:,} requests, {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} "
-             f"completion tokens; cost ${prices.cost(usage):.4f} (prices per million: "
-             f"${prices.input_per_million} in, ${prices.output_per_million} out)",
-             f"this run: {run.judged} requests, {run.reused} pairs reused from the store, "
-             f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s"]
+    lines = [
+        f"{len(judgments)} of {wanted} pairs judged: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
+        f"parse failures: {statuses['parse_error']} of {answered} answers ({rate}); they have no grade",
+        f"usage: {usage.requests:,} requests, {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} "
+        f"completion tokens; cost ${prices.cost(usage):.4f} (prices per million: "
+        f"${prices.input_per_million} in, ${prices.output_per_million} out)",
+        f"this run: {run.judged} requests, {run.reused} pairs reused from the store, "
+        f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s",
+    ]
     if run.stopped_by_budget:
-        lines.append(f"stopped by the budget: {wanted - len(judgments)} pairs left unjudged; rerun with a larger "
-                     f"--budget to continue")
+        lines.append(
+            f"stopped by the budget: {wanted - len(judgments)} pairs left unjudged; rerun with a larger "
+            f"--budget to continue"
+        )
     return lines + ([] if tokens or not judgments else ["the server reported no token counts"])
 
 
-def label_summary(judgments: Sequence[Judgment], wanted: int, run: LabelRun,
-                  engine: dict[str, Any] | None = None) -> list[str]:
+def label_summary(
+    judgments: Sequence[Judgment], wanted: int, run: LabelRun, engine: dict[str, Any] | None = None
+) -> list[str]:
     """Lines on a labeling run: statuses and throughput, and for a student the engine's settings and the hardware."""
     statuses = Counter(j.status for j in judgments)
-    lines = [f"{len(judgments)} of {wanted} pairs labeled: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
-             f"this run: {run.judged} pairs in {run.seconds:.1f} s, {run.pairs_per_second:.1f} pairs/s; "
-             f"{run.reused} pairs reused from the store"]
+    lines = [
+        f"{len(judgments)} of {wanted} pairs labeled: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
+        f"this run: {run.judged} pairs in {run.seconds:.1f} s, {run.pairs_per_second:.1f} pairs/s; "
+        f"{run.reused} pairs reused from the store",
+    ]
     if engine is not None:
         from ..students.engine import hardware
 
-        lines += ["engine: " + ", ".join(f"{k} {v}" for k, v in engine.items() if v is not None),
-                  "hardware: " + ", ".join(f"{k} {v}" for k, v in hardware().items() if v is not None)]
+        lines += [
+            "engine: " + ", ".join(f"{k} {v}" for k, v in engine.items() if v is not None),
+            "hardware: " + ", ".join(f"{k} {v}" for k, v in hardware().items() if v is not None),
+        ]
     return lines
 
 
@@ -60,16 +70,24 @@ def route_summary(routed: Routed, teacher: Judge, texts: Texts) -> list[str]:
     total, by_teacher = len(routed.provenance), routed.sources.get("teacher", 0)
     failed = sum(1 for r in routed.provenance if r.teacher and r.source == "student")
     run = routed.teacher_run
-    lines = [f"{total} pairs: {routed.sources.get('student', 0)} graded by the student, {by_teacher} by the teacher "
-             f"({len(routed.routed)} routed; {failed} of them kept the student's grade: the teacher gave none)",
-             f"teacher this run: {run.judged} requests, {run.reused} pairs reused from the store"]
+    lines = [
+        f"{total} pairs: {routed.sources.get('student', 0)} graded by the student, {by_teacher} by the teacher "
+        f"({len(routed.routed)} routed; {failed} of them kept the student's grade: the teacher gave none)",
+        f"teacher this run: {run.judged} requests, {run.reused} pairs reused from the store",
+    ]
     share = len(routed.routed) / total if total else 0.0
     if teacher.traits.prices is not None:
         cost = spent(teacher, routed.teacher_judgments)
         alone = sum(worst_cost(teacher, [r.pair for r in routed.provenance], texts))
-        lines.append(f"cost: ${cost:.4f} for the routed pairs; teacher-only at most about ${alone:.4f}: "
-                     f"{1 - cost / alone:.0%} saved" if alone else "cost: nothing billed")
+        lines.append(
+            f"cost: ${cost:.4f} for the routed pairs; teacher-only at most about ${alone:.4f}: "
+            f"{1 - cost / alone:.0%} saved"
+            if alone
+            else "cost: nothing billed"
+        )
     else:
-        lines.append(f"cost: the teacher graded {share:.0%} of the pairs, so {1 - share:.0%} of a teacher-only run's "
-                     "cost is saved (a replayed teacher bills nothing)")
+        lines.append(
+            f"cost: the teacher graded {share:.0%} of the pairs, so {1 - share:.0%} of a teacher-only run's "
+            "cost is saved (a replayed teacher bills nothing)"
+        )
     return lines

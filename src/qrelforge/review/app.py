@@ -24,6 +24,7 @@ or a malformed request is 400.
 >>> client.get("/api/items").status_code, client.get("/api/items", headers={"Host": "evil.example"} | token).status_code
 (403, 403)
 """
+
 from __future__ import annotations
 
 import hmac
@@ -44,8 +45,14 @@ ASSESSOR = "assessor"
 TOKEN_HEADER = "X-Qrelforge-Token"
 
 
-def create_app(items: Sequence[ReviewItem], grades: AssessorGrades, scale: Sequence[int], labels: str | Path,
-               token: str, hosts: Sequence[str]) -> Any:
+def create_app(
+    items: Sequence[ReviewItem],
+    grades: AssessorGrades,
+    scale: Sequence[int],
+    labels: str | Path,
+    token: str,
+    hosts: Sequence[str],
+) -> Any:
     """The Flask app serving ``items``; grades go to ``grades``; the export is written beside ``labels``. It answers
     only requests addressed to one of ``hosts`` (``host:port``), and its API only those that carry ``token``."""
     from flask import Flask, Response, abort, jsonify, request
@@ -84,7 +91,9 @@ def create_app(items: Sequence[ReviewItem], grades: AssessorGrades, scale: Seque
             return jsonify(error="expected a JSON object with qid, docid and grade (and an optional note)"), 400
         pair = Pair(str(body["qid"]), str(body["docid"]))
         if pair not in by_pair:
-            return jsonify(error=f"unknown pair {pair.query_id}/{pair.doc_id}: it is not among the labels reviewed"), 404
+            return jsonify(
+                error=f"unknown pair {pair.query_id}/{pair.doc_id}: it is not among the labels reviewed"
+            ), 404
         value, note = body["grade"], body.get("note", "")
         if isinstance(value, bool) or not isinstance(value, int) or value not in scale:
             return jsonify(error=f"grade {value!r} is not on the scale {list(scale)}"), 400
@@ -108,8 +117,20 @@ def export_grades(grades: AssessorGrades, items: dict[Pair, ReviewItem], labels:
     latest = grades.latest()
     qrels, provenance = files.assessor_qrels, files.assessor_labels
     write_qrels(qrels, {pair: row["grade"] for pair, row in latest.items()})
-    write_jsonl(provenance, ({"qid": p.query_id, "docid": p.doc_id, "judgment": row["grade"], "source": ASSESSOR,
-                              "note": row["note"], "time": row["time"], "label_was": items[p].grade if p in items
-                              else None, "label_source": items[p].source if p in items else None}
-                             for p, row in sorted(latest.items())))
+    write_jsonl(
+        provenance,
+        (
+            {
+                "qid": p.query_id,
+                "docid": p.doc_id,
+                "judgment": row["grade"],
+                "source": ASSESSOR,
+                "note": row["note"],
+                "time": row["time"],
+                "label_was": items[p].grade if p in items else None,
+                "label_source": items[p].source if p in items else None,
+            }
+            for p, row in sorted(latest.items())
+        ),
+    )
     return qrels, provenance

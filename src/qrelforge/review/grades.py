@@ -8,6 +8,7 @@ pair wins (an assessor may change their mind). A killed server or a closed tab l
 >>> AssessorGrades(grades.path).latest()[Pair("q1", "d1")]["grade"]
 3
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,10 @@ class AssessorGrades:
 
     def save(self, pair: Pair, grade: int, note: str) -> None:
         """Append this grade and fsync it before returning."""
-        append_jsonl(self.path, [{"qid": pair.query_id, "docid": pair.doc_id, "grade": grade, "note": note,
-                                  "time": round(time.time(), 3)}])
+        append_jsonl(
+            self.path,
+            [{"qid": pair.query_id, "docid": pair.doc_id, "grade": grade, "note": note, "time": round(time.time(), 3)}],
+        )
 
     def latest(self) -> dict[Pair, dict[str, Any]]:
         """Each pair's last saved grade and note."""

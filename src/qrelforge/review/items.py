@@ -7,6 +7,7 @@ furthest apart first, then the ones the student is least sure of.
 >>> highlight("Cats sleep a lot; a cat is small.", "why do cats sleep")
 [['Cats', True], [' ', False], ['sleep', True], [' a lot; a ', False], ['cat', True], [' is small.', False]]
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,10 @@ from ..labeling.job import LabelFiles, stored_judgments
 from ..records import Answer, Pair, Provenance
 
 WORD = re.compile(r"\w+")
-STOPWORDS = frozenset("the and for are was were what when where which who why how does did with from that this "
-                      "into your you its has have had can not but all any our out".split())
+STOPWORDS = frozenset(
+    "the and for are was were what when where which who why how does did with from that this "
+    "into your you its has have had can not but all any our out".split()
+)
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,16 @@ class ReviewItem:
     uncertainty: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"qid": self.pair.query_id, "docid": self.pair.doc_id, "query": self.query, "passage": self.passage,
-                "grade": self.grade, "source": self.source,
-                "student": self.student.to_json() if self.student else None,
-                "teacher": self.teacher.to_json() if self.teacher else None}
+        return {
+            "qid": self.pair.query_id,
+            "docid": self.pair.doc_id,
+            "query": self.query,
+            "passage": self.passage,
+            "grade": self.grade,
+            "source": self.source,
+            "student": self.student.to_json() if self.student else None,
+            "teacher": self.teacher.to_json() if self.teacher else None,
+        }
 
 
 def highlight(text: str, query: str) -> list[list[Any]]:
@@ -55,7 +64,7 @@ def highlight(text: str, query: str) -> list[list[Any]]:
         word = match.group().lower()
         if word in terms or (word.endswith("s") and word[:-1] in terms):
             if match.start() > last:
-                segments.append([text[last:match.start()], False])
+                segments.append([text[last : match.start()], False])
             segments.append([match.group(), True])
             last = match.end()
     if last < len(text):
@@ -71,13 +80,25 @@ def load_items(labels: str | Path, dataset: Dataset) -> list[ReviewItem]:
     for row in rows:
         pair = row.pair
         if pair.query_id not in dataset.queries or pair.doc_id not in dataset.docs:
-            raise ConfigError(f"{labels}: pair {pair.query_id}/{pair.doc_id} is not in the dataset "
-                              f"{dataset.name}; review it with the --dataset it was labeled over")
+            raise ConfigError(
+                f"{labels}: pair {pair.query_id}/{pair.doc_id} is not in the dataset "
+                f"{dataset.name}; review it with the --dataset it was labeled over"
+            )
         grades = [a.grade for a in (row.student, row.teacher) if a is not None and a.grade is not None]
         query = dataset.queries[pair.query_id]
-        items.append(ReviewItem(pair, query, highlight(dataset.docs[pair.doc_id], query), row.grade, row.source,
-                                row.student, row.teacher, float(abs(grades[0] - grades[1])) if len(grades) == 2
-                                else 0.0, row.uncertainty or 0.0))
+        items.append(
+            ReviewItem(
+                pair,
+                query,
+                highlight(dataset.docs[pair.doc_id], query),
+                row.grade,
+                row.source,
+                row.student,
+                row.teacher,
+                float(abs(grades[0] - grades[1])) if len(grades) == 2 else 0.0,
+                row.uncertainty or 0.0,
+            )
+        )
     return sorted(items, key=lambda i: (-i.disagreement, -i.uncertainty, i.pair))
 
 
@@ -87,8 +108,12 @@ def _provenance(files: LabelFiles) -> list[Provenance]:
         try:
             rows.append(Provenance.from_json(obj))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputFormatError(files.provenance, number, "a provenance row (qid, docid, grade, source, ...)",
-                                   f"{type(exc).__name__}: {exc}") from None
+            raise InputFormatError(
+                files.provenance,
+                number,
+                "a provenance row (qid, docid, grade, source, ...)",
+                f"{type(exc).__name__}: {exc}",
+            ) from None
     return rows
 
 
@@ -96,8 +121,10 @@ def _plain_job(files: LabelFiles, grades: Sequence[int]) -> list[Provenance]:
     """A plain job's judgments as provenance (one judge, its probabilities over the dataset's ``grades``; its
     uncertainty: one minus its top probability)."""
     if not files.store.is_file():
-        raise ConfigError(f"{files.labels}: no {files.provenance.name} and no {files.store.name} beside it; review "
-                          "the labels of a 'qrelforge label' job")
+        raise ConfigError(
+            f"{files.labels}: no {files.provenance.name} and no {files.store.name} beside it; review "
+            "the labels of a 'qrelforge label' job"
+        )
     by_judge = stored_judgments(files.store)
     if len(by_judge) != 1:
         raise ConfigError(f"{files.store}: expected the judgments of one judge; found {len(by_judge)}")
@@ -107,6 +134,7 @@ def _plain_job(files: LabelFiles, grades: Sequence[int]) -> list[Provenance]:
             answer = Answer.of(j, grades)
         except ValueError as exc:
             raise ConfigError(f"{files.store}: {exc}: review it with the dataset it was labeled over") from None
-        rows.append(Provenance(j.pair, j.grade, j.judge.split(":")[0], j.judge,
-                               1 - max(j.probs) if j.probs else 0.0, answer))
+        rows.append(
+            Provenance(j.pair, j.grade, j.judge.split(":")[0], j.judge, 1 - max(j.probs) if j.probs else 0.0, answer)
+        )
     return rows

@@ -3,6 +3,7 @@
 A kind (``cross_encoder.py``, ``bi_encoder.py``) wraps a torch module and its tokenizer. Training and labeling only
 use the ``StudentModel`` protocol, so both score pairs exactly the same way and a new kind is a new class.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -69,7 +70,7 @@ def matmul_flops(dtype: Any, size: int, repeats: int) -> float:
         start = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 / best
+    return 2 * size**3 / best
 
 
 def numeric_format(precision: str, device: str) -> str:

@@ -8,6 +8,7 @@ and the grades stay ordered. The encoder is fine-tuned whole, in its top ``train
 (``train_layers=0``): then the folder keeps only the head and the base's path, and embeddings are cached on disk
 (``embedding_cache.py``), so each distinct text is embedded once. See benchmarks/RESULTS.md for the measurements.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,12 +99,16 @@ class BiEncoder:
 
     def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]:
         """Query and passage tokenized apart, each with the base's own prompt and cut at ``max_length`` tokens."""
-        def ids(texts: Sequence[str], prompt: str) -> list[list[int]]:
-            return self.tokenizer([prompt + t for t in texts], truncation=True, max_length=max_length,
-                                  return_attention_mask=False)["input_ids"]
 
-        return [{"query_ids": a, "doc_ids": b}
-                for a, b in zip(ids(queries, self.prompts["query"]), ids(docs, self.prompts["document"]))]
+        def ids(texts: Sequence[str], prompt: str) -> list[list[int]]:
+            return self.tokenizer(
+                [prompt + t for t in texts], truncation=True, max_length=max_length, return_attention_mask=False
+            )["input_ids"]
+
+        return [
+            {"query_ids": a, "doc_ids": b}
+            for a, b in zip(ids(queries, self.prompts["query"]), ids(docs, self.prompts["document"]))
+        ]
 
     def length(self, features: Features) -> int:
         return len(features["doc_ids"])
@@ -137,21 +142,25 @@ class BiEncoder:
         import torch
 
         batch = pad(self.tokenizer, [{"input_ids": list(x)} for x in ids], device_of(self.module))
-        embedding = self.module["encoder"]({"input_ids": batch["input_ids"],
-                                            "attention_mask": batch["attention_mask"]})["sentence_embedding"]
+        embedding = self.module["encoder"](
+            {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        )["sentence_embedding"]
         return torch.nn.functional.normalize(embedding, dim=-1)
 
     def param_groups(self, learning_rate: float, head_learning_rate: float) -> list[dict[str, Any]]:
         tuned = [p for p in self.module["encoder"].parameters() if p.requires_grad]
-        return ([{"params": tuned, "lr": learning_rate}] if tuned else []) + \
-            [{"params": list(self.module["head"].parameters()), "lr": head_learning_rate}]
+        return ([{"params": tuned, "lr": learning_rate}] if tuned else []) + [
+            {"params": list(self.module["head"].parameters()), "lr": head_learning_rate}
+        ]
 
     def save(self, folder: Path) -> None:
         if self.base is None:
-            self.module["encoder"].save(str(folder))
+            encoder: Any = self.module["encoder"]
+            encoder.save(str(folder))
         else:
             self.tokenizer.save_pretrained(folder)
-            write_atomic(Path(folder) / SETTINGS_FILE, json.dumps({"base": self.base, "prompts": self.prompts},
-                                                                  indent=2) + "\n")
+            write_atomic(
+                Path(folder) / SETTINGS_FILE, json.dumps({"base": self.base, "prompts": self.prompts}, indent=2) + "\n"
+            )
         state = {k: v.tolist() for k, v in self.module["head"].state_dict().items()}
         write_atomic(Path(folder) / HEAD_FILE, json.dumps(state, indent=2) + "\n")

@@ -10,6 +10,7 @@ text before the query) runs once per batch, and every pair attends to its cached
 Only the LoRA adapter is trained. It is saved alone (the base is then loaded by the path in ``causal_lm.json``) or
 folded into the base as a whole model (``merge_lora``); a loaded student always runs with the adapter folded in.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,10 +34,12 @@ def answer_tokens(tokenizer: Any, grades: Sequence[int]) -> tuple[list[int], lis
     shared = 0
     while all(len(f) > shared for f in full) and len({f[shared] for f in full}) == 1:
         shared += 1
-    grade_ids = [f[shared] if len(f) == shared + 1 else None for f in full]
-    if None in grade_ids or len(set(grade_ids)) != len(grades):
-        raise ConfigError(f"the tokenizer does not write each grade {list(grades)} as one distinct token after "
-                          f"{ANSWER!r}; a causal-LM student needs that")
+    grade_ids = [f[shared] for f in full if len(f) == shared + 1]
+    if len(grade_ids) != len(full) or len(set(grade_ids)) != len(grades):
+        raise ConfigError(
+            f"the tokenizer does not write each grade {list(grades)} as one distinct token after "
+            f"{ANSWER!r}; a causal-LM student needs that"
+        )
     return full[0][:shared], grade_ids
 
 
@@ -48,12 +51,13 @@ class CausalLM:
             tokenizer.pad_token = tokenizer.eos_token
         self.module, self.tokenizer, self.settings, self.merge = module, tokenizer, settings, merge
         self.num_grades = len(settings["grades"])
-        self.prompt = Prompt(settings["template_text"], guidelines=settings.get("guidelines", ""),
-                             max_passage_chars=None)
+        self.prompt = Prompt(
+            settings["template_text"], guidelines=settings.get("guidelines", ""), max_passage_chars=None
+        )
         self.answer_ids, self.grade_ids = answer_tokens(tokenizer, settings["grades"])
         bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
         template = self.prompt.render(QUERY_MARK, PASSAGE_MARK)
-        self.prefix_text = template[:min(template.index(QUERY_MARK), template.index(PASSAGE_MARK))]
+        self.prefix_text = template[: min(template.index(QUERY_MARK), template.index(PASSAGE_MARK))]
         self.prefix_ids = bos + tokenizer.encode(self.prefix_text, add_special_tokens=False)
 
     @classmethod
@@ -62,14 +66,24 @@ class CausalLM:
         from peft import LoraConfig, get_peft_model
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        model = AutoModelForCausalLM.from_pretrained(base).to(device)
+        model: Any = AutoModelForCausalLM.from_pretrained(base)
+        model = model.to(device)
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable()
             model.enable_input_require_grads()
-        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                          target_modules=list(config.lora_targets), bias="none")
-        settings = {"base": str(base), "grades": list(grades), "template_text": load_template(config.template),
-                    "guidelines": config.guidelines}
+        lora = LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=list(config.lora_targets),
+            bias="none",
+        )
+        settings = {
+            "base": str(base),
+            "grades": list(grades),
+            "template_text": load_template(config.template),
+            "guidelines": config.guidelines,
+        }
         return cls(get_peft_model(model, lora), AutoTokenizer.from_pretrained(base), settings, config.merge_lora)
 
     @classmethod
@@ -85,9 +99,10 @@ class CausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         settings = read_json_object(Path(folder) / SETTINGS_FILE, "a causal-LM student's settings")
+        model: Any
         if settings["base"]:
-            model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings["base"]), folder)
-            model = model.merge_and_unload()
+            adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(settings["base"]), folder)
+            model = adapted.merge_and_unload()
         else:
             model = AutoModelForCausalLM.from_pretrained(folder)
         return cls(model.to(device), AutoTokenizer.from_pretrained(folder), settings)
@@ -98,12 +113,14 @@ class CausalLM:
         out = []
         for query, doc in zip(queries, docs):
             head, tail = self.prompt.render(query, PASSAGE_MARK).split(PASSAGE_MARK)
-            head_ids = self.prefix_ids + tok.encode(head[len(self.prefix_text):], add_special_tokens=False)
+            head_ids = self.prefix_ids + tok.encode(head[len(self.prefix_text) :], add_special_tokens=False)
             tail_ids = tok.encode(tail.rstrip(), add_special_tokens=False) + self.answer_ids
             room = max_length - len(head_ids) - len(tail_ids)
             if room <= 0:
-                raise ConfigError(f"max_length {max_length} leaves no room for the passage: the prompt without it "
-                                  f"already takes {len(head_ids) + len(tail_ids)} tokens")
+                raise ConfigError(
+                    f"max_length {max_length} leaves no room for the passage: the prompt without it "
+                    f"already takes {len(head_ids) + len(tail_ids)} tokens"
+                )
             out.append({"input_ids": head_ids + tok.encode(doc, add_special_tokens=False)[:room] + tail_ids})
         return out
 
@@ -119,16 +136,19 @@ class CausalLM:
 
         causal = self._causal()
         shared = 0 if self.module.training else len(self.prefix_ids)
-        batch = pad(self.tokenizer, [{"input_ids": f["input_ids"][shared:]} for f in features],
-                    device_of(self.module))
+        batch = pad(self.tokenizer, [{"input_ids": f["input_ids"][shared:]} for f in features], device_of(self.module))
         mask = batch["attention_mask"]
         inputs = {"input_ids": batch["input_ids"], "position_ids": shared + (mask.cumsum(-1) - 1).clamp_min(0)}
         if shared:
-            cache = causal.get_decoder()(input_ids=torch.tensor([self.prefix_ids], device=mask.device),
-                                         use_cache=True).past_key_values
+            cache = causal.get_decoder()(
+                input_ids=torch.tensor([self.prefix_ids], device=mask.device), use_cache=True
+            ).past_key_values
             cache.batch_repeat_interleave(len(features))
-            inputs |= {"past_key_values": cache, "use_cache": True,
-                       "attention_mask": torch.cat([mask.new_ones(len(features), shared), mask], dim=1)}
+            inputs |= {
+                "past_key_values": cache,
+                "use_cache": True,
+                "attention_mask": torch.cat([mask.new_ones(len(features), shared), mask], dim=1),
+            }
         else:
             inputs["attention_mask"] = mask
         hidden = causal.get_decoder()(**inputs).last_hidden_state

@@ -3,6 +3,7 @@
 >>> EngineSettings(precision="int8").chunk_pairs
 2048
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,15 +16,25 @@ TRAINING_PRECISIONS = tuple(p for p in PRECISIONS if p != "int8")  # int8 is for
 
 @dataclass(frozen=True)
 class EngineSettings:
-    precision: str = field(default="auto", metadata={
-        "help": "auto: bf16 where measured faster than fp32; int8: dynamic quantization (CPU)",
-        "choices": PRECISIONS})
-    tokens_per_batch: int | None = field(default=None, metadata={
-        "help": "padded tokens per forward pass (default: 4096 on a CPU, measured best there; on a GPU, measured)"})
-    chunk_pairs: int = field(default=2048, metadata={
-        "help": "pairs tokenized ahead, on a thread, while the previous chunk is scored"})
-    threads: int | None = field(default=None, metadata={
-        "help": "torch threads (default: one per core; ray: --cpus-per-actor)"})
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "auto: bf16 where measured faster than fp32; int8: dynamic quantization (CPU)",
+            "choices": PRECISIONS,
+        },
+    )
+    tokens_per_batch: int | None = field(
+        default=None,
+        metadata={
+            "help": "padded tokens per forward pass (default: 4096 on a CPU, measured best there; on a GPU, measured)"
+        },
+    )
+    chunk_pairs: int = field(
+        default=2048, metadata={"help": "pairs tokenized ahead, on a thread, while the previous chunk is scored"}
+    )
+    threads: int | None = field(
+        default=None, metadata={"help": "torch threads (default: one per core; ray: --cpus-per-actor)"}
+    )
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

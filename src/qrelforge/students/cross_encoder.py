@@ -4,6 +4,7 @@ Any Hugging Face encoder folder is a base (a sentence-transformers folder's tran
 query and document prompts, when it names them, are put before the texts. ``train_layers`` tunes only the top blocks
 of the encoder (the grade head always trains).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ class CrossEncoder:
         """A new grade head on a Hugging Face model folder (any head the base had is replaced)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        module = AutoModelForSequenceClassification.from_pretrained(base, num_labels=len(grades),
-                                                                    ignore_mismatched_sizes=True)
+        module = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=len(grades), ignore_mismatched_sizes=True
+        )
         tokenizer = AutoTokenizer.from_pretrained(base)
         if module.config.pad_token_id is None:  # decoder-style bases pool their last non-padding token
             module.config.pad_token_id = tokenizer.pad_token_id
@@ -47,16 +49,26 @@ class CrossEncoder:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         settings = Path(folder) / SETTINGS_FILE
-        prompts = (read_json_object(settings, "a cross-encoder's prompts").get("prompts") if settings.is_file()
-                   else folder_prompts(folder))
-        return cls(AutoModelForSequenceClassification.from_pretrained(folder).to(device),
-                   AutoTokenizer.from_pretrained(folder), prompts)
+        prompts = (
+            read_json_object(settings, "a cross-encoder's prompts").get("prompts")
+            if settings.is_file()
+            else folder_prompts(folder)
+        )
+        return cls(
+            AutoModelForSequenceClassification.from_pretrained(folder).to(device),
+            AutoTokenizer.from_pretrained(folder),
+            prompts or folder_prompts(folder),
+        )
 
     def encode(self, queries: Sequence[str], docs: Sequence[str], max_length: int) -> list[Features]:
         """Query and passage with segment ids; the longer text (normally the passage) is cut first."""
-        encoded = self.tokenizer([self.prompts["query"] + q for q in queries],
-                                 [self.prompts["document"] + d for d in docs], truncation="longest_first",
-                                 max_length=max_length, return_attention_mask=False)
+        encoded = self.tokenizer(
+            [self.prompts["query"] + q for q in queries],
+            [self.prompts["document"] + d for d in docs],
+            truncation="longest_first",
+            max_length=max_length,
+            return_attention_mask=False,
+        )
         return [dict(zip(encoded.keys(), values)) for values in zip(*encoded.values())]
 
     def length(self, features: Features) -> int:

@@ -10,6 +10,7 @@ SQLite commits each batch atomically: a killed run keeps what it had committed, 
 >>> cache.get([(1, 2, 3), (4, 5)])
 {(1, 2, 3): array([1., 1., 1., 1.], dtype=float32)}
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,10 @@ class EmbeddingCache:
         self.path, self.namespace = Path(path), namespace
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (namespace TEXT, key BLOB, vector BLOB, "
-                       "PRIMARY KEY (namespace, key))")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (namespace TEXT, key BLOB, vector BLOB, "
+                "PRIMARY KEY (namespace, key))"
+            )
 
     def get(self, ids: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], np.ndarray]:
         """The cached vectors of these token id sequences (missing ones are absent)."""
@@ -48,9 +51,11 @@ class EmbeddingCache:
         with self._connect() as db:
             wanted = list(keys)
             for start in range(0, len(wanted), 500):
-                part = wanted[start:start + 500]
-                rows = db.execute(f"SELECT key, vector FROM vectors WHERE namespace = ? AND key IN "
-                                  f"({','.join('?' * len(part))})", [self.namespace, *part])
+                part = wanted[start : start + 500]
+                rows = db.execute(
+                    f"SELECT key, vector FROM vectors WHERE namespace = ? AND key IN ({','.join('?' * len(part))})",
+                    [self.namespace, *part],
+                )
                 for key, vector in rows:
                     found[keys[key]] = np.frombuffer(vector, dtype=np.float32).copy()
         return found

@@ -4,6 +4,7 @@ its own query and document prompts, and which of its layers train.
 A sentence-transformers folder (``modules.json``) brings its pooling, dense layers, normalization and prompts (e.g.
 EmbeddingGemma's ``task: search result | query: ``); a plain Hugging Face folder is mean-pooled, without prompts.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,9 @@ def sentence_encoder(folder: str | Path, device: str) -> Any:
     try:
         return SentenceTransformer(str(folder), device=device, local_files_only=True)
     except (OSError, ValueError) as exc:
-        raise InputFormatError(folder, None, "a model folder that sentence-transformers can load", str(exc)[:200]) \
-            from None
+        raise InputFormatError(
+            folder, None, "a model folder that sentence-transformers can load", str(exc)[:200]
+        ) from None
 
 
 def prompts(encoder: Any) -> dict[str, str]:

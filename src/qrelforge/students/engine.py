@@ -5,8 +5,9 @@ scored; inside a chunk they are sorted by length and cut into batches by a budge
 in large batches and long ones in small, with little padding. No gradient state is kept. The numeric format is
 ``fp32``, ``bf16`` (autocast, chosen by ``auto`` only where a measured bf16 matmul beats fp32) or ``int8`` (dynamic
 quantization of the linear layers, CPU only). Output order and values do not depend on the batching, up to float
-rounding. The local labeler (``students/student.py``) and the Ray actors (``labeling/ray.py``) both call ``score_texts``.
+rounding. The student judge (``students/student.py``) calls ``score_texts``, in this process or on a Ray actor.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,9 @@ def prepare(model: StudentModel, fmt: str) -> None:
     model.use_cache(fmt)
     if fmt == "int8":  # per-channel weight scales: one outlier weight does not coarsen a whole matrix
         quantization = torch.ao.quantization
-        quantization.quantize_dynamic(model.module, {torch.nn.Linear: quantization.per_channel_dynamic_qconfig},
-                                      dtype=torch.qint8, inplace=True)
+        quantization.quantize_dynamic(
+            model.module, {torch.nn.Linear: quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
 
 
 def length_batches(lengths: Sequence[int], tokens_per_batch: int) -> list[list[int]]:
@@ -64,8 +66,9 @@ def predict_probs(model: StudentModel, features: Sequence[Features], tokens_per_
     return out
 
 
-def measured_budget(model: StudentModel, features: Sequence[Features], bf16: bool,
-                    candidates: Sequence[int] = GPU_BUDGETS) -> int:
+def measured_budget(
+    model: StudentModel, features: Sequence[Features], bf16: bool, candidates: Sequence[int] = GPU_BUDGETS
+) -> int:
     """The token budget of the candidates that scores a sample of ``features`` fastest (after one warm-up run)."""
     import time
 
@@ -80,8 +83,14 @@ def measured_budget(model: StudentModel, features: Sequence[Features], bf16: boo
     return budget
 
 
-def score_texts(model: StudentModel, queries: Sequence[str], docs: Sequence[str], max_length: int,
-                settings: EngineSettings, fmt: str) -> np.ndarray:
+def score_texts(
+    model: StudentModel,
+    queries: Sequence[str],
+    docs: Sequence[str],
+    max_length: int,
+    settings: EngineSettings,
+    fmt: str,
+) -> np.ndarray:
     """Grade probabilities of (query, doc) text pairs; the next chunk is tokenized while this one is scored.
 
     Without a ``tokens_per_batch`` the budget is CPU_TOKENS_PER_BATCH on a CPU and measured on a GPU.
@@ -91,10 +100,12 @@ def score_texts(model: StudentModel, queries: Sequence[str], docs: Sequence[str]
     if settings.threads:
         torch.set_num_threads(settings.threads)
     size, budget = settings.chunk_pairs, settings.tokens_per_batch
-    chunks = [(queries[i:i + size], docs[i:i + size]) for i in range(0, len(queries), size)]
+    chunks = [(queries[i : i + size], docs[i : i + size]) for i in range(0, len(queries), size)]
+    if not chunks:
+        return np.zeros((0, model.num_grades), dtype=np.float32)
     parts = []
     with ThreadPoolExecutor(max_workers=1) as tokenizer:
-        pending = tokenizer.submit(model.encode, *chunks[0], max_length) if chunks else None
+        pending = tokenizer.submit(model.encode, *chunks[0], max_length)
         for k in range(len(chunks)):
             features = pending.result()
             if k + 1 < len(chunks):
@@ -103,7 +114,7 @@ def score_texts(model: StudentModel, queries: Sequence[str], docs: Sequence[str]
                 on_cpu = device_of(model.module).type == "cpu"
                 budget = CPU_TOKENS_PER_BATCH if on_cpu else measured_budget(model, features, fmt == "bf16")
             parts.append(predict_probs(model, features, budget, fmt == "bf16"))
-    return np.concatenate(parts) if parts else np.zeros((0, model.num_grades), dtype=np.float32)
+    return np.concatenate(parts)
 
 
 def hardware() -> dict[str, Any]:
@@ -114,10 +125,18 @@ def hardware() -> dict[str, Any]:
 
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo", encoding="utf-8")
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name() if device == "cuda" else None, "bf16_fast": bf16_is_fast(device),
-            "torch": torch.__version__}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+        "bf16_fast": bf16_is_fast(device),
+        "torch": torch.__version__,
+    }

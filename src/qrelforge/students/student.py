@@ -5,6 +5,7 @@
 >>> student.expected_grades(Batch(dataset.pairs[:3], dataset))  # doctest: +SKIP
 array([0.41, 2.73, 1.02])
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,12 +23,13 @@ from .engine import score_texts
 from .registry import load_model, read_card, student_fingerprint
 
 
-def student_judgments(pairs: Sequence[Pair], probs: np.ndarray, card: StudentCard,
-                      fingerprint: str) -> list[Judgment]:
+def student_judgments(pairs: Sequence[Pair], probs: np.ndarray, card: StudentCard, fingerprint: str) -> list[Judgment]:
     """One judgment per pair: the grade decided from its probabilities at the card's thresholds."""
     grades = decide(probs, card.grades, card.thresholds)
-    return [Judgment(pair.query_id, pair.doc_id, grade, fingerprint, probs=tuple(round(p, 6) for p in row))
-            for pair, grade, row in zip(pairs, grades.tolist(), probs.tolist())]
+    return [
+        Judgment(pair.query_id, pair.doc_id, grade, fingerprint, probs=tuple(round(p, 6) for p in row))
+        for pair, grade, row in zip(pairs, grades.tolist(), probs.tolist())
+    ]
 
 
 class Student:
@@ -60,8 +62,7 @@ class Student:
 
     def probabilities(self, batch: Batch) -> np.ndarray:
         """Each pair's probability of each grade of ``scale``, one row per pair (calibrated, as the card says)."""
-        probs = score_texts(self.model, batch.queries(), batch.docs(), self.card.max_length, self.settings,
-                            self.format)
+        probs = score_texts(self.model, batch.queries(), batch.docs(), self.card.max_length, self.settings, self.format)
         return temper(probs, self.card.temperature)
 
     def expected_grades(self, batch: Batch) -> np.ndarray:

@@ -11,6 +11,7 @@ filters (length, exact and near duplicates, InPars-style consistency with BM25),
 >>> queries[0].text, queries[0].seed_doc_id, counts
 ('when did the mat tower open', 'd1', {'failed requests': 0, 'empty answers': 0})
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,7 +31,7 @@ STYLES = {
     "keywords": "Write a short web search query, two to five keywords, that this passage answers.",
     "question": "Write a natural question that someone would type into a search engine and that this passage answers.",
     "enterprise": "Write the query an employee would type into the company search to find this document. Use its "
-                  "title, author, file name or folder if they help.",
+    "title, author, file name or folder if they help.",
 }
 
 
@@ -66,8 +67,7 @@ class GeneratedQuery:
     generator: str  # fingerprint of the model and prompt that wrote it
 
 
-def sample_seeds(doc_ids: Sequence[str], count: int, seed: int,
-                 strata: Mapping[str, str] | None = None) -> list[str]:
+def sample_seeds(doc_ids: Sequence[str], count: int, seed: int, strata: Mapping[str, str] | None = None) -> list[str]:
     """``count`` seed docs: uniform, or with ``strata`` (doc id -> a metadata value) an equal share per value."""
     rng = random.Random(seed)
     if not strata:
@@ -77,7 +77,8 @@ def sample_seeds(doc_ids: Sequence[str], count: int, seed: int,
         groups.setdefault(strata.get(doc, ""), []).append(doc)
     for members in groups.values():
         rng.shuffle(members)
-    chosen, turn = [], 0
+    chosen: list[str] = []
+    turn = 0
     while len(chosen) < min(count, len(doc_ids)):  # round robin over the strata, in a fixed order
         for value in sorted(groups):
             if turn < len(groups[value]) and len(chosen) < count:
@@ -91,13 +92,20 @@ def query_prompt(doc: str, style: str, metadata: Mapping[str, str] | None = None
     if style not in STYLES:
         raise ConfigError(f"query style {style!r} is unknown; known: {sorted(STYLES)}")
     fields = "".join(f"{key}: {value}\n" for key, value in (metadata or {}).items())
-    return (f"{fields}Document:\n{doc[:max_chars]}\n\n{STYLES[style]} "
-            "Answer with the query only, on one line, without quotes.")
+    return (
+        f"{fields}Document:\n{doc[:max_chars]}\n\n{STYLES[style]} "
+        "Answer with the query only, on one line, without quotes."
+    )
 
 
-def generate_queries(llm: TextLLM, docs: Mapping[str, str], seeds: Sequence[str], styles: Sequence[str],
-                     per_doc: int = 1, metadata: Mapping[str, Mapping[str, str]] | None = None
-                     ) -> tuple[list[GeneratedQuery], dict[str, int]]:
+def generate_queries(
+    llm: TextLLM,
+    docs: Mapping[str, str],
+    seeds: Sequence[str],
+    styles: Sequence[str],
+    per_doc: int = 1,
+    metadata: Mapping[str, Mapping[str, str]] | None = None,
+) -> tuple[list[GeneratedQuery], dict[str, int]]:
     """``per_doc`` queries of each style from each seed doc; returns them and counts of failed requests and of
     answers that held no query (both are dropped, never guessed)."""
     jobs = [(doc, style, k) for doc in seeds for style in styles for k in range(per_doc)]
@@ -124,8 +132,12 @@ def language_of(texts: Sequence[str]) -> str:
     return Counter(_identifier().classify(text)[0] for text in texts).most_common(1)[0][0]
 
 
-def filter_queries(queries: Sequence[GeneratedQuery], index: BM25Index, config: GenerateConfig = GenerateConfig(),
-                   language: str | None = None) -> tuple[list[GeneratedQuery], dict[str, int]]:
+def filter_queries(
+    queries: Sequence[GeneratedQuery],
+    index: BM25Index,
+    config: GenerateConfig = GenerateConfig(),
+    language: str | None = None,
+) -> tuple[list[GeneratedQuery], dict[str, int]]:
     """Keep the queries that pass every filter of ``config``, in order; returns them and how many each dropped.
 
     length: word count outside [min_words, max_words]. language: identified as another language than
@@ -137,7 +149,9 @@ def filter_queries(queries: Sequence[GeneratedQuery], index: BM25Index, config: 
     min_words, max_words, near_duplicate = config.min_words, config.max_words, config.near_duplicate
     consistency_k, language_confidence = config.consistency_k, config.language_confidence
     dropped: Counter[str] = Counter()
-    kept, seen, words_by_seed = [], set(), {}
+    kept: list[GeneratedQuery] = []
+    seen: set[str] = set()
+    words_by_seed: dict[str, list[set[str]]] = {}
     for query in queries:
         words = re.findall(r"\w+", query.text.lower())
         found, probability = _identifier().classify(query.text) if language else (language, 1.0)

@@ -7,6 +7,7 @@ and the query's seed document as a candidate positive (graded by the teacher lik
 >>> [c.source for c in found]
 ['seed', 'bm25 1-3', 'bm25 1-3']
 """
+
 from __future__ import annotations
 
 import random
@@ -56,8 +57,9 @@ class MineConfig:
         return [Band(*band) for band in self.bands]
 
 
-def mine_candidates(queries: Mapping[str, str], seeds: Mapping[str, str], index: BM25Index,
-                    config: MineConfig = MineConfig()) -> list[Candidate]:
+def mine_candidates(
+    queries: Mapping[str, str], seeds: Mapping[str, str], index: BM25Index, config: MineConfig = MineConfig()
+) -> list[Candidate]:
     """For each query (id -> text), its seed doc and docs sampled from each band and at random, without repeats."""
     bands, random_negatives = config.rank_bands(), config.random
     depth = max((b.last for b in bands), default=0)

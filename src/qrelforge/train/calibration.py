@@ -7,6 +7,7 @@ grade is the most probable; the grade thresholds are tuned after it.
 >>> round(fit_temperature(overconfident, np.array([0, 0, 1, 1])), 1) > 1   # one of four is wrong: soften
 True
 """
+
 from __future__ import annotations
 
 import numpy as np

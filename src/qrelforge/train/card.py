@@ -1,9 +1,10 @@
 """The student's record: ``qrelforge.json`` (read back at load time) and a human-readable model card."""
+
 from __future__ import annotations
 
 import json
-from importlib import resources
 from dataclasses import fields
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,12 @@ def recipe_changes(config: TrainConfig) -> list[str]:
     """The settings in which ``config`` departs from the default recipe (seed, precision and checkpoints do not
     count)."""
     default = TrainConfig()
-    return [f.name for f in fields(config)
-            if f.name not in ("seed", "precision", "checkpoint_minutes") and getattr(config, f.name) != getattr(default, f.name)]
+    return [
+        f.name
+        for f in fields(config)
+        if f.name not in ("seed", "precision", "checkpoint_minutes")
+        and getattr(config, f.name) != getattr(default, f.name)
+    ]
 
 
 def front_matter(card: StudentCard) -> str:
@@ -36,18 +41,37 @@ def front_matter(card: StudentCard) -> str:
     import yaml
 
     base = card.base or ""
-    header = {"library_name": "sentence-transformers" if card.kind == "bi-encoder" else "transformers",
-              "pipeline_tag": "text-classification", "base_model": base_model_id(base),
-              "license": _base_licence(base), "datasets": list(card.datasets),
-              "metrics": ["cohen_kappa", "krippendorff_alpha"], "tags": ["qrelforge", "relevance", card.kind],
-              "model-index": [{"name": f"qrelforge-{card.kind}", "results": [{
-                  "task": {"type": "text-classification", "name": "graded relevance labeling"},
-                  "dataset": {"type": "qrelforge-validation", "name": f"held-out queries of {', '.join(card.datasets)}"},
-                  "metrics": [{"type": name, "value": card.validation[key], "name": f"{label} with the teacher"}
-                              for name, key, label in (("cohen_kappa", "cohen_kappa", "Cohen's kappa"),
-                                                       ("krippendorff_alpha", "krippendorff_alpha",
-                                                        "Krippendorff's ordinal alpha"))
-                              if card.validation[key] is not None]}]}]}
+    header = {
+        "library_name": "sentence-transformers" if card.kind == "bi-encoder" else "transformers",
+        "pipeline_tag": "text-classification",
+        "base_model": base_model_id(base),
+        "license": _base_licence(base),
+        "datasets": list(card.datasets),
+        "metrics": ["cohen_kappa", "krippendorff_alpha"],
+        "tags": ["qrelforge", "relevance", card.kind],
+        "model-index": [
+            {
+                "name": f"qrelforge-{card.kind}",
+                "results": [
+                    {
+                        "task": {"type": "text-classification", "name": "graded relevance labeling"},
+                        "dataset": {
+                            "type": "qrelforge-validation",
+                            "name": f"held-out queries of {', '.join(card.datasets)}",
+                        },
+                        "metrics": [
+                            {"type": name, "value": card.validation[key], "name": f"{label} with the teacher"}
+                            for name, key, label in (
+                                ("cohen_kappa", "cohen_kappa", "Cohen's kappa"),
+                                ("krippendorff_alpha", "krippendorff_alpha", "Krippendorff's ordinal alpha"),
+                            )
+                            if card.validation[key] is not None
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     return yaml.safe_dump({k: v for k, v in header.items() if v is not None}, sort_keys=False, allow_unicode=True)
 
 
@@ -79,6 +103,9 @@ def recipe_benchmark() -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+VALIDATION_COLUMNS = ("cohen_kappa", "kappa_ge1", "kappa_ge2", "krippendorff_alpha", "accuracy", "spearman")
+
+
 def model_card(card: StudentCard) -> str:
     val = card.validation
     settings = "\n".join(f"| {k} | {v} |" for k, v in card.config.items())
@@ -91,8 +118,8 @@ Load it as a judge with `qrelforge label --judge THIS_FOLDER --dataset DIR --out
 
 ## Data and teacher
 - base: `{card.base}` (weights `{card.base_weights}`)
-- datasets: {', '.join(card.datasets)}
-- teacher(s): {', '.join(f'`{t}`' for t in card.teachers)}
+- datasets: {", ".join(card.datasets)}
+- teacher(s): {", ".join(f"`{t}`" for t in card.teachers)}
 - teacher judgments by status: {card.teacher_statuses}
 - training examples: {card.train_examples}; validation: {card.validation_examples} pairs of
   {card.validation_queries} held-out queries (no validation query was trained on)
@@ -109,7 +136,7 @@ validation queries: expected calibration error (top grade, 10 bins) {card.calibr
 ## Validation agreement with the teacher (held-out queries)
 | n | Cohen kappa | kappa >=1 | kappa >=2 | Krippendorff alpha | accuracy | Spearman |
 |---|---|---|---|---|---|---|
-| {val['n']} | {_f(val['cohen_kappa'])} | {_f(val['kappa_ge1'])} | {_f(val['kappa_ge2'])} | {_f(val['krippendorff_alpha'])} | {_f(val['accuracy'])} | {_f(val['spearman'])} |
+| {val["n"]} | {" | ".join(_f(val[k]) for k in VALIDATION_COLUMNS)} |
 
 {_benchmark_section(list(card.recipe_changes))}
 ## Training settings
@@ -124,12 +151,18 @@ validation queries: expected calibration error (top grade, 10 bins) {card.calibr
 
 def _benchmark_section(changes: list[str]) -> str:
     bench = recipe_benchmark()
-    rows = "\n".join(f"| {r['held_out']} | {r['taught_by']} | {r['n']} | {_f(r['kappa'])} | {_f(r['kappa_ge2'])} | "
-                     f"{_f(r['alpha'])} | {_f(r['spearman'])} | {r['reference']} |" for r in bench["rows"])
-    same = ("This model was trained with that recipe." if not changes else
-            f"This model's settings differ from that recipe in: {', '.join(changes)}; the numbers do not describe it.")
+    rows = "\n".join(
+        f"| {r['held_out']} | {r['taught_by']} | {r['n']} | {_f(r['kappa'])} | {_f(r['kappa_ge2'])} | "
+        f"{_f(r['alpha'])} | {_f(r['spearman'])} | {r['reference']} |"
+        for r in bench["rows"]
+    )
+    same = (
+        "This model was trained with that recipe."
+        if not changes
+        else f"This model's settings differ from that recipe in: {', '.join(changes)}; the numbers do not describe it."
+    )
     return f"""## Development benchmark of the default recipe (humans of unseen collections)
-{bench['description']} {same}
+{bench["description"]} {same}
 
 | held out | taught by | n | Cohen kappa | kappa >=2 | Krippendorff alpha | Spearman | reference on the same pairs |
 |---|---|---|---|---|---|---|---|

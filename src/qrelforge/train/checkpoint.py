@@ -10,11 +10,11 @@ never resumes from another's state. It is written atomically at an optimizer ste
 >>> checkpoint.load() is None
 True
 """
+
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,11 @@ class Checkpoint:
     def due(self) -> bool:
         return self.minutes is not None and time.perf_counter() - self.saved_at >= 60 * self.minutes
 
-    def save(self, state: Callable[[], dict[str, Any]]) -> None:
+    def save(self, state: dict[str, Any]) -> None:
         import torch
 
         buffer = io.BytesIO()
-        torch.save({"key": self.key, **state()}, buffer)
+        torch.save({"key": self.key, **state}, buffer)
         write_atomic(self.path, buffer.getvalue())
         self.saved_at = time.perf_counter()
 

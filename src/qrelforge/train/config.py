@@ -4,6 +4,7 @@
 >>> TrainConfig(student="cross-encoder").epochs
 1
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,46 +16,72 @@ CAUSAL = "causal-lm students (LoRA)"  # the CLI's group of the settings only tha
 
 @dataclass(frozen=True)
 class TrainConfig:
-    student: str = field(default="bi-encoder", metadata={
-        "help": "model kind: bi-encoder, cross-encoder or causal-lm"})
-    base: str | None = field(default=None, metadata={
-        "help": "Hugging Face model folder to start from (default: the packaged all-MiniLM-L6-v2)"})
+    student: str = field(default="bi-encoder", metadata={"help": "model kind: bi-encoder, cross-encoder or causal-lm"})
+    base: str | None = field(
+        default=None,
+        metadata={"help": "Hugging Face model folder to start from (default: the packaged all-MiniLM-L6-v2)"},
+    )
     # the bi-encoder starts from a trained similarity: one pass fits the 1-hour budget on 2 cores
     epochs: int = field(default=1, metadata={"help": "passes over the training pairs"})
     batch_size: int = 16
     learning_rate: float = field(default=2e-5, metadata={"flag": "--lr", "help": "the encoder's learning rate"})
-    head_learning_rate: float = field(default=1e-2, metadata={
-        "help": "the bi-encoder's ordinal head (4 numbers, in cosine units)"})
+    head_learning_rate: float = field(
+        default=1e-2, metadata={"help": "the bi-encoder's ordinal head (4 numbers, in cosine units)"}
+    )
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of the steps spent warming up the rate"})
-    train_layers: int | None = field(default=None, metadata={
-        "help": "encoder kinds: tune only the top N transformer blocks (0: a frozen encoder, only the head learns; "
-        "its embeddings are cached on disk; default: all)"})
-    max_length: int = field(default=256, metadata={
-        "help": "tokens per text (cross-encoder: per pair, the document cut first)"})
+    train_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "encoder kinds: tune only the top N transformer blocks (0: a frozen encoder, only the head learns; "
+            "its embeddings are cached on disk; default: all)"
+        },
+    )
+    max_length: int = field(
+        default=256, metadata={"help": "tokens per text (cross-encoder: per pair, the document cut first)"}
+    )
     val_fraction: float = field(default=0.2, metadata={"help": "share of queries held out for validation"})
     seed: int = 13
-    precision: str = field(default="auto", metadata={
-        "help": "auto: bf16 only where the hardware makes it fast", "choices": TRAINING_PRECISIONS})
+    precision: str = field(
+        default="auto",
+        metadata={"help": "auto: bf16 only where the hardware makes it fast", "choices": TRAINING_PRECISIONS},
+    )
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
     max_minutes: float | None = field(default=None, metadata={"help": "stop training after this many minutes"})
     grad_accumulation: int = field(default=1, metadata={"help": "batches per optimizer step"})
-    checkpoint_minutes: float | None = field(default=1.0, metadata={
-        "help": "save a resumable checkpoint beside the output at most this often; a killed run resumes there "
-        "(None: never)"})
-    soft_targets: bool = field(default=False, metadata={
-        "help": "learn the teacher's grade probabilities (JSONL \"probs\") instead of its grades"})
+    checkpoint_minutes: float | None = field(
+        default=1.0,
+        metadata={
+            "help": "save a resumable checkpoint beside the output at most this often; a killed run resumes there "
+            "(None: never)"
+        },
+    )
+    soft_targets: bool = field(
+        default=False,
+        metadata={"help": 'learn the teacher\'s grade probabilities (JSONL "probs") instead of its grades'},
+    )
     # causal-lm only: the judge prompt it answers, and its LoRA adapters
-    template: str = field(default="rubric", metadata={
-        "group": CAUSAL, "help": "judge prompt: a bundled template (rubric, umbrela) or a template file"})
-    guidelines: str = field(default="", metadata={
-        "group": CAUSAL, "file": True, "help": "a file of assessor guidelines for every prompt"})
+    template: str = field(
+        default="rubric",
+        metadata={"group": CAUSAL, "help": "judge prompt: a bundled template (rubric, umbrela) or a template file"},
+    )
+    guidelines: str = field(
+        default="", metadata={"group": CAUSAL, "file": True, "help": "a file of assessor guidelines for every prompt"}
+    )
     lora_rank: int = field(default=16, metadata={"group": CAUSAL})
     lora_alpha: int = field(default=32, metadata={"group": CAUSAL})
     lora_dropout: float = field(default=0.05, metadata={"group": CAUSAL})
-    lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"), metadata={
-        "group": CAUSAL, "help": "comma-separated module names"})
-    gradient_checkpointing: bool = field(default=False, metadata={
-        "group": CAUSAL, "help": "recompute activations: less memory"})
-    merge_lora: bool = field(default=False, metadata={
-        "group": CAUSAL, "help": "save the base with the adapter folded in (a whole model that loads without the "
-        "base) instead of the adapter alone"})
+    lora_targets: tuple[str, ...] = field(
+        default=("q_proj", "k_proj", "v_proj", "o_proj"),
+        metadata={"group": CAUSAL, "help": "comma-separated module names"},
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"group": CAUSAL, "help": "recompute activations: less memory"}
+    )
+    merge_lora: bool = field(
+        default=False,
+        metadata={
+            "group": CAUSAL,
+            "help": "save the base with the adapter folded in (a whole model that loads without the "
+            "base) instead of the adapter alone",
+        },
+    )

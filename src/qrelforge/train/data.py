@@ -5,6 +5,7 @@
 >>> len(training.examples), training.statuses
 (4320, {'ok': 4320})
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -37,7 +38,9 @@ class TrainingSet:
 
 def teacher_examples(datasets: Sequence[Dataset], teacher: Judge | None = None) -> TrainingSet:
     """The teacher grades every judged pair of each dataset; without a teacher, the human qrels teach."""
-    examples, statuses, teachers = [], Counter(), []
+    examples: list[Example] = []
+    statuses: Counter[str] = Counter()
+    teachers: list[str] = []
     for dataset in datasets:
         judge = teacher or human_judge(dataset)
         teachers.append(judge.fingerprint)
@@ -45,11 +48,21 @@ def teacher_examples(datasets: Sequence[Dataset], teacher: Judge | None = None) 
             statuses[j.status] += 1
             if j.ok and j.grade is not None:
                 probs = dict(zip(judge.scale, j.probs)) if j.probs else None
-                examples.append(Example(f"{dataset.name}/{j.query_id}", j.doc_id, dataset.queries[j.query_id],
-                                        dataset.docs[j.doc_id], j.grade, probs))
+                examples.append(
+                    Example(
+                        f"{dataset.name}/{j.query_id}",
+                        j.doc_id,
+                        dataset.queries[j.query_id],
+                        dataset.docs[j.doc_id],
+                        j.grade,
+                        probs,
+                    )
+                )
     if not examples:
-        raise ConfigError(f"the teacher graded none of the {sum(statuses.values())} pairs of "
-                          f"{[d.name for d in datasets]} (statuses {dict(statuses)}): do its ids match the datasets?")
+        raise ConfigError(
+            f"the teacher graded none of the {sum(statuses.values())} pairs of "
+            f"{[d.name for d in datasets]} (statuses {dict(statuses)}): do its ids match the datasets?"
+        )
     return TrainingSet(examples, tuple(dict.fromkeys(teachers)), tuple(d.name for d in datasets), dict(statuses))
 
 

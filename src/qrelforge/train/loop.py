@@ -8,6 +8,7 @@ The result is a Hugging Face model folder with ``qrelforge.json`` and a model ca
 >>> result = train_student(teacher_examples([load_dataset("dl20-demo")]), "student", TrainConfig())  # doctest: +SKIP
 >>> # (skipped: it trains for minutes; tests/test_train.py trains tiny models)
 """
+
 from __future__ import annotations
 
 import random
@@ -25,8 +26,18 @@ from ..fingerprint import file_digest, make_fingerprint
 from ..io.files import write_folder_atomic
 from ..progress import progress_bar
 from ..records import Calibration, Pair, StudentCard
-from ..students.base import (Features, StudentModel, autocast, decide, default_device, device_of, expected_grade,
-                             numeric_format, quiet_transformers, temper)
+from ..students.base import (
+    Features,
+    StudentModel,
+    autocast,
+    decide,
+    default_device,
+    device_of,
+    expected_grade,
+    numeric_format,
+    quiet_transformers,
+    temper,
+)
 from ..students.encoders import default_base, weight_files
 from ..students.engine import CPU_TOKENS_PER_BATCH, predict_probs
 from ..students.registry import student_kind
@@ -55,8 +66,9 @@ def base_digest(base: str) -> str:
     return make_fingerprint("base", Path(base).name, {"weights": [file_digest(p) for p in weight_files(Path(base))]})
 
 
-def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = TrainConfig(),
-                  progress: bool = True) -> TrainResult:
+def train_student(
+    training: TrainingSet, out: str | Path, config: TrainConfig = TrainConfig(), progress: bool = True
+) -> TrainResult:
     """Train, validate on held-out queries, tune thresholds, and save the student to ``out``."""
     import torch
 
@@ -77,9 +89,15 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
         raise ConfigError("precision int8 is for labeling only; train in auto, fp32 or bf16")
     bf16 = fmt == "bf16"
     model.use_cache(fmt)  # a frozen encoder embeds each distinct text once
-    run_key = make_fingerprint("train", kind.kind, {
-        "config": asdict(config) | {"checkpoint_minutes": None}, "base": base_digest(base),
-        "examples": [(e.group, e.doc_id, e.grade, sorted((e.probs or {}).items())) for e in train]})
+    run_key = make_fingerprint(
+        "train",
+        kind.kind,
+        {
+            "config": asdict(config) | {"checkpoint_minutes": None},
+            "base": base_digest(base),
+            "examples": [(e.group, e.doc_id, e.grade, sorted((e.probs or {}).items())) for e in train],
+        },
+    )
     checkpoint = Checkpoint(Path(out), run_key, config.checkpoint_minutes)
 
     losses, seconds, seen = _fit(model, train, grades, config, bf16, progress, checkpoint)
@@ -89,16 +107,39 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     column = np.searchsorted(grades, target)
     temperature = fit_temperature(np.log(np.clip(raw, 1e-12, None)), column)
     probs = temper(raw, temperature)  # calibrated on the validation queries; the thresholds are tuned after it
-    calibration = Calibration(round(temperature, 4), round(expected_calibration_error(raw, column), 4),
-                              round(expected_calibration_error(probs, column), 4))
+    calibration = Calibration(
+        round(temperature, 4),
+        round(expected_calibration_error(raw, column), 4),
+        round(expected_calibration_error(probs, column), 4),
+    )
     thresholds = tune_thresholds(expected_grade(probs, grades), target, grades)
     predicted = decide(probs, grades, thresholds)
-    validation = agreement({Pair(e.group, e.doc_id): int(g) for e, g in zip(val, predicted)},
-                           {Pair(e.group, e.doc_id): e.grade for e in val})
-    card = StudentCard(kind.kind, tuple(grades), tuple(thresholds), config.max_length, calibration.temperature,
-                       calibration, base, base_digest(base), training.teachers, training.datasets, training.statuses,
-                       len(train), len(val), len({e.group for e in val}), asdict(config) | {"base": base},
-                       tuple(recipe_changes(config)), bf16, len(losses), round(seconds, 1), validation.to_dict())
+    validation = agreement(
+        {Pair(e.group, e.doc_id): int(g) for e, g in zip(val, predicted)},
+        {Pair(e.group, e.doc_id): e.grade for e in val},
+    )
+    card = StudentCard(
+        kind.kind,
+        tuple(grades),
+        tuple(thresholds),
+        config.max_length,
+        calibration.temperature,
+        calibration,
+        base,
+        base_digest(base),
+        training.teachers,
+        training.datasets,
+        training.statuses,
+        len(train),
+        len(val),
+        len({e.group for e in val}),
+        asdict(config) | {"base": base},
+        tuple(recipe_changes(config)),
+        bf16,
+        len(losses),
+        round(seconds, 1),
+        validation.to_dict(),
+    )
 
     def save(folder: Path) -> None:
         model.save(folder)
@@ -110,8 +151,15 @@ def train_student(training: TrainingSet, out: str | Path, config: TrainConfig = 
     return TrainResult(out, losses, validation, tuple(thresholds), len(train), seconds, seen / seconds, bf16)
 
 
-def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], config: TrainConfig,
-         bf16: bool, progress: bool, checkpoint: Checkpoint) -> tuple[list[float], float, int]:
+def _fit(
+    model: StudentModel,
+    train: Sequence[Example],
+    grades: Sequence[int],
+    config: TrainConfig,
+    bf16: bool,
+    progress: bool,
+    checkpoint: Checkpoint,
+) -> tuple[list[float], float, int]:
     """The training loop: AdamW with linear warm-up and decay over length-grouped batches.
 
     The loss is the cross-entropy with the target distribution: the teacher's grade, or with ``soft_targets`` its
@@ -125,16 +173,21 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
     features = _encode(model, train, config.max_length)
     targets = torch.from_numpy(target_distributions(train, grades, config.soft_targets))
     lengths = [model.length(f) for f in features]
-    batches = [b for epoch in range(config.epochs)
-               for b in _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))]
+    batches = [
+        b
+        for epoch in range(config.epochs)
+        for b in _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))
+    ]
     accumulate = config.grad_accumulation
-    batches = batches[:config.max_steps * accumulate] if config.max_steps else batches
+    batches = batches[: config.max_steps * accumulate] if config.max_steps else batches
     steps = -(-len(batches) // accumulate)
     optimizer = torch.optim.AdamW(model.param_groups(config.learning_rate, config.head_learning_rate))
     losses, seen, start = [], 0, time.perf_counter()
     if config.max_minutes:  # warm-up and decay follow the clock: the budget, not the data, ends the run
+        minutes = config.max_minutes
+
         def clock(_: int) -> float:
-            done = min(1.0, (time.perf_counter() - start) / (60 * config.max_minutes))
+            done = min(1.0, (time.perf_counter() - start) / (60 * minutes))
             warm = config.warmup_ratio
             return done / warm if done < warm else (1 - done) / (1 - warm)
 
@@ -167,10 +220,18 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
             losses.append(loss.item())
             seen += len(batch)
             if (k + 1) % accumulate == 0 and k + 1 < len(batches) and checkpoint.due():
-                checkpoint.save(lambda: {"weights": trainable_state(model.module), "optimizer": optimizer.state_dict(),
-                                         "schedule": schedule.state_dict(), "rng": torch.get_rng_state(),
-                                         "batch": k + 1, "losses": losses, "seen": seen,
-                                         "seconds": time.perf_counter() - start})
+                checkpoint.save(
+                    {
+                        "weights": trainable_state(model.module),
+                        "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(),
+                        "rng": torch.get_rng_state(),
+                        "batch": k + 1,
+                        "losses": losses,
+                        "seen": seen,
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
             advance(1, f"loss {np.mean(losses[-20:]):.3f}")
             if config.max_minutes and time.perf_counter() - start > 60 * config.max_minutes:
                 break  # the wall-clock budget is spent
@@ -180,8 +241,10 @@ def _fit(model: StudentModel, train: Sequence[Example], grades: Sequence[int], c
 def target_distributions(examples: Sequence[Example], grades: Sequence[int], soft: bool) -> np.ndarray:
     """One row per example over ``grades``: one-hot on the teacher's grade, or its probabilities when ``soft``."""
     if soft and not any(e.probs for e in examples):
-        raise ConfigError("soft_targets: the teacher gave no grade probabilities (a label JSONL needs \"probs\", a "
-                          "teacher needs logprobs or samples); train on its grades instead")
+        raise ConfigError(
+            'soft_targets: the teacher gave no grade probabilities (a label JSONL needs "probs", a '
+            "teacher needs logprobs or samples); train on its grades instead"
+        )
     out = np.zeros((len(examples), len(grades)), dtype=np.float32)
     for row, e in zip(out, examples):
         mass = [e.probs.get(g, 0.0) for g in grades] if soft and e.probs else []
@@ -203,7 +266,7 @@ def _length_grouped(lengths: Sequence[int], batch_size: int, rng: random.Random)
     window = batch_size * 50
     batches = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches

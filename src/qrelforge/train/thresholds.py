@@ -6,6 +6,7 @@
 >>> np.searchsorted(cuts, expected, side="right").tolist()
 [0, 0, 1, 1, 2, 2, 3, 3]
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,13 +33,16 @@ def tune_thresholds(expected: np.ndarray, target: np.ndarray, grades: Sequence[i
         predicted = grades_arr[np.searchsorted(c, expected, side="right")]
         if len(set(predicted.tolist()) | set(target.tolist())) < 2:
             return -1.0
-        return krippendorff.alpha(reliability_data=np.vstack([target, predicted]).astype(float),
-                                  level_of_measurement="ordinal", value_domain=list(grades))
+        return krippendorff.alpha(
+            reliability_data=np.vstack([target, predicted]).astype(float),
+            level_of_measurement="ordinal",
+            value_domain=list(grades),
+        )
 
     for _ in range(sweeps):
         for i in range(len(cuts)):
             low = cuts[i - 1] if i else -np.inf
             high = cuts[i + 1] if i + 1 < len(cuts) else np.inf
             options = [c for c in candidates if low <= c <= high] + [cuts[i]]
-            cuts[i] = max(options, key=lambda c: score(cuts[:i] + [c] + cuts[i + 1:]))
+            cuts[i] = max(options, key=lambda c: score(cuts[:i] + [c] + cuts[i + 1 :]))
     return [float(c) for c in cuts]
