@@ -277,15 +277,20 @@ def test_progress_in_a_pipe_is_plain_lines_or_json(small_dataset: Path, tiny_bas
         )
         == 0
     )
-    plain = run("label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "a.txt"))
+    from concurrent.futures import ThreadPoolExecutor
+
+    label = ["label", "--judge", str(model), "--dataset", str(small_dataset)]
+    with ThreadPoolExecutor(3) as runs:  # three processes at once: each spends most of its time starting
+        plain, logged, quiet = runs.map(
+            lambda extra: run(*label, *extra),
+            [
+                ["--out", str(tmp_path / "a.txt")],
+                ["--out", str(tmp_path / "b.txt"), "--log-json"],
+                ["--out", str(tmp_path / "c.txt"), "--quiet"],
+            ],
+        )
     assert plain.returncode == 0 and re.search(r"labeling: 96/96 pairs \(100%\), [\d.]+ pairs/s", plain.stderr)
     assert "\x1b[" not in plain.stderr  # no terminal codes in a log
-    logged = run(
-        "label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "b.txt"), "--log-json"
-    )
     rows = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     assert rows and rows[-1]["final"] and rows[-1]["done"] == rows[-1]["total"] == 96 and rows[-1]["unit"] == "pairs"
-    quiet = run(
-        "label", "--judge", str(model), "--dataset", str(small_dataset), "--out", str(tmp_path / "c.txt"), "--quiet"
-    )
     assert "labeling:" not in quiet.stderr and "{" not in quiet.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import subprocess
@@ -15,6 +16,7 @@ from qrelforge import (
     Batch,
     Dataset,
     EngineSettings,
+    Judgment,
     JudgmentStore,
     TrainConfig,
     agreement,
@@ -55,15 +57,26 @@ def test_minilm_loads_offline() -> None:
 
 @pytest.fixture(scope="module")
 def distilled(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Dataset]:
-    """Two epochs on GPT-4o's labels of 36 demo queries (4 min on a Xeon, 10 on an AVX2 EPYC); 18 are held out."""
+    """130 steps of 16 (a little under one epoch) on GPT-4o's labels of 36 demo queries; 18 are held out. Capped by
+    steps, so the fixture costs the same wherever it runs (2 min on an AVX512-BF16 EPYC)."""
     demo = load_dataset("dl20-demo")
     query_ids = sorted(demo.queries)
     random.Random(7).shuffle(query_ids)
     train_set, test_set = demo.subset(query_ids[:36]), demo.subset(query_ids[36:])
     teacher = replay_judge(bundled_path("dl20-demo") / "teacher-gpt-4o-umbrela.txt")
-    config = TrainConfig(epochs=2, batch_size=16, max_length=128)
+    config = TrainConfig(epochs=2, batch_size=16, max_length=128, max_steps=130)
     out = tmp_path_factory.mktemp("distilled") / "student"
     return train_student(teacher_examples([train_set], teacher), out, config, progress=False), test_set
+
+
+@functools.cache
+def _fp32_labels(model_dir: Path, test_set: Dataset) -> list[Judgment]:
+    return load_student(model_dir, EngineSettings("fp32")).judge(Batch(test_set.pairs, test_set))
+
+
+def fp32_labels(result: TrainResult, test_set: Dataset) -> list[Judgment]:
+    """The distilled student's fp32 labels of the held-out pairs, computed once for the tests that compare with them."""
+    return _fp32_labels(result.model_dir, test_set)
 
 
 def test_short_distillation_learns(distilled: tuple[TrainResult, Dataset], tmp_path: Path) -> None:
@@ -100,8 +113,8 @@ def test_reduced_precision_keeps_agreement(
             "by auto, and 1,440 pairs would take over an hour"
         )
     result, test_set = distilled
-    fp32 = list(load_student(result.model_dir, EngineSettings("fp32")).judge(Batch(test_set.pairs, test_set)))
-    low = list(load_student(result.model_dir, EngineSettings(precision)).judge(Batch(test_set.pairs, test_set)))
+    fp32 = fp32_labels(result, test_set)
+    low = load_student(result.model_dir, EngineSettings(precision)).judge(Batch(test_set.pairs, test_set))
     changed = np.mean([a.grade != b.grade for a, b in zip(fp32, low)])
     kappas = [agreement(graded(run), test_set.qrels).cohen_kappa for run in (fp32, low)]
     print(f"{precision}: {changed:.1%} of grades differ from fp32; kappa with NIST {kappas[1]:.3f} vs {kappas[0]:.3f}")
@@ -127,9 +140,7 @@ def test_calibration_lowers_ece_on_held_out_queries(distilled: tuple[TrainResult
     student = load_student(result.model_dir)
     teacher = replay_judge(bundled_path("dl20-demo") / "teacher-gpt-4o-umbrela.txt")
     grades = graded(teacher.judge(Batch(test_set.pairs, test_set)))
-    report = judgment_calibration(
-        student.judge(Batch(test_set.pairs, test_set)), student.scale, grades, student.card.temperature
-    )
+    report = judgment_calibration(fp32_labels(result, test_set), student.scale, grades, student.card.temperature)
     print(
         f"temperature {report.temperature}: ECE {report.ece_before:.4f} -> {report.ece_after:.4f} "
         f"on {report.pairs} held-out pairs (validation: {student.card.calibration})"

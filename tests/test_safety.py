@@ -201,9 +201,9 @@ def interrupt_at_random(
 
 @pytest.mark.slow
 def test_interrupted_at_random_then_resumed_ends_as_an_uninterrupted_run(tiny_student: Path, tmp_path: Path) -> None:
-    """A student and a teacher run, each stopped by SIGINT (and once by SIGTERM) at random moments and resumed: the
-    same pairs and grades as one uninterrupted run, none twice, and at each signal at most a few seconds of work
-    not yet in the store."""
+    """A student and a teacher run, each stopped three times by SIGINT and once by SIGTERM at random moments and
+    resumed: the same pairs and grades as one uninterrupted run, none twice, and at each signal at most a few seconds
+    of work not yet in the store."""
     demo = load_dataset("dl20-demo")
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("".join(f"{p.query_id} 0 {p.doc_id} 0\n" for p in demo.pairs[:2000]))
@@ -228,7 +228,7 @@ def test_interrupted_at_random_then_resumed_ends_as_an_uninterrupted_run(tiny_st
             whole, killed = tmp_path / f"{name}-whole.txt", tmp_path / f"{name}-killed.txt"
             subprocess.run(command + ["--out", str(whole)], check=True, env=env, capture_output=True)
             store = killed.with_name(killed.name + ".judgments.jsonl")
-            risks += interrupt_at_random(command + ["--out", str(killed)], store, seed, 4, env)
+            risks += interrupt_at_random(command + ["--out", str(killed)], store, seed, 3, env)
             risks += interrupt_at_random(command + ["--out", str(killed)], store, seed + 10, 1, env, signal.SIGTERM)
             subprocess.run(command + ["--out", str(killed)], check=True, env=env, capture_output=True)
             keys = stored(store)
@@ -238,7 +238,7 @@ def test_interrupted_at_random_then_resumed_ends_as_an_uninterrupted_run(tiny_st
         f"{len(risks)} interrupts; seconds of work not yet stored at the signal: max {max(risks):.2f}, "
         f"mean {sum(risks) / len(risks):.2f}"
     )
-    assert len(risks) >= 6 and max(risks) < 8  # the store grows every couple of seconds (SAVE_SECONDS = 2)
+    assert len(risks) >= 5 and max(risks) < 8  # the store grows every couple of seconds (SAVE_SECONDS = 2)
 
 
 # 7, 15: a damaged model folder is one error naming the file; a saved model's files are all readable by others

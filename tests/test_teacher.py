@@ -516,3 +516,48 @@ def test_look_alike_letters_do_not_slip_past_the_fence_or_the_flag():
     assert instruction_like(attack) and instruction_like("\uff33\uff43\uff4f\uff52\uff45\uff1a \uff13")
     plain = "Café au lait costs 3 € in Zürich; Ｔｏｋｙｏ is far."
     assert not instruction_like(plain) and plain in fence(plain)
+
+
+def test_one_budget_reading_and_the_old_dollar_form_still_works(small_dataset, tmp_path, capsys):
+    """`--budget` reads as everywhere (a count, a share, $ money); a bare number without --route still means
+    dollars, as it did, with a deprecation line."""
+    with fault_server(always("Score: 1")) as server:
+        (tmp_path / "t.yaml").write_text(f"model: m\nbase_url: {server.base_url}\nlogprobs: false\nconcurrency: 4\n")
+        command = ["label", "--judge", str(tmp_path / "t.yaml"), "--dataset", str(small_dataset), "--quiet"]
+        assert main([*command, "--out", str(tmp_path / "share.txt"), "--budget", "25%"]) == 0
+        assert len(server.bodies) == 24 and len(read_qrels(tmp_path / "share.txt")) == 24  # a quarter of 96 pairs
+        assert main([*command, "--out", str(tmp_path / "share.txt"), "--budget", "30"]) == 0  # 30 dollars
+        assert "deprecated: --budget 30 reads as US dollars" in capsys.readouterr().err
+        assert len(server.bodies) == 96  # 30 dollars buy the 72 pairs left
+
+
+def test_train_teacher_is_any_judge_and_a_teacher_llm_is_asked_once(small_dataset, tiny_base, tmp_path, capsys):
+    """`train --teacher` names a judge as `label --judge` does: a teacher YAML grades the training pairs into a store
+    beside the model folder, and a second training run asks it nothing."""
+    import zlib
+
+    def hashed(body, number):
+        return ("ok", [f"Score: {zlib.crc32(body['messages'][0]['content'].encode()) % 4}"])
+
+    with fault_server(hashed) as server:
+        (tmp_path / "t.yaml").write_text(f"model: m\nbase_url: {server.base_url}\nlogprobs: false\n")
+        command = [
+            "train",
+            "--dataset",
+            str(small_dataset),
+            "--teacher",
+            str(tmp_path / "t.yaml"),
+            "--base",
+            str(tiny_base),
+            "--max-steps",
+            "2",
+            "--max-length",
+            "64",
+            "--quiet",
+        ]
+        assert main([*command, "--out", str(tmp_path / "student")]) == 0
+        assert len(server.bodies) == 96
+        assert main([*command, "--out", str(tmp_path / "student")]) == 0
+        assert len(server.bodies) == 96  # answered from the store
+    card = json.loads((tmp_path / "student" / "qrelforge.json").read_text())
+    assert card["teachers"][0].startswith("openai:m:") and (tmp_path / "student.teacher-1.judgments.jsonl").is_file()
