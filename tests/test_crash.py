@@ -92,6 +92,12 @@ def graded_by_hash(body: dict, number: int) -> tuple:
     return ("slow", 0.01, [f"Score: {zlib.crc32(prompt.encode()) % 4}"])
 
 
+def graded_slowly(body: dict, number: int) -> tuple:
+    """As :func:`graded_by_hash`, at 0.3 s an answer: 96 pairs two at a time take 14 s, room for six kills however fast
+    the machine starts a run."""
+    return ("slow", 0.3, graded_by_hash(body, number)[2])
+
+
 def test_local_labeling_killed_six_times(student: Path, tmp_path: Path) -> None:
     demo = load_dataset("dl20-demo")
     command = QRELFORGE + [
@@ -114,7 +120,7 @@ def test_local_labeling_killed_six_times(student: Path, tmp_path: Path) -> None:
 
 
 def test_teacher_judging_killed_six_times(small_dataset: Path, tmp_path: Path) -> None:
-    with fault_server(graded_by_hash) as server:
+    with fault_server(graded_slowly) as server:
         (tmp_path / "t.yaml").write_text(f"model: m\nbase_url: {server.base_url}\nconcurrency: 2\nlogprobs: false\n")
         command = QRELFORGE + [
             "judge",

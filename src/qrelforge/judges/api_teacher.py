@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from ..fingerprint import make_fingerprint
-from ..llm.clients import async_client, check_not_refused, server_url
+from ..llm.clients import async_client, check_not_refused, run_requests, server_url
 from ..llm.config import TeacherConfig
 from ..llm.fence import instruction_like
 from ..llm.parse import grade_probs, parse_grade
@@ -47,7 +47,7 @@ class OpenAITeacher:
         )
 
     def judge(self, batch: Batch) -> list[Judgment]:
-        judgments = asyncio.run(self._judge_all(batch))
+        judgments = run_requests(self._judge_all(batch))
         return [
             replace(
                 j,

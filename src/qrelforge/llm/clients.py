@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import Any
+import signal
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted
 from ..fingerprint import file_digest
 from .config import TeacherConfig, check_base_url
 
 CONTEXT_TOKENS = 8192  # SmolLM2 and Gemma 3 read 8k
+T = TypeVar("T")
+
+
+def run_requests(requests: Coroutine[Any, Any, T]) -> T:
+    """Run ``requests`` in a new event loop. SIGTERM, as Ctrl-C does in ``asyncio.run``, cancels the requests in flight
+    (their connections closed, no task left behind) and then raises :class:`Interrupted` — a signal handler that raised
+    inside the loop would break a request half-way and leave its tasks unawaited."""
+    if threading.current_thread() is not threading.main_thread():
+        return asyncio.run(requests)  # only the main thread receives signals
+    stopped: list[int] = []
+
+    async def cancellable() -> T:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def stop() -> None:
+            stopped.append(signal.SIGTERM)
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, stop)
+        try:
+            return await requests
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    try:
+        return asyncio.run(cancellable())
+    except asyncio.CancelledError:
+        if stopped:
+            raise Interrupted("", signal.SIGTERM) from None
+        raise
 
 
 def async_client(config: TeacherConfig) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ..fingerprint import make_fingerprint
 from ..records import Usage
-from .clients import async_client, check_not_refused, load_llama
+from .clients import async_client, check_not_refused, load_llama, run_requests
 from .config import TeacherConfig
 
 
@@ -40,7 +40,7 @@ class OpenAIChat:
         )
 
     def complete(self, prompts: Sequence[str]) -> list[Completion]:
-        return asyncio.run(self._all(prompts))
+        return run_requests(self._all(prompts))
 
     async def _all(self, prompts: Sequence[str]) -> list[Completion]:
         limit = asyncio.Semaphore(self.config.concurrency)
