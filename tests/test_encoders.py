@@ -109,3 +109,16 @@ def test_train_layers_tunes_only_the_top_blocks(
     changed = {k.split(".")[2] for k in base if k.startswith("encoder.layer.") and not torch.equal(base[k], trained[k])}
     assert changed == {"1"}  # the top block of two
     assert torch.equal(base["embeddings.word_embeddings.weight"], trained["embeddings.word_embeddings.weight"])
+
+
+def test_a_hub_id_is_a_base_where_a_hub_answers_and_one_clear_error_where_none_does(tiny_base: Path) -> None:
+    """`--base` takes a folder or a model hub id; here no hub is reachable, so an id is one error that says what to
+    do, and a folder is used as it is (the tests run with HF_HUB_OFFLINE set: conftest.py)."""
+    from qrelforge import ConfigError, InputFormatError
+    from qrelforge.students.encoders import resolve_base
+
+    assert resolve_base(str(tiny_base)) == str(tiny_base)
+    with pytest.raises(ConfigError, match="base 'google/embeddinggemma-300m' is no folder here .* pass its folder"):
+        resolve_base("google/embeddinggemma-300m")
+    with pytest.raises(InputFormatError, match="a model folder, or a model hub id"):
+        resolve_base("not a folder, nor an id")

@@ -195,3 +195,39 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(
     assert not checkpoint.exists() and len(resumed.losses) == len(whole.losses) == 72
     assert resumed.losses == pytest.approx(whole.losses, abs=1e-5)  # the same batches, the same state: one run
     assert resumed.thresholds == pytest.approx(whole.thresholds, abs=1e-5)
+
+
+def test_the_pairwise_term_orders_each_querys_pairs(small_dataset: Path, tiny_base: Path, tmp_path: Path) -> None:
+    """RankNet over a query's pairs: known values, batches of whole queries, and a training run whose loss (grade
+    cross-entropy plus the pairwise term) falls."""
+    import math
+    import random
+
+    import torch
+
+    from qrelforge.train.loop import _query_grouped, pairwise_loss
+
+    scores, grades = torch.tensor([2.0, 0.0, 1.0]), torch.tensor([3.0, 0.0, 3.0])
+    same_query = pairwise_loss(scores, grades, torch.tensor([0, 0, 1]))  # one pair: query 0's grade 3 over grade 0
+    assert math.isclose(same_query.item(), math.log(1 + math.exp(-2.0)), rel_tol=1e-6)
+    assert pairwise_loss(scores, grades, torch.tensor([0, 1, 2])).item() == 0.0  # no two pairs of one query
+    groups = [f"q{i // 12}" for i in range(96)]
+    batches = _query_grouped([1] * 96, groups, 12, random.Random(0))
+    assert sorted(i for b in batches for i in b) == list(range(96)) and all(
+        len({groups[i] for i in b}) == 1 for b in batches
+    )
+    config = TrainConfig(
+        student="cross-encoder",
+        base=str(tiny_base),
+        epochs=8,
+        batch_size=12,
+        max_length=64,
+        pairwise=1.0,
+        precision="fp32",
+        learning_rate=1e-3,
+    )
+    result = train_student(
+        teacher_examples([load_dataset(small_dataset)]), tmp_path / "student", config, progress=False
+    )
+    assert sum(result.losses[-8:]) / 8 < sum(result.losses[:8]) / 8 - 0.05
+    assert json.loads((tmp_path / "student" / "qrelforge.json").read_text())["config"]["pairwise"] == 1.0

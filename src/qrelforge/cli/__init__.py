@@ -246,7 +246,7 @@ def _train(train: argparse.ArgumentParser) -> None:
 
 
 def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
-    from ..labeling.config import DEFAULT_ROUTING, ROUTING_SCORES, RayOptions
+    from ..labeling.config import DEFAULT_ROUTING, ROUTING_SCORES, AdaptConfig, RayOptions
     from ..students.config import EngineSettings
     from . import labeling
 
@@ -280,6 +280,18 @@ def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
         "LABELS.provenance.jsonl",
     )
     lab.add_argument(
+        "--adapt",
+        metavar="TEACHER",
+        help="adapt the student to this collection: TEACHER (a teacher YAML, a label file, or 'human' for DIR's own "
+        "qrels) grades a sample of the pairs (--adapt-budget), the student adapts to it and labels the rest; the "
+        "estimated agreement with TEACHER goes to LABELS.adapt.json",
+    )
+    lab.add_argument(
+        "--adapt-budget",
+        metavar="B",
+        help="the sample TEACHER grades: a pair count (500), a share of the pairs (10%%) or money ($20)",
+    )
+    lab.add_argument(
         "--route-by",
         choices=ROUTING_SCORES,
         default=DEFAULT_ROUTING,
@@ -293,11 +305,12 @@ def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
     )
     add_config_flags(lab.add_argument_group("student engine"), EngineSettings)
     add_config_flags(lab, RayOptions)
+    add_config_flags(lab, AdaptConfig)
     lab.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
     _quiet(
         lab,
         labeling.label,
-        Paths(datasets=("dataset",), inputs=("judge", "pairs", "route"), labels=("out",), folders=("report",)),
+        Paths(datasets=("dataset",), inputs=("judge", "pairs", "route", "adapt"), labels=("out",), folders=("report",)),
     )
 
 

@@ -35,6 +35,8 @@ def label(args: argparse.Namespace) -> int:
     settings = config_from_args(EngineSettings, args)
     judge = load_judge(args.judge, dataset, pairs, settings)
     ray = config_from_args(RayOptions, args) if args.engine == "ray" else None
+    if args.adapt:
+        return _adapt(args, judge, dataset, pairs, ray)
     if args.route:
         return _route(args, judge, dataset, pairs, ray)
     prices = judge.traits.prices
@@ -115,6 +117,50 @@ def _route(
             summary,
             judgment_calibration(routed.student_judgments, student.scale, dataset.qrels, card.temperature),
         )
+    return 0
+
+
+def _adapt(
+    args: argparse.Namespace, student: Judge, dataset: Dataset, pairs: list[Pair], ray: RayOptions | None
+) -> int:
+    """``label --adapt TEACHER --adapt-budget B [--route TEACHER --budget B]``: the student adapted to a teacher's
+    sample of this collection."""
+    from .. import AdaptConfig, ConfigError, judge_row, load_judge
+    from ..labeling.adapt import Route, adapt_job
+    from ..report import adapt_summary, print_table, write_report
+
+    budget = _budget(args.adapt_budget, legacy_usd=False)
+    if budget is None:
+        raise ConfigError("--adapt needs --adapt-budget: a pair count (500), a share (10%) or money ($20)")
+    route = None
+    if args.route:
+        route_budget = _budget(args.budget, legacy_usd=False)
+        if route_budget is None:
+            raise ConfigError("--route needs --budget: a pair count (500), a share (30%) or money ($20)")
+        route = Route(load_judge(args.route, dataset, pairs), route_budget, args.route_by)
+    adapted = adapt_job(
+        student,
+        load_judge(args.adapt, dataset, pairs),
+        pairs,
+        dataset,
+        args.out,
+        budget,
+        config_from_args(AdaptConfig, args),
+        route,
+        ray,
+        progress=not args.quiet,
+    )
+    summary = adapt_summary(adapted)
+    print("\n".join(summary) + f"\nwrote {args.out}, {adapted.files.provenance} and {adapted.files.adapt}")
+    if not adapted.labels.keys() & dataset.qrels.keys():
+        return 0
+    rows = [
+        judge_row(f"adapted ({args.adapt_method}, sample {args.adapt_budget})", adapted.labels, dataset.qrels),
+        judge_row("student alone", graded(adapted.student_judgments), dataset.qrels),
+    ]
+    print_table(rows, f"the adapted labels vs the human qrels of {args.dataset}")
+    if args.report:
+        write_report(rows, args.report, f"{args.out.name}: adapted student", summary)
     return 0
 
 

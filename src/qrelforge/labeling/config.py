@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
+
 RAY = "ray engine (--engine ray)"  # the CLI's group of these flags
+ADAPT = "adaptation (--adapt)"
 ROUTING_SCORES = ("entropy", "margin", "cut")  # how unsure a student is of a pair (labeling/route.py)
 DEFAULT_ROUTING = "cut"  # the best of the three on DL20 (benchmarks/RESULTS.md, issue 17)
 
@@ -41,3 +44,53 @@ class RayOptions:
             "help": "times a batch is retried after its actor died (the actor is always restarted)",
         },
     )
+
+
+ADAPT_METHODS = ("ordinal", "level", "cuts", "none")  # how a student adapts to its teacher's sample (labeling/adapt.py)
+SAMPLE_DESIGNS = ("stratified", "random")
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """How a student adapts to a teacher's sample of the pairs it labels (``label --adapt``)."""
+
+    adapt_method: str = field(
+        default="ordinal",
+        metadata={
+            "group": ADAPT,
+            "choices": ADAPT_METHODS,
+            "help": "ordinal: an ordinal model of the teacher's grade on the "
+            "student's expected grade with a shrunk offset per query; level: each query's mean gap added; cuts: the "
+            "temperature and grade cuts refitted; none: the sample keeps the teacher's grades, the rest the student's",
+        },
+    )
+    adapt_sample: str = field(
+        default="stratified",
+        metadata={
+            "group": ADAPT,
+            "choices": SAMPLE_DESIGNS,
+            "help": "stratified: each query's share spread over the student's "
+            "score range; random: drawn at random within each query",
+        },
+    )
+    adapt_shrinkage: float = field(
+        default=2.0,
+        metadata={
+            "group": ADAPT,
+            "help": "how strongly a query's own offset is pulled toward none (in pairs' worth of evidence)",
+        },
+    )
+    adapt_folds: int = field(
+        default=10,
+        metadata={
+            "group": ADAPT,
+            "help": "folds of the cross-fitted estimate of the adapted labels' agreement with the teacher",
+        },
+    )
+    adapt_seed: int = field(default=13, metadata={"group": ADAPT, "help": "seed of the sample and of the estimate"})
+
+    def __post_init__(self) -> None:
+        if self.adapt_method not in ADAPT_METHODS or self.adapt_sample not in SAMPLE_DESIGNS:
+            raise ConfigError(f"adaptation: method one of {ADAPT_METHODS}, sample one of {SAMPLE_DESIGNS}")
+        if self.adapt_folds < 2 or self.adapt_shrinkage < 0:
+            raise ConfigError("adaptation: at least 2 folds, and a shrinkage of 0 or more")

@@ -88,6 +88,11 @@ class LabelFiles:
         return self.beside(".job.json")
 
     @property
+    def adapt(self) -> Path:
+        """An adapted job's report: the sample, the adaptation and its estimated agreement with the teacher."""
+        return self.beside(".adapt.json")
+
+    @property
     def all(self) -> list[Path]:
         """Every file of the job (the Ray engine's shard folder aside): none of them may be one of its inputs."""
         return [

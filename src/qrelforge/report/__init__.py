@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from .agreement import COLUMNS, cells, markdown_report, print_table, write_report
 from .layout import html_page, html_table, markdown_table, print_rows
-from .summaries import label_summary, route_summary, run_summary
+from .summaries import adapt_summary, label_summary, route_summary, run_summary
 
 __all__ = [
     "COLUMNS",
     "cells",
     "html_page",
     "html_table",
+    "adapt_summary",
     "label_summary",
     "markdown_report",
     "markdown_table",

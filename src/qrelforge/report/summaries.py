@@ -14,6 +14,7 @@ from typing import Any
 
 from ..judges.base import Judge, Texts
 from ..judges.cost import spent, total_usage, worst_cost
+from ..labeling.adapt import Adapted
 from ..labeling.local import LabelRun
 from ..labeling.route import Routed
 from ..llm.config import Prices
@@ -90,4 +91,28 @@ def route_summary(routed: Routed, teacher: Judge, texts: Texts) -> list[str]:
             f"cost: the teacher graded {share:.0%} of the pairs, so {1 - share:.0%} of a teacher-only run's "
             "cost is saved (a replayed teacher bills nothing)"
         )
+    return lines
+
+
+def adapt_summary(adapted: Adapted) -> list[str]:
+    """Lines on an adapted job: the sample, who graded how many pairs, and the estimated agreement of the adapted
+    labels with the teacher (the number to decide on: keep the labels, route more, or adapt more)."""
+    e = adapted.estimate
+    taught = sum(1 for r in adapted.provenance if r.source == "teacher")
+    lines = [
+        f"adaptation ({adapted.adapter.method}): the teacher graded {len(adapted.sample)} sampled pairs of "
+        f"{len(adapted.provenance)}; {taught} labels are the teacher's, "
+        f"{adapted.sources.get('student', 0)} the adapted student's"
+        + (f" ({len(adapted.routed)} pairs routed to a teacher after adapting)" if adapted.routed else ""),
+        f"teacher this run: {adapted.teacher_run.judged} requests, {adapted.teacher_run.reused} reused from the store",
+    ]
+    parts = []
+    for name in ("kappa", "alpha", "accuracy"):
+        value, interval = e.values[name], e.intervals[name]
+        shown = "n/a" if value is None else f"{value:.3f}"
+        parts.append(f"{name} {shown}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
+    lines.append(
+        f"estimated agreement of the adapted labels with the teacher (cross-fitted on the sample, "
+        f"{e.n} pairs of {e.queries} queries, 95% intervals over queries): " + ", ".join(parts)
+    )
     return lines

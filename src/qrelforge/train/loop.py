@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from ..students.base import (
     quiet_transformers,
     temper,
 )
-from ..students.encoders import default_base, weight_files
+from ..students.encoders import default_base, resolve_base, weight_files
 from ..students.engine import CPU_TOKENS_PER_BATCH, predict_probs
 from ..students.registry import student_kind
 from .calibration import fit_temperature
@@ -81,7 +82,7 @@ def train_student(
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     train, val = split_by_query(training.examples, config.val_fraction, config.seed)
-    base = config.base or default_base()
+    base = resolve_base(config.base) if config.base else default_base()
     device = default_device()
     model = kind.from_base(base, grades, device, config)
     fmt = numeric_format(config.precision, device)
@@ -173,11 +174,16 @@ def _fit(
     features = _encode(model, train, config.max_length)
     targets = torch.from_numpy(target_distributions(train, grades, config.soft_targets))
     lengths = [model.length(f) for f in features]
+    groups = [e.group for e in train]
+    batching = _query_grouped if config.pairwise else _length_grouped
     batches = [
         b
         for epoch in range(config.epochs)
-        for b in _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))
+        for b in batching(lengths, groups, config.batch_size, random.Random(config.seed + epoch))
     ]
+    scale = torch.tensor(list(grades), dtype=torch.float32)
+    ordered = torch.tensor([e.grade for e in train], dtype=torch.float32)
+    group_ids = torch.tensor([sorted(set(groups)).index(g) for g in groups])
     accumulate = config.grad_accumulation
     batches = batches[: config.max_steps * accumulate] if config.max_steps else batches
     steps = -(-len(batches) // accumulate)
@@ -211,6 +217,9 @@ def _fit(
             with autocast(bf16, device_type):
                 log_probs = model.log_probs([features[i] for i in batch]).float()
             loss = -(targets[batch].to(log_probs.device) * log_probs).sum(-1).mean()
+            if config.pairwise:
+                expected = log_probs.exp() @ scale.to(log_probs.device)
+                loss = loss + config.pairwise * pairwise_loss(expected, ordered[batch], group_ids[batch])
             (loss / accumulate).backward()
             if (k + 1) % accumulate == 0 or k + 1 == len(batches):
                 torch.nn.utils.clip_grad_norm_(model.module.parameters(), 1.0)
@@ -259,7 +268,39 @@ def _encode(model: StudentModel, examples: Sequence[Example], max_length: int) -
     return model.encode([e.query for e in examples], [e.doc for e in examples], max_length)
 
 
-def _length_grouped(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+def pairwise_loss(scores: Any, grades: Any, groups: Any) -> Any:
+    """RankNet over the pairs of one query in a batch whose teacher grades differ: the mean of
+    log(1 + exp(-(s_better - s_worse))); zero where the batch holds no such pair."""
+    import torch
+
+    better = (groups[:, None] == groups[None, :]) & (grades[:, None] > grades[None, :])
+    if not better.any():
+        return scores.sum() * 0.0
+    gaps = (scores[:, None] - scores[None, :])[better.to(scores.device)]
+    return torch.nn.functional.softplus(-gaps).mean()
+
+
+def _query_grouped(
+    lengths: Sequence[int], groups: Sequence[str], batch_size: int, rng: random.Random
+) -> list[list[int]]:
+    """Batches of whole queries' pairs (a query's pairs shuffled, queries in random order), so a batch holds pairs to
+    compare; a query with more pairs than a batch spans several."""
+    by_query: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        by_query.setdefault(group, []).append(i)
+    order = []
+    for group in rng.sample(sorted(by_query), len(by_query)):
+        mine = by_query[group]
+        rng.shuffle(mine)
+        order += mine
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _length_grouped(
+    lengths: Sequence[int], groups: Sequence[str], batch_size: int, rng: random.Random
+) -> list[list[int]]:
     """Shuffled batches of similar lengths: shuffle, sort within windows of 50 batches, shuffle the batches."""
     order = list(range(len(lengths)))
     rng.shuffle(order)

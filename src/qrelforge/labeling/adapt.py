@@ -1,0 +1,194 @@
+"""Labels that fit the collection they label: the student labels every pair, the teacher grades a small sample of
+them, the student adapts to that sample and labels the rest, and ``LABELS.adapt.json`` says how well the adapted
+labels are expected to agree with the teacher (``labeling/adaptation.py`` has the statistics).
+
+The sample keeps the teacher's grades; ``LABELS.provenance.jsonl`` says per pair who graded it (``teacher`` or
+``student``), with the adapted student's answer. With ``route`` the adapted student's least sure pairs then go to a
+teacher too (a pair the teacher already answered is never asked again). Everything is in the job's store, so a rerun
+asks nothing and gives the same labels.
+
+>>> from qrelforge import Budget, load_dataset, replay_judge  # doctest: +SKIP
+>>> demo = load_dataset("dl20-demo")  # doctest: +SKIP
+>>> gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")  # doctest: +SKIP
+>>> adapted = adapt_job(student, gpt4o, demo.pairs, demo, "labels.txt", Budget.parse("10%"))  # doctest: +SKIP
+>>> adapted.estimate.values["kappa"], adapted.estimate.intervals["kappa"]  # doctest: +SKIP
+(0.41, (0.35, 0.47))
+>>> # (skipped: it needs a trained student; tests/test_adapt.py runs it)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets import Dataset
+from ..errors import ConfigError
+from ..evaluate.intervals import AgreementEstimate
+from ..fingerprint import make_fingerprint
+from ..io.files import write_atomic, write_jsonl
+from ..io.store import JudgmentStore
+from ..io.trec import write_qrels
+from ..judges.base import Judge
+from ..judges.cost import Budget, worst_cost
+from ..records import Judgment, Pair, Provenance
+from .adaptation import Adapter, cross_fitted, draw_sample, fit_adapter
+from .config import DEFAULT_ROUTING, AdaptConfig, RayOptions
+from .job import LabelFiles, label_job
+from .local import LabelRun
+from .route import choose, routed_provenance, uncertainty
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where an adapted job sends its least sure pairs: a teacher, within a budget, by a routing score."""
+
+    teacher: Judge
+    budget: Budget
+    score: str = DEFAULT_ROUTING
+
+
+@dataclass(frozen=True)
+class Adapted:
+    """An adapted job's outcome: the merged labels, who gave each, the sample, the adaptation and its estimate."""
+
+    labels: dict[Pair, int]
+    provenance: list[Provenance]
+    sample: list[Pair]  # the pairs drawn for the teacher
+    routed: list[Pair]  # the pairs routed to a teacher after adapting (none without a route)
+    adapter: Adapter
+    estimate: AgreementEstimate  # the adapted student's cross-fitted agreement with the teacher on the sample
+    student_judgments: list[Judgment]  # the student's own, before adapting
+    student_run: LabelRun
+    teacher_run: LabelRun
+    files: LabelFiles
+
+    @property
+    def sources(self) -> dict[str, int]:
+        return dict(sorted(Counter(row.source for row in self.provenance).items()))
+
+
+def adapt_job(
+    student: Judge,
+    teacher: Judge,
+    pairs: Sequence[Pair],
+    dataset: Dataset,
+    out: str | Path,
+    budget: Budget,
+    config: AdaptConfig = AdaptConfig(),
+    route: Route | None = None,
+    ray: RayOptions | None = None,
+    progress: bool = True,
+) -> Adapted:
+    """Label ``pairs`` with ``student`` (on Ray with ``ray``), let ``teacher`` grade the sample ``budget`` buys,
+    adapt the student to it, and write the merged labels to ``out`` with their provenance and the estimate."""
+    if not student.traits.probabilities:
+        raise ConfigError(f"adaptation reads a student's grade probabilities; {student.fingerprint} gives none")
+    budget.check(teacher)
+    scale, card = student.scale, student.traits.card
+    files = LabelFiles(Path(out))
+    with JudgmentStore(files.store) as store:
+        mine = label_job(student, pairs, dataset, store=store, ray=ray, progress=progress)
+        answered = [j for j in mine.judgments if j.probs is not None]
+        costs = worst_cost(teacher, [j.pair for j in answered], dataset) if budget.usd is not None else []
+        sample = draw_sample(
+            answered, scale, budget.count(len(answered), costs), config.adapt_seed, config.adapt_sample == "stratified"
+        )
+        theirs = label_job(
+            teacher, sample, dataset, store=store, budget=budget if budget.usd else None, progress=progress
+        )
+        taught = {j.pair: j for j in theirs.judgments if j.ok}
+        if off := sorted({j.grade for j in taught.values() if j.grade is not None} - set(scale)):
+            raise ConfigError(f"the teacher {teacher.fingerprint} gave grades {off}, off the student's scale {scale}")
+        if len({j.grade for j in taught.values()}) < 2:
+            raise ConfigError(
+                f"the teacher graded {len(taught)} sampled pairs with fewer than two grades: too small "
+                f"a sample to adapt to; give a larger --adapt-budget"
+            )
+        by_pair = {j.pair: j for j in answered}
+        fitted = sorted(taught)
+        probs = np.array([by_pair[p].probs for p in fitted])
+        queries, grades = [p.query_id for p in fitted], np.array([taught[p].grade for p in fitted])
+        cuts = card.thresholds if card else None
+        adapter = fit_adapter(probs, queries, grades, scale, config.adapt_method, config.adapt_shrinkage, cuts)
+        _, estimate = cross_fitted(
+            probs,
+            queries,
+            grades,
+            scale,
+            config.adapt_method,
+            config.adapt_shrinkage,
+            cuts,
+            config.adapt_folds,
+            config.adapt_seed,
+        )
+        fingerprint = make_fingerprint(
+            "adapted",
+            student.fingerprint.split(":")[1],
+            {
+                "student": student.fingerprint,
+                "teacher": teacher.fingerprint,
+                "config": asdict(config),
+                "sample": [(p.query_id, p.doc_id) for p in fitted],
+            },
+        )
+        adapted = adapted_judgments(answered, adapter, fingerprint)
+        answers = {j.pair: (j, teacher.scale) for j in theirs.judgments}  # any status: provenance shows failures too
+        routed: list[Pair] = []
+        if route is not None:
+            route.budget.check(route.teacher)
+            rest = [j for j in adapted if j.pair not in taught]
+            scores = uncertainty([j.probs or () for j in rest], scale, adapter.thresholds, route.score)
+            routed = choose([j.pair for j in rest], scores, route.budget, route.teacher, dataset)
+            answers |= {
+                j.pair: (j, route.teacher.scale)
+                for j in label_job(route.teacher, routed, dataset, store=store, progress=progress).judgments
+            }
+    provenance: list[Provenance] = []
+    for j in adapted:
+        answer, their_scale = answers.get(j.pair, (None, ()))
+        provenance.append(routed_provenance(j, answer, None, scale, their_scale))
+    labels = {row.pair: row.grade for row in provenance if row.grade is not None}
+    write_qrels(files.labels, labels)
+    write_jsonl(files.provenance, (row.to_json() for row in provenance))
+    report = {
+        "student": student.fingerprint,
+        "teacher": teacher.fingerprint,
+        "adapted": fingerprint,
+        "dataset": str(dataset.folder or ""),
+        "pairs": len(answered),
+        "sample": len(sample),
+        "graded_sample": len(taught),
+        "budget": asdict(budget),
+        "config": asdict(config),
+        "estimate": estimate.to_json(),
+        "histograms": {
+            "teacher": _histogram(grades),
+            "student": _histogram([by_pair[p].grade for p in fitted]),
+            "adapted": _histogram(adapter.grades(probs, queries)),
+        },
+        "routed": len(routed),
+    }
+    write_atomic(files.adapt, json.dumps(report, indent=2) + "\n")
+    return Adapted(labels, provenance, sample, routed, adapter, estimate, mine.judgments, mine.run, theirs.run, files)
+
+
+def adapted_judgments(judgments: Sequence[Judgment], adapter: Adapter, fingerprint: str) -> list[Judgment]:
+    """The student's judgments as the adapted student gives them: adapted probabilities and grades."""
+    if not judgments:
+        return []
+    queries = [j.query_id for j in judgments]
+    probs = adapter.probabilities(np.array([j.probs for j in judgments]), queries)
+    grades = adapter.grades(np.array([j.probs for j in judgments]), queries)
+    return [
+        Judgment(j.query_id, j.doc_id, int(g), fingerprint, probs=tuple(round(float(x), 6) for x in row))
+        for j, g, row in zip(judgments, grades, probs)
+    ]
+
+
+def _histogram(grades: Sequence[int | None] | np.ndarray) -> dict[str, int]:
+    return {str(g): n for g, n in sorted(Counter(int(x) for x in grades if x is not None).items())}
