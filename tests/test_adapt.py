@@ -169,7 +169,13 @@ def test_the_contract_form_with_route_asks_each_pair_once_and_a_rerun_asks_nothi
     rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]
     assert len(rows) == 96 and Counter(r["source"] for r in rows) == {"teacher": 34, "student": 62}  # none twice
     report = json.loads((tmp_path / "labels.txt.adapt.json").read_text())
-    assert report["sample"] == 24 and report["routed"] == 10 and set(report["estimate"]) >= {"kappa", "kappa_ci95"}
+    assert (
+        report["sample"] == 24
+        and report["routed"] == 10
+        and set(report) >= {"kappa", "kappa_ci95", "alpha", "alpha_ci95", "accuracy", "accuracy_ci95"}
+    )
+    low, high = report["kappa_ci95"]
+    assert low <= report["kappa"] <= high
     labels = read_qrels(tmp_path / "labels.txt")
     assert all(labels[Pair(r["qid"], r["docid"])] == r["grade"] for r in rows)
     assert all(r["student"]["judge"].startswith("adapted:") for r in rows)  # the adapted student's answer is kept

@@ -212,7 +212,7 @@ def test_the_pairwise_term_orders_each_querys_pairs(small_dataset: Path, tiny_ba
     assert math.isclose(same_query.item(), math.log(1 + math.exp(-2.0)), rel_tol=1e-6)
     assert pairwise_loss(scores, grades, torch.tensor([0, 1, 2])).item() == 0.0  # no two pairs of one query
     groups = [f"q{i // 12}" for i in range(96)]
-    batches = _query_grouped([1] * 96, groups, 12, random.Random(0))
+    batches = _query_grouped(groups, 12, random.Random(0))
     assert sorted(i for b in batches for i in b) == list(range(96)) and all(
         len({groups[i] for i in b}) == 1 for b in batches
     )

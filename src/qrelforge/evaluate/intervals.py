@@ -31,7 +31,7 @@ class AgreementEstimate:
     intervals: dict[str, tuple[float, float] | None]  # each value's 95% percentile interval over query resamples
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"n": self.n, "queries": self.queries}
+        out: dict[str, object] = {"estimated_on_pairs": self.n, "estimated_on_queries": self.queries}
         for name in STATISTICS:
             interval = self.intervals[name]
             out[name] = _round(self.values[name])

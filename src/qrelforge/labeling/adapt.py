@@ -165,7 +165,7 @@ def adapt_job(
         "graded_sample": len(taught),
         "budget": asdict(budget),
         "config": asdict(config),
-        "estimate": estimate.to_json(),
+        **estimate.to_json(),  # "kappa", "kappa_ci95", "alpha", ...: the adapted labels' agreement with the teacher
         "histograms": {
             "teacher": _histogram(grades),
             "student": _histogram([by_pair[p].grade for p in fitted]),
@@ -181,9 +181,8 @@ def adapted_judgments(judgments: Sequence[Judgment], adapter: Adapter, fingerpri
     """The student's judgments as the adapted student gives them: adapted probabilities and grades."""
     if not judgments:
         return []
-    queries = [j.query_id for j in judgments]
-    probs = adapter.probabilities(np.array([j.probs for j in judgments]), queries)
-    grades = adapter.grades(np.array([j.probs for j in judgments]), queries)
+    queries, student = [j.query_id for j in judgments], np.array([j.probs for j in judgments])
+    probs, grades = adapter.probabilities(student, queries), adapter.grades(student, queries)
     return [
         Judgment(j.query_id, j.doc_id, int(g), fingerprint, probs=tuple(round(float(x), 6) for x in row))
         for j, g, row in zip(judgments, grades, probs)

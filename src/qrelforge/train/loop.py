@@ -175,15 +175,20 @@ def _fit(
     targets = torch.from_numpy(target_distributions(train, grades, config.soft_targets))
     lengths = [model.length(f) for f in features]
     groups = [e.group for e in train]
-    batching = _query_grouped if config.pairwise else _length_grouped
     batches = [
         b
         for epoch in range(config.epochs)
-        for b in batching(lengths, groups, config.batch_size, random.Random(config.seed + epoch))
+        for b in (
+            _query_grouped(groups, config.batch_size, random.Random(config.seed + epoch))
+            if config.pairwise
+            else _length_grouped(lengths, config.batch_size, random.Random(config.seed + epoch))
+        )
     ]
-    scale = torch.tensor(list(grades), dtype=torch.float32)
-    ordered = torch.tensor([e.grade for e in train], dtype=torch.float32)
-    group_ids = torch.tensor([sorted(set(groups)).index(g) for g in groups])
+    if config.pairwise:  # what the pairwise term compares: each pair's teacher grade and query
+        scale = torch.tensor(list(grades), dtype=torch.float32)
+        ordered = torch.tensor([e.grade for e in train], dtype=torch.float32)
+        number = {g: i for i, g in enumerate(sorted(set(groups)))}
+        group_ids = torch.tensor([number[g] for g in groups])
     accumulate = config.grad_accumulation
     batches = batches[: config.max_steps * accumulate] if config.max_steps else batches
     steps = -(-len(batches) // accumulate)
@@ -280,9 +285,7 @@ def pairwise_loss(scores: Any, grades: Any, groups: Any) -> Any:
     return torch.nn.functional.softplus(-gaps).mean()
 
 
-def _query_grouped(
-    lengths: Sequence[int], groups: Sequence[str], batch_size: int, rng: random.Random
-) -> list[list[int]]:
+def _query_grouped(groups: Sequence[str], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Batches of whole queries' pairs (a query's pairs shuffled, queries in random order), so a batch holds pairs to
     compare; a query with more pairs than a batch spans several."""
     by_query: dict[str, list[int]] = {}
@@ -298,9 +301,7 @@ def _query_grouped(
     return batches
 
 
-def _length_grouped(
-    lengths: Sequence[int], groups: Sequence[str], batch_size: int, rng: random.Random
-) -> list[list[int]]:
+def _length_grouped(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Shuffled batches of similar lengths: shuffle, sort within windows of 50 batches, shuffle the batches."""
     order = list(range(len(lengths)))
     rng.shuffle(order)
