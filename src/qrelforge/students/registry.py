@@ -56,8 +56,7 @@ def student_fingerprint(model_dir: str | Path, fmt: str) -> str:
     """What fixes a student's outputs: its card, its weight files, and the numeric format it runs in."""
     model_dir = Path(model_dir)
     card = card_json(model_dir)
-    read_card(model_dir)  # a card labeling cannot use is named here
-    kind = student_kind(card.get("kind"), str(model_dir))
+    kind = student_kind(read_card(model_dir).kind, str(model_dir))  # a card labeling cannot use is named here
     weights = kind.weights(model_dir)
     check_weight_files(weights)  # a truncated copy is named here, before any work
     return make_fingerprint(
