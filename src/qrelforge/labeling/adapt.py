@@ -40,7 +40,7 @@ from .adaptation import Adapter, cross_fitted, draw_sample, fit_adapter
 from .config import DEFAULT_ROUTING, AdaptConfig, RayOptions
 from .job import LabelFiles, label_job
 from .local import LabelRun
-from .route import choose, routed_provenance, uncertainty
+from .route import choose, routed_provenance, source_counts, uncertainty
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ class Adapted:
 
     @property
     def sources(self) -> dict[str, int]:
-        return dict(sorted(Counter(row.source for row in self.provenance).items()))
+        """How many merged labels each source gave."""
+        return source_counts(self.provenance)
 
 
 def adapt_job(

@@ -83,7 +83,12 @@ class Routed:
     @property
     def sources(self) -> dict[str, int]:
         """How many merged labels each source gave."""
-        return dict(sorted(Counter(row.source for row in self.provenance).items()))
+        return source_counts(self.provenance)
+
+
+def source_counts(provenance: Sequence[Provenance]) -> dict[str, int]:
+    """How many of a merged job's labels each source (``student``, ``teacher``) gave."""
+    return dict(sorted(Counter(row.source for row in provenance).items()))
 
 
 def route_job(

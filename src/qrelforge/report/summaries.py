@@ -98,10 +98,9 @@ def adapt_summary(adapted: Adapted) -> list[str]:
     """Lines on an adapted job: the sample, who graded how many pairs, and the estimated agreement of the adapted
     labels with the teacher (the number to decide on: keep the labels, route more, or adapt more)."""
     e = adapted.estimate
-    taught = sum(1 for r in adapted.provenance if r.source == "teacher")
     lines = [
         f"adaptation ({adapted.adapter.method}): the teacher graded {len(adapted.sample)} sampled pairs of "
-        f"{len(adapted.provenance)}; {taught} labels are the teacher's, "
+        f"{len(adapted.provenance)}; {adapted.sources.get('teacher', 0)} labels are the teacher's, "
         f"{adapted.sources.get('student', 0)} the adapted student's"
         + (f" ({len(adapted.routed)} pairs routed to a teacher after adapting)" if adapted.routed else ""),
         f"teacher this run: {adapted.teacher_run.judged} requests, {adapted.teacher_run.reused} reused from the store",
