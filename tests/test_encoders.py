@@ -122,3 +122,73 @@ def test_a_hub_id_is_a_base_where_a_hub_answers_and_one_clear_error_where_none_d
         resolve_base("google/embeddinggemma-300m")
     with pytest.raises(InputFormatError, match="a model folder, or a model hub id"):
         resolve_base("not a folder, nor an id")
+
+
+@pytest.fixture(scope="module")
+def still_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-block tiny BERT without dropout, so a cached trunk and the whole model must compute the same."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from qrelforge.students.encoders import default_base
+
+    folder = tmp_path_factory.mktemp("still-bert")
+    tokenizer = AutoTokenizer.from_pretrained(default_base())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_a_cached_trunk_computes_what_the_whole_model_does_and_runs_once_per_text(still_base: Path) -> None:
+    from qrelforge.students.bi_encoder import BiEncoder
+    from qrelforge.students.encoders import transformer_blocks
+
+    cached, whole = (
+        BiEncoder.from_base(str(still_base), [0, 1, 2, 3], "cpu", TrainConfig(train_layers=1)) for _ in "ab"
+    )
+    whole.trunk = None
+    assert cached.trunk is not None and cached.trunk.first_tuned == 2  # the top block of three trains
+    lower_runs: list[int] = []  # texts through the lowest block's attention: its real work
+    transformer_blocks(cached.module["encoder"])[0].attention.register_forward_hook(
+        lambda module, inputs, output: lower_runs.append(inputs[0].shape[0])
+    )
+    features = cached.encode(["cats", "dogs on mats", "cats"], ["a cat sat", "dogs bark all night long", "x"], 64)
+    for model in (cached, whole):
+        model.module.train()
+    for _ in range(3):  # three steps over the same texts
+        ours, theirs = cached.log_probs(features), whole.log_probs(features)
+        assert torch.allclose(ours, theirs, atol=1e-5)
+        ours.sum().backward()
+        theirs.sum().backward()
+    tuned = [
+        (a.grad, b.grad)
+        for a, b in zip(cached.module.parameters(), whole.module.parameters())
+        if a.requires_grad and a.grad is not None
+    ]
+    assert tuned and all(torch.allclose(a, b, atol=1e-5) for a, b in tuned)
+    assert cached.trunk.size == 5 and sum(lower_runs) == 5  # 2 distinct queries + 3 passages, each run once
+
+
+def test_training_the_top_block_on_a_cached_trunk_learns_as_the_whole_model_does(
+    still_base: Path, small_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qrelforge.students.trunk_cache import TrunkCache
+
+    examples = teacher_examples([load_dataset(small_dataset)])
+    config = TrainConfig(
+        base=str(still_base), train_layers=1, epochs=4, max_length=64, precision="fp32", learning_rate=1e-3
+    )
+    cached = train_student(examples, tmp_path / "cached", config, progress=False)
+    monkeypatch.setattr(TrunkCache, "run", lambda self, forward, batch, ids: forward(batch))  # no cache
+    whole = train_student(examples, tmp_path / "whole", config, progress=False)
+    per_epoch = len(cached.losses) // config.epochs
+    assert np.mean(cached.losses[-per_epoch:]) < np.mean(cached.losses[:per_epoch])  # it learned
+    assert np.allclose(cached.losses, whole.losses, atol=1e-4)  # and learned the same thing

@@ -6,7 +6,9 @@ layers. This kind keeps that score and learns a cumulative-link (ordinal logisti
 P(grade >= k) = sigmoid(scale * (cosine - cut_k)) with increasing cuts, so the expected grade rises with the cosine
 and the grades stay ordered. The encoder is fine-tuned whole, in its top ``train_layers`` only, or not at all
 (``train_layers=0``): then the folder keeps only the head and the base's path, and embeddings are cached on disk
-(``embedding_cache.py``), so each distinct text is embedded once. See benchmarks/RESULTS.md for the measurements.
+(``embedding_cache.py``), so each distinct text is embedded once. Tuning only the top blocks keeps the frozen
+trunk's output per text in memory while training (``trunk_cache.py``), so a step costs only the tuned blocks. See
+benchmarks/RESULTS.md for the measurements.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ..fingerprint import file_digest
 from ..io.files import read_json_object, write_atomic
 from .base import Features, device_of, pad
 from .embedding_cache import EmbeddingCache, default_cache_path
-from .encoders import prompts, sentence_encoder, train_only_top, weight_files
+from .encoders import prompts, sentence_encoder, train_only_top, transformer_blocks, weight_files
+from .trunk_cache import TrunkCache
 
 HEAD_FILE = "ordinal_head.json"
 SETTINGS_FILE = "bi_encoder.json"  # a frozen encoder's student: the base's path and prompts, no encoder weights
@@ -64,6 +67,7 @@ class BiEncoder:
         self.num_grades = len(head.cuts()) + 1
         self.base = base  # set when the encoder is frozen: the folder it is loaded from
         self.cache: EmbeddingCache | None = None
+        self.trunk: TrunkCache | None = None  # set while training only the top blocks
 
     @classmethod
     def from_base(cls, base: str, grades: Sequence[int], device: str, config: Any) -> BiEncoder:
@@ -71,7 +75,11 @@ class BiEncoder:
         encoder = sentence_encoder(base, device)
         train_only_top(encoder, config.train_layers)
         frozen = config.train_layers == 0
-        return cls(encoder, ordinal_head(len(grades)).to(device), str(Path(base).resolve()) if frozen else None)
+        model = cls(encoder, ordinal_head(len(grades)).to(device), str(Path(base).resolve()) if frozen else None)
+        blocks = transformer_blocks(encoder) if config.train_layers else None
+        if blocks is not None and config.train_layers < len(blocks):
+            model.trunk = TrunkCache(encoder, blocks, len(blocks) - config.train_layers)
+        return model
 
     @classmethod
     def weights(cls, folder: Path) -> list[Path]:
@@ -138,13 +146,16 @@ class BiEncoder:
             known.update(zip(missing, fresh))
         return torch.from_numpy(np.stack([known[i] for i in ids])).to(device_of(self.module))
 
-    def _embed(self, ids: Sequence[Sequence[int]]) -> Any:
+    def _embed(self, ids: Sequence[tuple[int, ...]]) -> Any:
         import torch
 
         batch = pad(self.tokenizer, [{"input_ids": list(x)} for x in ids], device_of(self.module))
-        embedding = self.module["encoder"](
-            {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-        )["sentence_embedding"]
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        encoder = self.module["encoder"]
+        if self.trunk is not None and encoder.training:  # training the top blocks: the trunk's work is cached
+            embedding = self.trunk.run(lambda x: encoder(dict(x))["sentence_embedding"], inputs, ids)
+        else:
+            embedding = encoder(inputs)["sentence_embedding"]
         return torch.nn.functional.normalize(embedding, dim=-1)
 
     def param_groups(self, learning_rate: float, head_learning_rate: float) -> list[dict[str, Any]]:

@@ -76,18 +76,14 @@ def folder_prompts(folder: str | Path) -> dict[str, str]:
 def train_only_top(module: Any, layers: int | None) -> None:
     """Freeze all but the top ``layers`` transformer blocks and what follows them (None: everything trains).
 
-    The blocks are the model's longest ``ModuleList``; parameters registered after the last block (a final norm,
+    The blocks are ``transformer_blocks(module)``; parameters registered after the last block (a final norm,
     dense layers of a sentence-transformers model) train with the top blocks, none of them with ``layers=0``.
     """
-    import torch
-
     if layers is None:
         return
     if layers < 0:
         raise ConfigError(f"train_layers must be >= 0 (or None: all); got {layers}")
-    blocks = max((m for m in module.modules() if isinstance(m, torch.nn.ModuleList)), key=len, default=None)
-    if blocks is None:
-        raise ConfigError("train_layers: the model has no list of transformer blocks to choose from")
+    blocks = transformer_blocks(module)
     block_params = {id(p): i for i, block in enumerate(blocks) for p in block.parameters()}
     last_block_param = max(k for k, (_, p) in enumerate(module.named_parameters()) if id(p) in block_params)
     for k, (_, parameter) in enumerate(module.named_parameters()):
@@ -95,6 +91,16 @@ def train_only_top(module: Any, layers: int | None) -> None:
         top = block is not None and block >= len(blocks) - layers
         after = block is None and k > last_block_param
         parameter.requires_grad_(layers > 0 and (top or after))
+
+
+def transformer_blocks(module: Any) -> Any:
+    """The model's transformer blocks: its longest ``ModuleList``."""
+    import torch
+
+    blocks = max((m for m in module.modules() if isinstance(m, torch.nn.ModuleList)), key=len, default=None)
+    if blocks is None:
+        raise ConfigError("train_layers: the model has no list of transformer blocks to choose from")
+    return blocks
 
 
 def weight_files(folder: Path) -> list[Path]:
