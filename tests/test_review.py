@@ -248,3 +248,39 @@ def test_a_plain_job_on_a_one_to_four_scale_shows_probabilities_by_grade(tmp_pat
     items = {i.pair.doc_id: i for i in load_items(tmp_path / "l.txt", load_dataset(folder))}
     assert items["d1"].student.probs == {1: 0.1, 2: 0.0, 3: 0.2, 4: 0.7}
     assert items["d2"].to_json()["student"]["probs"] == {"1": 0.6, "2": 0.3, "3": 0.1, "4": 0.0}
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_an_audit_shows_the_most_suspect_human_grades_first_and_exports_a_corrected_copy(
+    small_dataset: Path, browser: object, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from qrelforge.labeling.audit import audit_job
+
+    dataset = load_dataset(small_dataset)
+    gpt4o = replay_judge(load_dataset("dl20-demo").folder / "teacher-gpt-4o-umbrela.txt")
+    original = (small_dataset / "qrels.txt").read_bytes()
+    audit = audit_job([gpt4o], dataset.qrels, dataset, tmp_path / "audit", progress=False)
+    top = audit.rows[0]
+    port = free_port()
+    server, url = serve(tmp_path / "audit", port)
+    try:
+        browser.get(url)
+        wait_for(lambda: browser.find_element(By.ID, "status").text == "not graded yet")
+        position = browser.find_element(By.ID, "position").text
+        pair = f"{top.pair.query_id} / {top.pair.doc_id}"
+        assert f"pair 1 of {len(audit.rows)} · {pair} · human grade {top.grade} · audit score" in position
+        judges = browser.find_element(By.ID, "judges").text
+        assert gpt4o.fingerprint in judges and str(top.members[0].grade) in judges  # the judge beside the human
+        corrected = top.members[0].grade
+        browser.find_element(By.TAG_NAME, "body").send_keys(str(corrected))
+        wait_for(lambda: pair not in browser.find_element(By.ID, "position").text)
+        browser.find_element(By.ID, "export").click()
+        wait_for(lambda: "exported 1 grades" in browser.find_element(By.ID, "status").text)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    assert read_qrels(tmp_path / "audit.corrected.txt") == dict(dataset.qrels) | {top.pair: corrected}
+    assert (small_dataset / "qrels.txt").read_bytes() == original  # the audited qrels are never written

@@ -203,8 +203,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Who gave a labeled pair its grade (``source``: ``student``, ``teacher``, ``human``, ``judge``), and the
-    answers it was chosen from; a line of ``LABELS.provenance.jsonl``."""
+    """Who gave a labeled pair its grade (``source``: ``student``, ``teacher``, ``human``, ``judge``, ``panel``),
+    and the answers it was chosen from; a line of ``LABELS.provenance.jsonl``."""
 
     pair: Pair
     grade: int | None
@@ -213,6 +213,8 @@ class Provenance:
     uncertainty: float | None = None  # the student's routing score (higher: less sure)
     student: Answer | None = None
     teacher: Answer | None = None
+    members: tuple[Answer, ...] = ()  # a panel's or an audit's judges, each with its answer
+    audit: float | None = None  # how far an audit's judges are from the human grade (higher: more suspect)
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -227,13 +229,17 @@ class Provenance:
         for name in ("student", "teacher"):
             answer = getattr(self, name)
             row[name] = answer.to_json() if answer is not None else None
+        if self.members:
+            row["members"] = [answer.to_json() for answer in self.members]
+        if self.audit is not None:
+            row["audit"] = round(self.audit, 6)
         return row
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Provenance:
         """A provenance line; a missing key is a KeyError, a value of the wrong kind a ValueError or TypeError."""
         answers = {name: Answer.from_json(obj[name]) if obj.get(name) else None for name in ("student", "teacher")}
-        uncertainty = obj.get("uncertainty")
+        uncertainty, audit = obj.get("uncertainty"), obj.get("audit")
         return cls(
             Pair(str(obj["qid"]), str(obj["docid"])),
             obj["grade"],
@@ -242,4 +248,6 @@ class Provenance:
             float(uncertainty) if uncertainty is not None else None,
             answers["student"],
             answers["teacher"],
+            tuple(Answer.from_json(answer) for answer in obj.get("members") or ()),
+            float(audit) if audit is not None else None,
         )

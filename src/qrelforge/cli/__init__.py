@@ -206,6 +206,21 @@ def _jobs_on_labels(sub: Any) -> None:
     exp.add_argument("source", type=Path, metavar="SOURCE")
     exp.add_argument("--to", required=True, type=Path, metavar="TARGET")
     exp.set_defaults(command=labeling.export, paths=Paths(inputs=("source",), files=("to",)))
+    aud = sub.add_parser(
+        "audit",
+        help="rank human qrels by how strongly judges disagree with them, to find assessor mistakes",
+        description="Label the pairs of QRELS with each JUDGE (a student folder, a teacher YAML or a label file; "
+        "each into its own store, resumable) and rank them by the judges' expected distance from the human grade "
+        "(their calibrated probabilities; a judge without them counts its grade). Writes AUDIT.tsv (the most "
+        "suspect first), AUDIT.provenance.jsonl and AUDIT.job.json; 'qrelforge review --labels AUDIT' shows the "
+        "pairs in that order, and its export writes AUDIT.corrected.txt. QRELS is never written.",
+    )
+    aud.add_argument("--qrels", required=True, type=Path, metavar="QRELS", help="the human qrels to audit")
+    aud.add_argument("--dataset", required=True, metavar="DIR", help="the texts the judges read")
+    aud.add_argument("--judge", action="append", required=True, metavar="JUDGE", help="repeat for several judges")
+    aud.add_argument("--out", required=True, type=Path, metavar="AUDIT")
+    aud.add_argument("--top", type=int, default=10, metavar="N", help="pairs to print (default: %(default)s)")
+    _quiet(aud, labeling.audit, Paths(datasets=("dataset",), inputs=("qrels", "judge"), labels=("out",)))
     rev = sub.add_parser(
         "review",
         help="serve a page on 127.0.0.1 where assessors grade the contested pairs",
@@ -214,7 +229,7 @@ def _jobs_on_labels(sub: Any) -> None:
         "0-3, move with j/k, and every grade is saved at once to LABELS.assessor.log.jsonl. "
         "Export writes LABELS.assessor.txt (TREC qrels) and LABELS.assessor.jsonl (provenance).",
     )
-    rev.add_argument("--labels", required=True, type=Path, metavar="LABELS")
+    rev.add_argument("--labels", required=True, type=Path, metavar="LABELS", help="a job's LABELS, or an AUDIT")
     rev.add_argument("--dataset", metavar="DIR", help="the texts (default: the dataset a routed job names)")
     rev.add_argument("--port", type=int, default=8765, help="0: any free port (default: %(default)s)")
     rev.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
@@ -247,16 +262,27 @@ def _train(train: argparse.ArgumentParser) -> None:
 
 def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
     from ..labeling.config import DEFAULT_ROUTING, ROUTING_SCORES, AdaptConfig, RayOptions
+    from ..labeling.panel import PANEL_RULES
     from ..students.config import EngineSettings
     from . import labeling
 
     lab.add_argument(
         *judge_flags,
         dest="judge",
+        action="append",
         required=True,
         metavar="JUDGE",
         help="a student folder, a teacher "
-        "YAML file, a label file (TREC qrels or label JSONL), or 'human' (DIR's own qrels)",
+        "YAML file, a label file (TREC qrels or label JSONL), or 'human' (DIR's own qrels); repeat it, with --panel, "
+        "for a panel of judges",
+    )
+    lab.add_argument(
+        "--panel",
+        choices=PANEL_RULES,
+        help="combine the grades of several --judge: the most frequent grade (majority), the rounded mean or the "
+        "median; ties and halves go to the lower grade, a failed judgment is no vote, and a pair needs votes from "
+        "half the judges (rounded up). Each judge's answers go to its own store; every member's grade to "
+        "LABELS.provenance.jsonl",
     )
     lab.add_argument("--dataset", required=True, metavar="DIR", help="the texts the judge reads, and its qrels")
     lab.add_argument("--out", required=True, type=Path, metavar="LABELS", help="TREC qrels file to write")

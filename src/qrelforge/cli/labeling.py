@@ -33,8 +33,11 @@ def label(args: argparse.Namespace) -> int:
         source = args.pairs or (dataset.folder / "qrels.txt" if dataset.folder else args.dataset)
         raise ConfigError(f"nothing to label: {source} holds no pairs")
     settings = config_from_args(EngineSettings, args)
-    judge = load_judge(args.judge, dataset, pairs, settings)
     ray = config_from_args(RayOptions, args) if args.engine == "ray" else None
+    if args.panel or len(args.judge) > 1:
+        return _panel(args, [load_judge(spec, dataset, pairs, settings) for spec in args.judge], dataset, pairs, ray)
+    [spec] = args.judge
+    judge = load_judge(spec, dataset, pairs, settings)
     if args.adapt:
         return _adapt(args, judge, dataset, pairs, ray)
     if args.route:
@@ -42,7 +45,7 @@ def label(args: argparse.Namespace) -> int:
     prices = judge.traits.prices
     if args.dry_run:
         if prices is None:
-            raise ConfigError(f"--dry-run is for teachers that bill tokens; {args.judge} is not one")
+            raise ConfigError(f"--dry-run is for teachers that bill tokens; {spec} is not one")
         p = plan_job(judge, pairs, dataset, args.out)
         print(
             f"dry run: {p.todo} requests ({p.reused} pairs already answered in {LabelFiles(args.out).store}); "
@@ -80,6 +83,53 @@ def label(args: argparse.Namespace) -> int:
     return 0
 
 
+def _panel(
+    args: argparse.Namespace, members: list[Judge], dataset: Dataset, pairs: list[Pair], ray: RayOptions | None
+) -> int:
+    """``label --judge A --judge B ... --panel RULE``: every judge labels the pairs, the rule combines their grades."""
+    from .. import ConfigError, judge_row
+    from ..labeling.panel import panel_job
+    from ..report import panel_summary, print_table, write_report
+
+    if not args.panel:
+        raise ConfigError(f"{len(members)} judges (--judge) need --panel majority|mean|median to combine them")
+    if args.route or args.adapt or args.dry_run or args.budget:
+        raise ConfigError("--panel combines whole judges: it takes no --route, --adapt, --budget or --dry-run")
+    panel = panel_job(members, pairs, dataset, args.out, args.panel, ray=ray, progress=not args.quiet)
+    summary = panel_summary(panel)
+    print("\n".join(summary) + f"\nwrote {args.out}, and {panel.files.provenance} (every judge's grade)")
+    if not panel.labels.keys() & dataset.qrels.keys():
+        return 0
+    rows = [judge_row(f"panel ({args.panel})", panel.labels, dataset.qrels)] + [
+        judge_row(f"judge {n}: {m.judge.fingerprint}", m.grades, dataset.qrels)
+        for n, m in enumerate(panel.members, 1)
+        if m.grades
+    ]
+    print_table(rows, f"the panel and its judges vs the human qrels of {args.dataset}")
+    if args.report:
+        write_report(rows, args.report, f"{args.out.name}: a panel of {len(members)} judges", summary)
+    return 0
+
+
+def audit(args: argparse.Namespace) -> int:
+    """``audit --qrels QRELS --dataset DIR --judge J [--judge ...] --out AUDIT``."""
+    from .. import load_dataset, load_judge, read_qrels
+    from ..labeling.audit import audit_job
+    from ..report import audit_summary
+
+    dataset = load_dataset(args.dataset)
+    qrels = read_qrels(args.qrels, dataset.queries, dataset.docs, dataset.grades)
+    pairs = sorted(qrels)
+    judges = [load_judge(spec, dataset, pairs) for spec in args.judge]
+    result = audit_job(judges, qrels, dataset, args.out, progress=not args.quiet)
+    print("\n".join(audit_summary(result, args.top)))
+    print(
+        f"wrote {result.files.audit_table} and {result.files.provenance}; review the most suspect first with: "
+        f"qrelforge review --labels {args.out}"
+    )
+    return 0
+
+
 def _route(
     args: argparse.Namespace, student: Judge, dataset: Dataset, pairs: list[Pair], ray: RayOptions | None
 ) -> int:
@@ -91,7 +141,9 @@ def _route(
 
     card = student.traits.card
     if card is None:
-        raise ConfigError(f"--route sends a student's unsure pairs to a teacher; {args.judge} is not a student folder")
+        raise ConfigError(
+            f"--route sends a student's unsure pairs to a teacher; {args.judge[0]} is not a student folder"
+        )
     budget = _budget(args.budget, legacy_usd=False)
     if budget is None:
         raise ConfigError("--route needs --budget: a pair count (500), a share (30%) or money ($20)")

@@ -1,9 +1,11 @@
-"""Agreement of a judge's grades with human qrels on the pairs both have.
+"""Agreement of a judge's grades with human qrels on the pairs both have, and of several judges with one another.
 
 >>> from qrelforge import Pair, agreement
 >>> human = {Pair("q1", "d1"): 0, Pair("q1", "d2"): 2, Pair("q1", "d3"): 3}
 >>> agreement({Pair("q1", "d1"): 0, Pair("q1", "d2"): 2}, human).missing_labels
 1
+>>> members_agreement({"a": human, "b": human}).fleiss_kappa
+1.0
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from itertools import combinations
 from typing import Any
 
 from ..errors import QrelforgeError
@@ -116,6 +119,54 @@ def judge_row(
 ) -> JudgeRow:
     """The report row of a judge's grades against ``qrels``: the one way rows are made."""
     return JudgeRow(name, agreement(labels, qrels), pairs_per_second)
+
+
+@dataclass(frozen=True)
+class MembersAgreement:
+    """How well several judges (a panel's members) agree with one another: Cohen's kappa of each two on the pairs
+    both graded, Fleiss' kappa on the pairs every one graded, and ordinal Krippendorff's alpha over every pair (a
+    missing grade is missing data)."""
+
+    judges: tuple[str, ...]
+    pairwise_kappa: dict[tuple[str, str], float | None]
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    pairs_all_graded: int  # the pairs Fleiss' kappa is measured on
+    pairs: int  # pairs graded by at least one judge
+
+
+def members_agreement(grades: Mapping[str, Mapping[Pair, int]]) -> MembersAgreement:
+    """The agreement among the judges named by the keys of ``grades`` (each judge's grades by pair)."""
+    import krippendorff
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    names = tuple(grades)
+    if len(names) < 2:
+        raise QrelforgeError(f"agreement among judges needs two or more; got {len(names)}")
+    pairs = sorted(set().union(*(g.keys() for g in grades.values())))
+    scale = sorted({g for judge in grades.values() for g in judge.values()})
+    pairwise = {}
+    with warnings.catch_warnings():  # an undefined statistic (one grade only) is reported as None
+        warnings.simplefilter("ignore")
+        for a, b in combinations(names, 2):
+            both = sorted(grades[a].keys() & grades[b].keys())
+            pairwise[(a, b)] = (
+                _finite(cohen_kappa_score([grades[a][p] for p in both], [grades[b][p] for p in both], labels=scale))
+                if both
+                else None
+            )
+        complete = [p for p in pairs if all(p in grades[n] for n in names)]
+        table = aggregate_raters(np.array([[grades[n][p] for n in names] for p in complete]), n_cat=None)[0]
+        fleiss = _finite(fleiss_kappa(table)) if complete else None
+        data = np.array([[grades[n].get(p, np.nan) for p in pairs] for n in names], dtype=float)
+        alpha = (
+            _finite(krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal", value_domain=scale))
+            if len(scale) > 1
+            else None
+        )
+    return MembersAgreement(names, pairwise, fleiss, alpha, len(complete), len(pairs))
 
 
 def _finite(value: float) -> float | None:

@@ -22,6 +22,7 @@ adaptation, PyTerrier, the pipeline and the benchmarks — and the one place tha
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,20 @@ class LabelFiles:
     @property
     def store(self) -> Path:
         return self.beside(".judgments.jsonl")
+
+    def member_store(self, fingerprint: str) -> Path:
+        """The store of one judge of a panel or an audit (named by its fingerprint: each judge resumes alone)."""
+        return self.beside("." + re.sub(r"[^\w.-]+", "_", fingerprint) + ".judgments.jsonl")
+
+    @property
+    def audit_table(self) -> Path:
+        """An audit's ranking of the human-judged pairs, the most suspect first (``LABELS`` ending in .tsv: itself)."""
+        return self.labels if self.labels.suffix == ".tsv" else self.beside(".tsv")
+
+    @property
+    def corrected_qrels(self) -> Path:
+        """An audited qrels file with the assessor's corrections (the original is never changed)."""
+        return self.beside(".corrected.txt")
 
     @property
     def soft(self) -> Path:
@@ -104,6 +119,8 @@ class LabelFiles:
             self.assessor_log,
             self.assessor_qrels,
             self.assessor_labels,
+            self.audit_table,
+            self.corrected_qrels,
         ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .agreement import COLUMNS, cells, markdown_report, print_table, write_report
 from .layout import html_page, html_table, markdown_table, print_rows
-from .summaries import adapt_summary, label_summary, route_summary, run_summary
+from .summaries import adapt_summary, audit_summary, label_summary, panel_summary, route_summary, run_summary
 
 __all__ = [
     "COLUMNS",
@@ -20,9 +20,11 @@ __all__ = [
     "html_page",
     "html_table",
     "adapt_summary",
+    "audit_summary",
     "label_summary",
     "markdown_report",
     "markdown_table",
+    "panel_summary",
     "print_rows",
     "print_table",
     "route_summary",

@@ -15,7 +15,9 @@ from typing import Any
 from ..judges.base import Judge, Texts
 from ..judges.cost import spent, total_usage, worst_cost
 from ..labeling.adapt import Adapted
+from ..labeling.audit import Audit
 from ..labeling.local import LabelRun
+from ..labeling.panel import Paneled
 from ..labeling.route import Routed
 from ..llm.config import Prices
 from ..records import Judgment
@@ -115,3 +117,50 @@ def adapt_summary(adapted: Adapted) -> list[str]:
         f"{e.n} pairs of {e.queries} queries, 95% intervals over queries): " + ", ".join(parts)
     )
     return lines
+
+
+def panel_summary(panel: Paneled) -> list[str]:
+    """Lines on a panel: each member's run and failures, the rule and quorum, and the members' agreement."""
+    lines = []
+    for number, member in enumerate(panel.members, 1):
+        statuses = Counter(j.status for j in member.judgments)
+        lines.append(
+            f"judge {number} {member.judge.fingerprint}: "
+            + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items()))
+            + f"; this run {member.run.judged} labeled, {member.run.reused} reused"
+        )
+    lines.append(
+        f"panel ({panel.rule}, a quorum of {panel.quorum} votes): {len(panel.labels)} of {len(panel.provenance)} "
+        f"pairs graded" + (f", {panel.ungraded} without a quorum (no grade)" if panel.ungraded else "")
+    )
+    among = panel.agreement
+    lines.append(
+        f"the judges among themselves: Fleiss' kappa {_number(among.fleiss_kappa)} on the "
+        f"{among.pairs_all_graded} pairs all graded, Krippendorff's alpha (ordinal) "
+        f"{_number(among.krippendorff_alpha)} on {among.pairs}"
+    )
+    names = {m.judge.fingerprint: f"judge {n}" for n, m in enumerate(panel.members, 1)}
+    lines += [f"Cohen's kappa, {names[a]} vs {names[b]}: {_number(k)}" for (a, b), k in among.pairwise_kappa.items()]
+    return lines
+
+
+def audit_summary(audit: Audit, top: int) -> list[str]:
+    """Lines on an audit: the judges, the score's spread, and the ``top`` most suspect pairs."""
+    lines = [f"judge {n}: {job.judge.fingerprint}" for n, job in enumerate(audit.judges, 1)]
+    scores = sorted((row.audit or 0.0 for row in audit.rows), reverse=True)
+    tenth = scores[max(0, len(scores) // 10 - 1)]
+    lines.append(
+        f"{len(audit.rows)} human grades audited; audit score (the judges' expected distance from the human "
+        f"grade): max {scores[0]:.2f}, top 10% above {tenth:.2f}, median {scores[len(scores) // 2]:.2f}"
+    )
+    for rank, row in enumerate(audit.rows[:top], 1):
+        theirs = ", ".join("—" if a.grade is None else str(a.grade) for a in row.members)
+        lines.append(
+            f"{rank:>3}. {row.pair.query_id} / {row.pair.doc_id}: human {row.grade}, judges {theirs}, "
+            f"score {row.audit or 0.0:.2f}"
+        )
+    return lines
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -112,11 +112,15 @@ def create_app(
 
 def export_grades(grades: AssessorGrades, items: dict[Pair, ReviewItem], labels: str | Path) -> tuple[Path, Path]:
     """Write the assessor's grades as TREC qrels (``LABELS.assessor.txt``: ``train --teacher`` and ``augment
-    --human`` read it) and as a label JSONL with provenance (``LABELS.assessor.jsonl``)."""
+    --human`` read it) and as a label JSONL with provenance (``LABELS.assessor.jsonl``); for an audit, also the
+    audited qrels with the assessor's corrections (``AUDIT.corrected.txt``; the original file is not touched)."""
     files = LabelFiles(Path(labels))
     latest = grades.latest()
     qrels, provenance = files.assessor_qrels, files.assessor_labels
     write_qrels(qrels, {pair: row["grade"] for pair, row in latest.items()})
+    audited = {pair: item.grade for pair, item in items.items() if item.audited and item.grade is not None}
+    if audited:
+        write_qrels(files.corrected_qrels, audited | {p: row["grade"] for p, row in latest.items() if p in audited})
     write_jsonl(
         provenance,
         (

@@ -1,8 +1,9 @@
-"""What the review page shows: each labeled pair with its texts and both judges' answers, the most contested first.
+"""What the review page shows: each labeled pair with its texts and the judges' answers, the most contested first.
 
-The pairs come from a routed job's provenance (``LABELS.provenance.jsonl``: student and teacher side by side) or,
-for a plain labeling job, from its judgment store (one judge). Order: the pairs where student and teacher are
-furthest apart first, then the ones the student is least sure of.
+The pairs come from a job's provenance (``LABELS.provenance.jsonl``: a routed job's student and teacher side by side,
+a panel's members, an audit's judges beside the human grade) or, for a plain labeling job, from its judgment store
+(one judge). Order: an audit's most suspect human grades first; otherwise the pairs where the judges are furthest
+apart first, then the ones the student is least sure of.
 
 >>> highlight("Cats sleep a lot; a cat is small.", "why do cats sleep")
 [['Cats', True], [' ', False], ['sleep', True], [' a lot; a ', False], ['cat', True], [' is small.', False]]
@@ -38,8 +39,10 @@ class ReviewItem:
     source: str  # who gave it: student, teacher, or the plain job's judge
     student: Answer | None
     teacher: Answer | None
-    disagreement: float
+    disagreement: float  # an audit's score, else the spread of the judges' grades
     uncertainty: float
+    members: tuple[Answer, ...] = ()  # a panel's or an audit's judges
+    audited: bool = False  # the label is a human grade under audit
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,8 @@ class ReviewItem:
             "source": self.source,
             "student": self.student.to_json() if self.student else None,
             "teacher": self.teacher.to_json() if self.teacher else None,
+            "members": [answer.to_json() for answer in self.members],
+            "audit": round(self.disagreement, 4) if self.audited else None,
         }
 
 
@@ -84,7 +89,9 @@ def load_items(labels: str | Path, dataset: Dataset) -> list[ReviewItem]:
                 f"{labels}: pair {pair.query_id}/{pair.doc_id} is not in the dataset "
                 f"{dataset.name}; review it with the --dataset it was labeled over"
             )
-        grades = [a.grade for a in (row.student, row.teacher) if a is not None and a.grade is not None]
+        answers = (row.student, row.teacher, *row.members)
+        grades = [a.grade for a in answers if a is not None and a.grade is not None]
+        spread = float(max(grades) - min(grades)) if len(grades) > 1 else 0.0
         query = dataset.queries[pair.query_id]
         items.append(
             ReviewItem(
@@ -95,8 +102,10 @@ def load_items(labels: str | Path, dataset: Dataset) -> list[ReviewItem]:
                 row.source,
                 row.student,
                 row.teacher,
-                float(abs(grades[0] - grades[1])) if len(grades) == 2 else 0.0,
+                row.audit if row.audit is not None else spread,
                 row.uncertainty or 0.0,
+                row.members,
+                row.audit is not None,
             )
         )
     return sorted(items, key=lambda i: (-i.disagreement, -i.uncertainty, i.pair))
