@@ -9,7 +9,9 @@ Design (fair by construction):
 - The pool is every judged pair of the *other* training queries; their human labels are hidden, and the student
   labels the pool (its agreement with the hidden humans is reported).
 - Training sets: ``human`` (the few human labels), ``student`` (the pool's student labels), ``both`` (human +
-  student), and ``human-all`` (every training query's human labels: what full human labeling would give).
+  student), and ``human-all`` (every training query's human labels: what full human labeling would give). With
+  ``--teacher``: ``teacher`` and ``human+teacher`` (its labels of the pool); with ``--adapt-budget`` too,
+  ``adapted`` and ``human+adapted`` (the student adapted to the teacher's grades of a sample of the pool).
 - Each set trains the same ranker with the same steps, batch, learning rate and seed: a MiniLM bi-encoder (the
   paper's kind) or cross-encoder, and a LightGBM LambdaMART over BM25 score and lengths (the cheap baseline).
 - Every ranker reranks the judged docs of every query of the evaluation collection; nDCG@10, MAP, MRR@10 against
@@ -24,7 +26,10 @@ from pathlib import Path
 
 from qrelforge import (
     Batch,
+    Budget,
+    Judgment,
     TrainConfig,
+    adapt_job,
     agreement,
     graded,
     human_judge,
@@ -60,6 +65,11 @@ def main() -> None:
         help="an LLM judge's label file for the training collection: adds the sets "
         "'teacher' and 'human+teacher' (its labels of the same pool)",
     )
+    args.add_argument(
+        "--adapt-budget",
+        help="with --teacher: the student also adapts to the teacher's grades of this share of the pool (10%%) and "
+        "labels the rest, adding the sets 'adapted' and 'human+adapted' (the sample keeps the teacher's grades)",
+    )
     args.add_argument("--seed", type=int, default=2019)
     args.add_argument("--out", required=True, type=Path)
     opts = args.parse_args()
@@ -89,6 +99,21 @@ def main() -> None:
             f"the teacher ({Path(opts.teacher).name}) labels the same pool; vs the hidden human labels: "
             f"kappa {taught.cohen_kappa:.3f}, alpha {taught.krippendorff_alpha:.3f}"
         ]
+        if opts.adapt_budget:
+            adapted = adapt_job(
+                student, teacher, pool, collection, opts.out / "pool-adapted.txt", Budget.parse(opts.adapt_budget)
+            )
+            machine = [
+                Judgment(r.pair.query_id, r.pair.doc_id, r.grade, r.judge or r.source) for r in adapted.provenance
+            ]
+            sets["adapted"] = training_labels(humans.qrels, human, machine, (), "student", 0.0, "adapted")
+            sets["human+adapted"] = training_labels(humans.qrels, human, machine, (), "both", 0.0, "adapted")
+            fitted = agreement(adapted.labels, rest.qrels)
+            teacher_note.append(
+                f"the student adapted to the teacher's grades of {len(adapted.sample)} pool pairs "
+                f"({opts.adapt_budget}; they keep the teacher's grade) labels the pool; vs the hidden human labels: "
+                f"kappa {fitted.cohen_kappa:.3f}, alpha {fitted.krippendorff_alpha:.3f}"
+            )
     for name, labels in sets.items():
         write_training_labels(opts.out / "labels" / f"{name}.jsonl", labels)
 

@@ -5,7 +5,10 @@
 
 For each student folder, on the same random judged pairs (texts from the dataset, tokenization included, model
 loading excluded):
-- our engine (``load_student(...).judge``): fp32 (or auto), int8, and fp32 on one thread;
+- our engine (``load_student(...).judge``) in every numeric format: fp32, bf16 and int8, each with the share of its
+  grades that differ from fp32's (bf16 on all the pairs where the CPU runs it natively — AMX or AVX512-BF16, as
+  ``bf16_is_fast`` measures — else, emulated, on the first ``--emulated-pairs`` only, and marked so), and fp32 on one
+  thread;
 - sentence-transformers with its defaults on the same weights (``CrossEncoder.predict`` for a cross-encoder;
   ``SentenceTransformer.encode`` of queries and passages plus the cosine for a bi-encoder); truncation is set to the
   student's max length in every runner, so all of them read the same tokens;
@@ -37,7 +40,7 @@ from qrelforge import Batch, EngineSettings, Pair, TeacherConfig, load_dataset, 
 from qrelforge.io.store import JudgmentStore
 from qrelforge.judges.cost import plan
 from qrelforge.llm.config import Prices
-from qrelforge.students.base import matmul_flops
+from qrelforge.students.base import bf16_is_fast, matmul_flops
 from qrelforge.students.engine import hardware
 from qrelforge.students.registry import read_card
 
@@ -152,6 +155,7 @@ def main() -> None:
     args.add_argument("--cross-encoder", type=Path, help="a trained cross-encoder student folder")
     args.add_argument("--pairs", type=int, default=3000)
     args.add_argument("--teacher-pairs", type=int, default=40, help="0 skips the local LLM teacher")
+    args.add_argument("--emulated-pairs", type=int, default=100, help="pairs timed in bf16 where it is emulated")
     args.add_argument("--ray", action="store_true", help="also label with Ray on a local cluster (1x2 and 2x1 CPUs)")
     args.add_argument("--machine-usd-per-hour", type=float, default=0.10, help="price of this machine")
     args.add_argument("--api-input-per-million", type=float, default=2.50, help="API teacher US$ per 1M input tokens")
@@ -186,10 +190,18 @@ def main() -> None:
         rows["engine fp32"] = len(pairs) / seconds
         flops = engine_flops(model_dir, dataset, pairs)
         achieved, layer_rate = flops / seconds, layer_gemm_flops(model_dir)
-        int8, seconds = engine_run(model_dir, dataset, pairs, EngineSettings("int8"))
-        rows["engine int8"] = len(pairs) / seconds
-        changed = float(np.mean([a.grade != b.grade for a, b in zip(fp32, int8)]))
-        gap = float(np.abs(np.array([a.probs for a in fp32]) - np.array([b.probs for b in int8])).mean())
+        changed: dict[str, float] = {"engine fp32": 0.0}
+        gaps: dict[str, float] = {"engine fp32": 0.0}
+        for fmt in ("bf16", "int8"):
+            native = fmt != "bf16" or bf16_is_fast("cpu")
+            some = pairs if native else pairs[: opts.emulated_pairs]
+            judged, seconds = engine_run(model_dir, dataset, some, EngineSettings(fmt))
+            name = f"engine {fmt}" if native else f"engine {fmt} (emulated: no native bf16; {len(some)} pairs)"
+            rows[name] = len(some) / seconds
+            changed[name] = float(np.mean([a.grade != b.grade for a, b in zip(fp32, judged)]))
+            gaps[name] = float(
+                np.abs(np.array([a.probs for a in fp32[: len(some)]]) - np.array([b.probs for b in judged])).mean()
+            )
         _, seconds = engine_run(model_dir, dataset, pairs, EngineSettings("fp32", threads=1))
         rows["engine fp32, 1 thread"] = len(pairs) / seconds
         torch.set_num_threads(machine["torch_threads"])
@@ -226,19 +238,22 @@ def main() -> None:
             "share_of_bf16_roofline": achieved / roofline["bf16"],
             "share_of_fp32_roofline": achieved / roofline["fp32"],
             "layer_gemm_flops": layer_rate,
-            "int8_grade_changes": changed,
-            "int8_mean_prob_gap": gap,
+            "bf16_native": bf16_is_fast("cpu"),
+            "grades_changed_from_fp32": changed,
+            "mean_prob_gap_from_fp32": gaps,
         }
         base = rows["sentence-transformers defaults"]
         print(f"\n{kind} ({model_dir}), {len(pairs)} pairs, {flops / len(pairs) / 1e9:.2f} GFLOP per pair:")
         for name, rate in rows.items():
-            print(f"  {name:58s} {rate:8.1f} pairs/s  {rate / base:5.2f}x s-t  ${cost(rate):.3f} per 1M labels")
+            differ = f"  {changed[name]:6.2%} of grades differ from fp32" if name in changed else ""
+            print(f"  {name:58s} {rate:8.1f} pairs/s  {rate / base:5.2f}x s-t  ${cost(rate):.3f} per 1M labels{differ}")
         print(
             f"  engine fp32 achieves {achieved / 1e9:.0f} GFLOP/s: {achieved / roofline['bf16']:.0%} of the bf16 "
             f"matmul roofline, {achieved / roofline['fp32']:.0%} of the fp32 one; the model's own linear layers "
             f"alone run at {layer_rate / 1e9:.0f} GFLOP/s on 4096 tokens ({achieved / layer_rate:.0%} of that)"
         )
-        print(f"  int8 vs fp32: {changed:.2%} of grades differ, mean probability gap {gap:.4f}")
+        for name in changed.keys() - {"engine fp32"}:
+            print(f"  {name} vs fp32: {changed[name]:.2%} of grades differ, mean probability gap {gaps[name]:.4f}")
 
     if opts.teacher_pairs:
         api = api_cost_per_million(

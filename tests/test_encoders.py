@@ -175,6 +175,9 @@ def test_a_cached_trunk_computes_what_the_whole_model_does_and_runs_once_per_tex
     ]
     assert tuned and all(torch.allclose(a, b, atol=1e-5) for a, b in tuned)
     assert cached.trunk.size == 5 and sum(lower_runs) == 5  # 2 distinct queries + 3 passages, each run once
+    mixed = cached.encode(["cats", "cats"], ["a cat sat", "a new passage on mats"], 64)
+    assert torch.allclose(cached.log_probs(mixed), whole.log_probs(mixed), atol=1e-5)
+    assert sum(lower_runs) == 6  # of a batch of known and new texts, only the new one runs through the trunk
 
 
 def test_training_the_top_block_on_a_cached_trunk_learns_as_the_whole_model_does(

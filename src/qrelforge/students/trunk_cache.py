@@ -41,22 +41,24 @@ class TrunkCache:
         done once, without gradients, for texts not seen before)."""
         import torch
 
-        mask = batch["attention_mask"].bool()
         missing = [i for i, key in enumerate(ids) if key not in self.states]
-        if missing:
+        if missing:  # the new texts alone run through the whole model once
+            new = {name: value[missing] for name, value in batch.items()}
             was_training = self.model.training
             self.model.eval()  # the frozen part is a fixed function: no dropout
             try:
-                with torch.no_grad(), self._hooked(lambda states: self._keep(states, mask, ids, missing)):
-                    forward(batch)
+                with torch.no_grad(), self._hooked(lambda states: self._keep(states, new, [ids[i] for i in missing])):
+                    forward(new)
             finally:
                 self.model.train(was_training)
+        mask = batch["attention_mask"].bool()
         with self._lower_blocks_skipped(), self._hooked(lambda states: self._put(states, mask, ids)):
             return forward(batch)
 
-    def _keep(self, states: Any, mask: Any, ids: Sequence[Ids], rows: Sequence[int]) -> Any:
-        for row in rows:
-            self.states[ids[row]] = states[row][mask[row]].detach().clone()
+    def _keep(self, states: Any, batch: dict[str, Any], ids: Sequence[Ids]) -> Any:
+        mask = batch["attention_mask"].bool()
+        for row, key in enumerate(ids):
+            self.states[key] = states[row][mask[row]].detach().clone()
         return states
 
     def _put(self, states: Any, mask: Any, ids: Sequence[Ids]) -> Any:
