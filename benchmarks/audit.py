@@ -6,8 +6,8 @@ another grade), audit the flipped file, and count the planted flips among the au
         --judge student=/tmp/loco/trec-dl-2020-passage/student --out /tmp/audit-bench --seeds 5
 
 Each judge alone and all together; a random order finds the share audited (10% of the flips in the top 10%). The
-judges label once (their stores beside OUT are reused by every seed). Also reported: the same ranking by the
-probability mass off the human grade (1 - P(human)), the simpler score the audit does not use.
+judges label once (their stores beside OUT are reused by every seed). Also reported: the ranking by the judges'
+expected distance from the human grade alone (the audit uses it only to order equal scores).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from qrelforge import Pair, audit_job, load_dataset, load_judge
 from qrelforge.cli.paths import named_path
-from qrelforge.records import Provenance
+from qrelforge.labeling.audit import audit_distance
 from qrelforge.report import print_rows
 
 
@@ -31,16 +31,6 @@ def flip(qrels: dict[Pair, int], share: float, seed: int) -> tuple[dict[Pair, in
     planted = set(rng.sample(sorted(qrels), round(share * len(qrels))))
     grades = sorted(set(qrels.values()))
     return qrels | {p: rng.choice([g for g in grades if g != qrels[p]]) for p in sorted(planted)}, planted
-
-
-def mass_off(row: Provenance) -> float:
-    """The judges' mean probability of a grade other than the human one."""
-    off = [
-        1 - (a.probs.get(row.grade or 0, 0.0) if a.probs else float(a.grade == row.grade))
-        for a in row.members
-        if a.grade is not None
-    ]
-    return sum(off) / len(off) if off else 0.0
 
 
 def found(order: list[Pair], planted: set[Pair], share: float) -> float:
@@ -65,15 +55,15 @@ def main() -> None:
     rows = []
     for name, members in panels.items():
         start = time.perf_counter()
-        shares: dict[str, list[float]] = {"top 5%": [], "top 10%": [], "top 20%": [], "mass off, top 10%": []}
+        shares: dict[str, list[float]] = {"top 5%": [], "top 10%": [], "top 20%": [], "distance alone, top 10%": []}
         for seed in range(1, args.seeds + 1):
             flipped, planted = flip(human, args.flip, seed)
             audit = audit_job(members, flipped, dataset, args.out / "audit", progress=False)
             order = [row.pair for row in audit.rows]
             for cut in (0.05, 0.10, 0.20):
                 shares[f"top {cut:.0%}"].append(found(order, planted, cut))
-            by_mass = sorted(audit.rows, key=lambda row: (-mass_off(row), row.pair))
-            shares["mass off, top 10%"].append(found([row.pair for row in by_mass], planted, 0.10))
+            by_distance = sorted(audit.rows, key=lambda row: (-audit_distance(row.members, row.grade or 0), row.pair))
+            shares["distance alone, top 10%"].append(found([row.pair for row in by_distance], planted, 0.10))
         rows.append(
             [name]
             + [f"{np.mean(v):.3f} ± {np.std(v):.3f}" for v in shares.values()]
@@ -82,7 +72,7 @@ def main() -> None:
     rows.append(["random order", "0.050", "0.100", "0.200", "0.100", ""])
     print_rows(
         f"planted flips found: {args.flip:.0%} of {len(human):,} grades of {dataset.name} flipped, {args.seeds} seeds",
-        ["judges", "top 5%", "top 10%", "top 20%", "1 - P(human), top 10%", "seconds"],
+        ["judges", "top 5%", "top 10%", "top 20%", "expected distance alone, top 10%", "seconds"],
         rows,
     )
 

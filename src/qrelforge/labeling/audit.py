@@ -1,25 +1,27 @@
 """Auditing human qrels: judges label the human-judged pairs, and the pairs whose human grade the judges find least
 likely come first, for an assessor to look at again.
 
-A pair's audit score is the judges' mean expected distance from the human grade, in grade steps: for each judge
-that answered, the sum over grades g of P(g) * |g - human| under its calibrated probabilities (a judge without
-probabilities puts all its mass on its grade). It is 0 where every judge is sure of the human grade, and grows with
-both the judges' confidence and how far off the human grade is — a slip from 3 to 0 outranks a 1-or-2 doubt. A
-judge whose judgment failed does not count; a pair no judge answered scores 0.
+A pair's audit score is the probability the judges put on grades other than the human one, averaged over the judges
+that answered (under each one's calibrated probabilities; a judge without probabilities puts all its mass on its
+grade). Equal scores — all disagreeing judges that give only a grade — are ordered by the judges' mean expected
+distance from the human grade, in grade steps (a slip from 3 to 0 before a 1-or-2 doubt). A judge whose judgment
+failed does not count; a pair no judge answered scores 0. On DL20 with 5% of the grades flipped at random, the mass
+off the human grade found more of the flips than the expected distance alone (benchmarks/RESULTS.md, issue 27).
 
 The audit writes ``AUDIT.tsv`` (one row per pair, the most suspect first), ``AUDIT.provenance.jsonl`` (which
 ``qrelforge review --labels AUDIT`` shows, in that order, the human grade beside the judges') and ``AUDIT.job.json``.
 The assessor's corrections export as ``AUDIT.corrected.txt``: the audited qrels with the corrected grades; the
 original qrels file is never written.
 
->>> round(audit_score([Answer("a", 2, probs={0: 0.1, 1: 0.2, 2: 0.7}), Answer("b", 0)], human=0), 4)
-1.3
+>>> judges = [Answer("a", 2, probs={0: 0.1, 1: 0.2, 2: 0.7}), Answer("b", 0)]
+>>> round(audit_score(judges, human=0), 4), round(audit_distance(judges, human=0), 4)
+(0.45, 0.8)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +35,23 @@ from .job import Labeled, LabelFiles, label_job
 
 
 def audit_score(answers: Sequence[Answer], human: int) -> float:
-    """The judges' mean expected distance from the ``human`` grade (0 without an answering judge)."""
-    distances = [
-        sum(p * abs(g - human) for g, p in a.probs.items()) if a.probs else abs(a.grade - human)
+    """The judges' mean probability of a grade other than the ``human`` one (0 without an answering judge)."""
+    return _mean(answers, lambda grade: float(grade != human))
+
+
+def audit_distance(answers: Sequence[Answer], human: int) -> float:
+    """The judges' mean expected distance from the ``human`` grade, in grade steps: what orders equal scores."""
+    return _mean(answers, lambda grade: float(abs(grade - human)))
+
+
+def _mean(answers: Sequence[Answer], cost: Callable[[int], float]) -> float:
+    """The mean over the answering judges of ``cost`` expected under each one's probabilities (or at its grade)."""
+    values = [
+        sum(p * cost(g) for g, p in a.probs.items()) if a.probs else cost(a.grade)
         for a in answers
         if a.status == "ok" and a.grade is not None
     ]
-    return sum(distances) / len(distances) if distances else 0.0
+    return sum(values) / len(values) if values else 0.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ def audit_job(
     for pair in pairs:
         theirs = tuple(a.get(pair) or Answer(judge.fingerprint, None, "no_label") for a, judge in zip(answers, judges))
         rows.append(Provenance(pair, qrels[pair], "human", members=theirs, audit=audit_score(theirs, qrels[pair])))
-    rows.sort(key=lambda row: (-(row.audit or 0.0), row.pair))
+    rows.sort(key=lambda row: (-(row.audit or 0.0), -audit_distance(row.members, qrels[row.pair]), row.pair))
     write_jsonl(files.provenance, (row.to_json() for row in rows))
     write_atomic(files.audit_table, audit_table(rows, [j.fingerprint for j in judges]))
     settings = {"audit": True, "judges": [j.fingerprint for j in judges], "dataset": str(texts.folder or "")}
@@ -100,12 +112,15 @@ def audit_job(
 
 
 def audit_table(rows: Sequence[Provenance], judges: Sequence[str]) -> str:
-    """``AUDIT.tsv``: rank, pair, human grade, score, and each judge's grade and probabilities (``g:p`` by grade),
-    in columns named ``grade:JUDGE`` and ``probs:JUDGE``."""
-    header = ["rank", "qid", "docid", "human", "score"] + [f"{c}:{name}" for name in judges for c in ("grade", "probs")]
+    """``AUDIT.tsv``: rank, pair, human grade, score, expected distance, and each judge's grade and probabilities
+    (``g:p`` by grade), in columns named ``grade:JUDGE`` and ``probs:JUDGE``."""
+    header = ["rank", "qid", "docid", "human", "score", "distance"]
+    header += [f"{c}:{name}" for name in judges for c in ("grade", "probs")]
     lines = ["\t".join(header)]
     for rank, row in enumerate(rows, 1):
+        distance = audit_distance(row.members, row.grade or 0)
         cells = [str(rank), row.pair.query_id, row.pair.doc_id, str(row.grade), f"{row.audit or 0.0:.4f}"]
+        cells.append(f"{distance:.4f}")
         for answer in row.members:
             probs = " ".join(f"{g}:{p:.3f}" for g, p in sorted(answer.probs.items())) if answer.probs else ""
             cells += ["" if answer.grade is None else str(answer.grade), probs]

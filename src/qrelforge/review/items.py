@@ -2,8 +2,8 @@
 
 The pairs come from a job's provenance (``LABELS.provenance.jsonl``: a routed job's student and teacher side by side,
 a panel's members, an audit's judges beside the human grade) or, for a plain labeling job, from its judgment store
-(one judge). Order: an audit's most suspect human grades first; otherwise the pairs where the judges are furthest
-apart first, then the ones the student is least sure of.
+(one judge). Order: an audit's most suspect human grades first (as ``AUDIT.tsv`` lists them); otherwise the pairs
+where the judges are furthest apart first, then the ones the student is least sure of.
 
 >>> highlight("Cats sleep a lot; a cat is small.", "why do cats sleep")
 [['Cats', True], [' ', False], ['sleep', True], [' a lot; a ', False], ['cat', True], [' is small.', False]]
@@ -20,6 +20,7 @@ from typing import Any
 from ..datasets import Dataset
 from ..errors import ConfigError, InputFormatError
 from ..io.files import jsonl_objects
+from ..labeling.audit import audit_distance
 from ..labeling.job import LabelFiles, stored_judgments
 from ..records import Answer, Pair, Provenance
 
@@ -40,7 +41,7 @@ class ReviewItem:
     student: Answer | None
     teacher: Answer | None
     disagreement: float  # an audit's score, else the spread of the judges' grades
-    uncertainty: float
+    uncertainty: float  # an audit's expected distance, else the student's routing score
     members: tuple[Answer, ...] = ()  # a panel's or an audit's judges
     audited: bool = False  # the label is a human grade under audit
 
@@ -103,7 +104,7 @@ def load_items(labels: str | Path, dataset: Dataset) -> list[ReviewItem]:
                 row.student,
                 row.teacher,
                 row.audit if row.audit is not None else spread,
-                row.uncertainty or 0.0,
+                audit_distance(row.members, row.grade or 0) if row.audit is not None else row.uncertainty or 0.0,
                 row.members,
                 row.audit is not None,
             )
