@@ -70,6 +70,7 @@ def main() -> None:
         help="with --teacher: the student also adapts to the teacher's grades of this share of the pool (10%%) and "
         "labels the rest, adding the sets 'adapted' and 'human+adapted' (the sample keeps the teacher's grades)",
     )
+    args.add_argument("--sets", help="comma-separated training sets to rank with (default: all)")
     args.add_argument("--seed", type=int, default=2019)
     args.add_argument("--out", required=True, type=Path)
     opts = args.parse_args()
@@ -134,7 +135,8 @@ def main() -> None:
     print("\n".join(notes), flush=True)
     for kind in opts.rankers.split(","):
         config = RankerConfig(kind=kind, seed=opts.seed, steps=opts.rounds if kind == "lightgbm" else opts.steps)
-        rows = rank_eval(collection, sets, evaluation, opts.out / kind, config)
+        chosen = {name: sets[name] for name in opts.sets.split(",")} if opts.sets else sets
+        rows = rank_eval(collection, chosen, evaluation, opts.out / kind, config)
         title = f"{kind} rankers trained on {collection.name} label sets, evaluated on {evaluation.name}"
         write_ranking_report(rows, opts.out / kind, title, notes + [f"ranker settings: {config}"])
         header, cells = report_table(rows)

@@ -38,26 +38,32 @@ def small_dataset(tmp_path: Path) -> Path:
     )
 
 
-@pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-wide random BERT with the real MiniLM tokenizer: trains and labels in a second."""
+def tiny_bert(folder: Path, layers: int = 2, **settings: float) -> Path:
+    """A ``layers``-block, 32-wide random BERT with the real MiniLM tokenizer in ``folder`` (``settings``: more
+    BertConfig fields)."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from qrelforge.students.encoders import default_base
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(default_base())
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=512,
+        **settings,
     )
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide random BERT with the real MiniLM tokenizer: trains and labels in a second."""
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")

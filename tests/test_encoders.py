@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_bert
 from qrelforge import Batch, EngineSettings, TrainConfig, load_dataset, load_student, teacher_examples, train_student
 from qrelforge.students.encoders import sentence_encoder
 from qrelforge.students.registry import load_model
@@ -127,24 +128,9 @@ def test_a_hub_id_is_a_base_where_a_hub_answers_and_one_clear_error_where_none_d
 @pytest.fixture(scope="module")
 def still_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-block tiny BERT without dropout, so a cached trunk and the whole model must compute the same."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from qrelforge.students.encoders import default_base
-
-    folder = tmp_path_factory.mktemp("still-bert")
-    tokenizer = AutoTokenizer.from_pretrained(default_base())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        intermediate_size=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
+    return tiny_bert(
+        tmp_path_factory.mktemp("still-bert"), 3, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
     )
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def test_a_cached_trunk_computes_what_the_whole_model_does_and_runs_once_per_text(still_base: Path) -> None:
