@@ -31,7 +31,7 @@ from ..io.files import write_atomic, write_jsonl
 from ..judges.base import Judge
 from ..records import Answer, Pair, Provenance
 from .config import RayOptions
-from .job import Labeled, LabelFiles, label_job
+from .job import Labeled, LabelFiles, answers_by_pair, label_each
 
 
 def audit_score(answers: Sequence[Answer], human: int) -> float:
@@ -89,20 +89,15 @@ def audit_job(
     """
     if not judges:
         raise ConfigError("an audit needs one judge or more (--judge)")
-    if len({j.fingerprint for j in judges}) < len(judges):
-        raise ConfigError("an audit's judges must differ: the same judge was given twice")
     if not qrels:
         raise ConfigError("nothing to audit: the qrels hold no pairs")
     files = LabelFiles(Path(out))
     pairs = sorted(qrels)
-    jobs = [
-        label_job(j, pairs, texts, store=files.member_store(j.fingerprint), ray=ray, progress=progress) for j in judges
+    jobs = label_each(judges, pairs, texts, files, ray, progress)
+    rows = [
+        Provenance(pair, qrels[pair], "human", members=theirs, audit=audit_score(theirs, qrels[pair]))
+        for pair, theirs in answers_by_pair(jobs).items()
     ]
-    answers = [{j.pair: Answer.of(j, judge.scale) for j in job.judgments} for judge, job in zip(judges, jobs)]
-    rows = []
-    for pair in pairs:
-        theirs = tuple(a.get(pair) or Answer(judge.fingerprint, None, "no_label") for a, judge in zip(answers, judges))
-        rows.append(Provenance(pair, qrels[pair], "human", members=theirs, audit=audit_score(theirs, qrels[pair])))
     rows.sort(key=lambda row: (-(row.audit or 0.0), -audit_distance(row.members, qrels[row.pair]), row.pair))
     write_jsonl(files.provenance, (row.to_json() for row in rows))
     write_atomic(files.audit_table, audit_table(rows, [j.fingerprint for j in judges]))

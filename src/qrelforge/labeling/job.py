@@ -35,7 +35,7 @@ from ..io.trec import write_qrels
 from ..judges.base import Judge, Texts
 from ..judges.cost import Budget, Plan, plan
 from ..judges.replay import human_judge, replay_judge, write_label_jsonl
-from ..records import Judgment, Pair, graded
+from ..records import Answer, Judgment, Pair, graded
 from ..students.config import EngineSettings
 from .config import RayOptions
 from .local import LabelRun, label
@@ -182,6 +182,35 @@ def label_job(
         if judge.traits.probabilities and any(j.probs for j in judgments):
             write_label_jsonl(files.soft, judgments, judge.scale)
     return Labeled(judge, pairs, judgments, run, files)
+
+
+def label_each(
+    judges: Sequence[Judge],
+    pairs: Sequence[Pair],
+    texts: Texts,
+    files: LabelFiles,
+    ray: RayOptions | None = None,
+    progress: bool = True,
+) -> list[Labeled]:
+    """Each of several judges (a panel's, an audit's) labels ``pairs`` into its own store beside ``files``, so each
+    resumes and is reused alone."""
+    if len({j.fingerprint for j in judges}) < len(judges):
+        raise ConfigError("the judges of a panel or an audit must differ: the same judge was given twice")
+    return [
+        label_job(j, pairs, texts, store=files.member_store(j.fingerprint), ray=ray, progress=progress) for j in judges
+    ]
+
+
+def answers_by_pair(jobs: Sequence[Labeled]) -> dict[Pair, tuple[Answer, ...]]:
+    """Each pair of the jobs, with one answer per job in order (a job without a judgment of it: ``no_label``)."""
+    by_job = [{j.pair: j for j in job.judgments} for job in jobs]
+    return {
+        pair: tuple(
+            Answer.of(mine[pair], job.judge.scale) if pair in mine else Answer(job.judge.fingerprint, None, "no_label")
+            for mine, job in zip(by_job, jobs)
+        )
+        for pair in jobs[0].pairs
+    }
 
 
 def plan_job(judge: Judge, pairs: Sequence[Pair], texts: Texts, out: str | Path) -> Plan:

@@ -28,9 +28,9 @@ from ..evaluate.agreement import MembersAgreement, members_agreement
 from ..io.files import write_atomic, write_jsonl
 from ..io.trec import write_qrels
 from ..judges.base import Judge
-from ..records import Answer, Judgment, Pair, Provenance
+from ..records import Answer, Pair, Provenance
 from .config import RayOptions
-from .job import Labeled, LabelFiles, label_job
+from .job import Labeled, LabelFiles, answers_by_pair, label_each
 
 PANEL_RULES = ("majority", "mean", "median")
 
@@ -97,8 +97,6 @@ def panel_job(
         raise ConfigError(f"panel rule {rule!r} is not one of {PANEL_RULES}")
     if len(members) < 2:
         raise ConfigError(f"a panel needs two or more judges; got {len(members)}")
-    if len({m.fingerprint for m in members}) < len(members):
-        raise ConfigError("a panel's judges must differ: the same judge was given twice")
     for member in members:
         if not set(member.scale) <= set(texts.grades):
             raise ConfigError(
@@ -109,13 +107,8 @@ def panel_job(
     if not 1 <= quorum <= len(members):
         raise ConfigError(f"a panel's quorum is 1 to {len(members)} votes; got {quorum}")
     files = LabelFiles(Path(out))
-    jobs = [
-        label_job(m, pairs, texts, store=files.member_store(m.fingerprint), ray=ray, progress=progress) for m in members
-    ]
-    answers = [{j.pair: j for j in job.judgments} for job in jobs]
-    provenance = [
-        panel_provenance(pair, [a.get(pair) for a in answers], members, rule, quorum) for pair in jobs[0].pairs
-    ]
+    jobs = label_each(members, pairs, texts, files, ray, progress)
+    provenance = [panel_provenance(pair, answers, rule, quorum) for pair, answers in answers_by_pair(jobs).items()]
     labels = {row.pair: row.grade for row in provenance if row.grade is not None}
     write_jsonl(files.provenance, (row.to_json() for row in provenance))
     settings = {
@@ -129,14 +122,8 @@ def panel_job(
     return Paneled(labels, provenance, jobs, rule, quorum, files)
 
 
-def panel_provenance(
-    pair: Pair, judgments: Sequence[Judgment | None], members: Sequence[Judge], rule: str, quorum: int
-) -> Provenance:
+def panel_provenance(pair: Pair, answers: Sequence[Answer], rule: str, quorum: int) -> Provenance:
     """One pair's panel row: the combined grade (None without a quorum of votes) and every member's answer."""
-    votes = [j.grade for j in judgments if j is not None and j.ok and j.grade is not None]
-    answers = tuple(
-        Answer.of(j, m.scale) if j is not None else Answer(m.fingerprint, None, "no_label")
-        for j, m in zip(judgments, members)
-    )
+    votes = [a.grade for a in answers if a.status == "ok" and a.grade is not None]
     grade = combine(votes, rule) if len(votes) >= quorum else None
-    return Provenance(pair, grade, "panel", f"panel:{rule}", members=answers)
+    return Provenance(pair, grade, "panel", f"panel:{rule}", members=tuple(answers))
