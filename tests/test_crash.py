@@ -239,3 +239,48 @@ def test_ray_labeling_killed_twice(student: Path, tmp_path: Path) -> None:
         >= 1
     )
     same_store(killed.with_name("killed.txt.judgments.jsonl"), tmp_path / "whole.txt.judgments.jsonl")
+
+
+@pytest.mark.ray
+def test_ray_over_a_parquet_pair_set_killed_three_times(student: Path, tmp_path: Path) -> None:
+    """The driver of a Parquet pair set's run is killed with SIGKILL three times, each after a few more shards; the
+    resumed run's shards hold each pair once, with the uninterrupted run's answers."""
+    pytest.importorskip("ray")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from qrelforge.io.shards import shard_judgments
+
+    pairs = load_dataset("dl20-demo").pairs
+    ids = tmp_path / "ids.parquet"
+    pq.write_table(pa.table({"query_id": [p.query_id for p in pairs], "doc_id": [p.doc_id for p in pairs]}), ids)
+    command = QRELFORGE + ["label", "--judge", str(student), "--dataset", "dl20-demo", "--precision", "fp32",
+                           "--engine", "ray", "--pairs", str(ids), "--batch-pairs", "128", "--quiet"]  # fmt: skip
+    subprocess.run(command + ["--out", str(tmp_path / "whole.txt")], check=True, capture_output=True)
+    shards = tmp_path / "killed.txt.shards"
+    rng, kills = random.Random(7), 0
+    for _ in range(3):
+        before = len(list(shards.glob("shard-*.parquet")))
+        proc = subprocess.Popen(
+            command + ["--out", str(shards.with_suffix(""))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if len(list(shards.glob("shard-*.parquet"))) >= before + rng.randint(1, 4):
+                break
+            time.sleep(0.02)
+        if proc.poll() is not None:
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    final = subprocess.run(command + ["--out", str(shards.with_suffix(""))], capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert kills >= 2
+
+    def answers(folder: Path) -> Counter:
+        return Counter((j.query_id, j.doc_id, j.grade, j.status) for j in shard_judgments(folder))
+
+    assert answers(shards) == answers(tmp_path / "whole.txt.shards") and set(answers(shards).values()) == {1}
+    assert len(answers(shards)) == len(pairs)
+    assert read_qrels(tmp_path / "killed.txt") == read_qrels(tmp_path / "whole.txt")

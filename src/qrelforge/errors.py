@@ -23,6 +23,11 @@ class InputFormatError(QrelforgeError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: expected {expected}; got {got}")
 
+    def __reduce__(
+        self,
+    ) -> tuple[type, tuple[str, int | None, str, str]]:  # pickles (a worker's error reaches the driver)
+        return InputFormatError, (self.path, self.line, self.expected, self.got)
+
 
 class ConfigError(QrelforgeError):
     """An option or combination of options cannot work."""

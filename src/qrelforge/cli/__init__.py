@@ -21,7 +21,11 @@ from ..progress import LOG_ENV
 from .flags import add_config_flags
 from .paths import Paths, check_paths
 
-PAIRS_HELP = "pairs to label: TREC qrels or run file, or a Parquet file with query_id and doc_id columns (*.parquet)"
+PAIRS_HELP = (
+    "pairs to label: TREC qrels or run file, or a Parquet file with query_id and doc_id columns (*.parquet); with "
+    "--engine ray, a Parquet file or folder (optionally with query and text columns) the workers read in units and "
+    "label into LABELS.shards/, resumably"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,8 +202,9 @@ def _jobs_on_labels(sub: Any) -> None:
     exp = sub.add_parser(
         "export",
         help="convert labels or judgments: TREC qrels, label JSONL (UMBRELA's keys), Parquet",
-        description="Write SOURCE (a label file: TREC qrels, label JSONL or Parquet; or a "
-        "judgment store, *.judgments.jsonl) as TARGET, whose suffix says the format: .txt (TREC "
+        description="Write SOURCE (a label file: TREC qrels, label JSONL or Parquet; a "
+        "judgment store, *.judgments.jsonl; or a Ray run's LABELS.shards folder, streamed) as TARGET, "
+        "whose suffix says the format: .txt (TREC "
         "qrels), .jsonl (label JSONL: qid, docid, judgment, probs) or .parquet (the same rows; a "
         "store's every field).",
     )
@@ -284,7 +289,11 @@ def _label(lab: argparse.ArgumentParser, judge_flags: tuple[str, ...]) -> None:
         "half the judges (rounded up). Each judge's answers go to its own store; every member's grade to "
         "LABELS.provenance.jsonl",
     )
-    lab.add_argument("--dataset", required=True, metavar="DIR", help="the texts the judge reads, and its qrels")
+    lab.add_argument(
+        "--dataset",
+        metavar="DIR",
+        help="the texts the judge reads, and its qrels (optional for a Parquet pair set with query and text columns)",
+    )
     lab.add_argument("--out", required=True, type=Path, metavar="LABELS", help="TREC qrels file to write")
     lab.add_argument("--pairs", type=Path, metavar="FILE", help=PAIRS_HELP)
     lab.add_argument(

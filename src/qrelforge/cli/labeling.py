@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..judges.base import Judge
     from ..judges.cost import Budget
     from ..labeling.config import RayOptions
+    from ..students.config import EngineSettings
 
 
 def label(args: argparse.Namespace) -> int:
@@ -27,13 +28,20 @@ def label(args: argparse.Namespace) -> int:
     from ..labeling.job import LabelFiles, plan_job
     from ..report import label_summary, print_table, run_summary, write_report
 
+    settings = config_from_args(EngineSettings, args)
+    ray = config_from_args(RayOptions, args) if args.engine == "ray" else None
+    if ray is not None and args.pairs and (args.pairs.is_dir() or args.pairs.suffix == ".parquet"):
+        return _label_pair_set(args, settings, ray)
+    if args.dataset is None:
+        raise ConfigError(
+            "label needs --dataset DIR (the texts and the qrels), unless --engine ray labels a Parquet "
+            "pair set with query and text columns"
+        )
     dataset = load_dataset(args.dataset)
     pairs = load_pairs(args.pairs, dataset) if args.pairs else dataset.pairs
     if not pairs:
         source = args.pairs or (dataset.folder / "qrels.txt" if dataset.folder else args.dataset)
         raise ConfigError(f"nothing to label: {source} holds no pairs")
-    settings = config_from_args(EngineSettings, args)
-    ray = config_from_args(RayOptions, args) if args.engine == "ray" else None
     if args.panel or len(args.judge) > 1:
         return _panel(args, [load_judge(spec, dataset, pairs, settings) for spec in args.judge], dataset, pairs, ray)
     [spec] = args.judge
@@ -80,6 +88,41 @@ def label(args: argparse.Namespace) -> int:
             judgment_calibration(labeled.judgments, judge.scale, dataset.qrels, card.temperature) if card else None
         )
         write_report(rows, args.report, f"{args.out.name}: {judge.fingerprint}", summary, calibration)
+    return 0
+
+
+def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: RayOptions) -> int:
+    """``label --engine ray --pairs PAIRS.parquet``: the workers read the pair set and write shards; the driver
+    counts, then streams the shards into LABELS and the agreement with DIR's qrels."""
+    from .. import ConfigError, Dataset, load_dataset, load_judge
+    from ..evaluate.agreement import judge_row
+    from ..io.shards import shard_grades
+    from ..labeling.export import export_shards
+    from ..labeling.job import LabelFiles
+    from ..labeling.stream import label_parquet
+    from ..report import print_table
+
+    if args.panel or len(args.judge) > 1 or args.route or args.adapt or args.budget or args.dry_run:
+        raise ConfigError(
+            "--engine ray over a Parquet pair set labels with one judge: --panel, --route, --adapt, --budget and "
+            "--dry-run need the pairs in memory (drop --engine ray, or give --pairs as TREC qrels)"
+        )
+    dataset = load_dataset(args.dataset) if args.dataset else Dataset(args.pairs.name)
+    judge = load_judge(args.judge[0], dataset, (), settings)
+    texts = Dataset.from_folder(dataset.folder) if dataset.folder else None  # read on the workers, not here
+    files = LabelFiles(args.out)
+    run = label_parquet(judge, args.pairs, files.shards, texts, ray, progress=not args.quiet)
+    written = export_shards(files.shards, args.out)
+    statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(run.statuses.items()))
+    print(
+        f"labeled {run.judged:,} pairs on Ray ({statuses or 'none new'}; {run.reused:,} were already in "
+        f"{files.shards}), {run.pairs_per_second:.1f} pairs/s\nwrote {args.out} ({written:,} grades)"
+    )
+    if dataset.folder and (dataset.folder / "qrels.txt").is_file():
+        grades = shard_grades(files.shards, dataset.qrels.keys())
+        if grades:
+            row = judge_row(judge.fingerprint, grades, dataset.qrels, run.pairs_per_second or None)
+            print_table([row], f"{judge.fingerprint.split(':')[0]} vs the human qrels of {args.dataset}")
     return 0
 
 

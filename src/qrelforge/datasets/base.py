@@ -1,7 +1,8 @@
 """A Dataset is one collection's queries, docs and human qrels, read lazily (here: from a folder).
 
 The folder format is the one of ``../shared/data``: ``queries.tsv`` (qid<TAB>text), ``docs.jsonl``
-({"doc_id", "text"}) and ``qrels.txt`` (TREC qrels). Each file is read on first use.
+({"doc_id", "text"}) and ``qrels.txt`` (TREC qrels); large collections may give ``queries.parquet`` and
+``docs.parquet`` instead (columns ``query_id``/``doc_id`` and ``text``). Each file is read on first use.
 
 >>> from qrelforge import load_dataset
 >>> demo = load_dataset("dl20-demo")
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputFormatError
 from ..io.files import read_text
+from ..io.parquet import read_parquet_texts
 from ..io.tables import read_doc_metadata, read_docs_jsonl, read_queries_tsv
 from ..io.trec import read_pairs, read_qrels
 from ..records import GradeScale, Pair
@@ -54,19 +56,29 @@ class Dataset:
     @property
     def files(self) -> list[Path]:
         """The files this dataset reads (those of its folder that exist): a command never writes over them."""
-        names = ("queries.tsv", "docs.jsonl", "qrels.txt", GRADES_FILE)
+        names = ("queries.tsv", "queries.parquet", "docs.jsonl", "docs.parquet", "qrels.txt", GRADES_FILE)
         return [self.folder / name for name in names if (self.folder / name).exists()] if self.folder else []
 
     @property
     def queries(self) -> Mapping[str, str]:
         if self._queries is None:
-            self._queries = read_queries_tsv(self._file("queries.tsv"))
+            parquet = self._file("queries.parquet")
+            self._queries = (
+                read_parquet_texts(parquet, "query_id")
+                if parquet.is_file()
+                else read_queries_tsv(self._file("queries.tsv"))
+            )
         return self._queries
 
     @property
     def docs(self) -> Mapping[str, str]:
         if self._docs is None:
-            self._docs = read_docs_jsonl(self._file("docs.jsonl"))
+            parquet = self._file("docs.parquet")
+            self._docs = (
+                read_parquet_texts(parquet, "doc_id")
+                if parquet.is_file()
+                else read_docs_jsonl(self._file("docs.jsonl"))
+            )
         return self._docs
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import json
 import os
@@ -10,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from ..errors import ConfigError, InputFormatError
 
@@ -131,13 +132,20 @@ def umask() -> int:
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (or bytes) to ``path`` so that readers see the old file or the whole new one, never a part."""
+    with atomic_file(path) as handle:
+        handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary handle to write ``path`` in pieces (streamed exports): the whole file appears when the block ends
+    without an error, and nothing (the old file stays) if it raises or the process dies."""
     path = Path(path)
-    data = text.encode("utf-8") if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fchmod(handle.fileno(), 0o666 & ~umask())  # as open() would make it, not mkstemp's private 0600
             os.fsync(handle.fileno())

@@ -68,3 +68,17 @@ def write_parquet_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None
     import pyarrow as pa
 
     write_parquet_atomic(path, pa.Table.from_pylist(list(rows)))
+
+
+def read_parquet_texts(path: str | Path, id_column: str) -> dict[str, str]:
+    """Texts by id from a Parquet file with string columns ``id_column`` and ``text`` (a dataset's docs.parquet or
+    queries.parquet); a repeated id is an error naming its row."""
+    texts: dict[str, str] = {}
+    for number, row in enumerate(read_parquet_rows(path, (id_column, "text")), start=1):
+        key, text = row[id_column], row["text"]
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise InputFormatError(path, number, f"a string {id_column} and text", f"{key!r}, {str(text)[:40]!r}")
+        if key in texts:
+            raise InputFormatError(path, number, f"each {id_column} once", f"{key} again")
+        texts[key] = text
+    return texts

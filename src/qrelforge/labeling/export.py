@@ -11,12 +11,14 @@ judgment to Parquet, or its one judge's grades to TREC qrels.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..io.files import write_jsonl
+from ..io.files import atomic_file, write_jsonl
 from ..io.parquet import write_parquet_rows
+from ..io.shards import MANIFEST, Manifest, shard_judgments, shard_schema, shard_tables
 from ..io.store import row_of
 from ..io.trec import write_qrels
 from ..judges.base import Batch, TextTable
@@ -29,11 +31,13 @@ STORE_SUFFIX = ".judgments.jsonl"
 
 
 def export_labels(source: str | Path, target: str | Path) -> int:
-    """Write the labels (or the judgment store) ``source`` as ``target``, whose suffix names the format; returns the
-    rows written."""
+    """Write the labels (a label file, a judgment store or a shard folder) ``source`` as ``target``, whose suffix names
+    the format; returns the rows written."""
     source, target = Path(source), Path(target)
     if target.suffix not in FORMATS:
         raise ConfigError(f"--to {target}: the suffix names the format, one of {FORMATS}")
+    if (source / MANIFEST).is_file():
+        return export_shards(source, target)
     rows: list[dict[str, Any]]
     if source.name.endswith(STORE_SUFFIX):  # a store: every judgment, every field
         by_judge = stored_judgments(source)
@@ -61,3 +65,30 @@ def export_labels(source: str | Path, target: str | Path) -> int:
     else:
         write_parquet_rows(target, rows)
     return len(rows)
+
+
+def export_shards(shards: Path, target: Path) -> int:
+    """A shard folder's labels as one file, streamed shard by shard (memory does not grow with the pair set): TREC
+    qrels or label JSONL (the graded pairs, in the pair set's order) or Parquet (every judgment, every field)."""
+    import pyarrow.parquet as pq
+
+    scale = Manifest.from_json(shards / MANIFEST).scale
+    written = 0
+    with atomic_file(target) as handle:
+        if target.suffix == ".parquet":
+            with pq.ParquetWriter(handle, shard_schema()) as writer:
+                for table in shard_tables(shards):
+                    writer.write_table(table)
+                    written += table.num_rows
+            return written
+        for judgment in shard_judgments(shards):
+            if not judgment.ok:
+                continue
+            if target.suffix == ".txt":
+                line = f"{judgment.query_id} 0 {judgment.doc_id} {judgment.grade}\n"
+            else:
+                [row] = label_rows([judgment], scale)
+                line = json.dumps(row, ensure_ascii=False) + "\n"
+            handle.write(line.encode("utf-8"))
+            written += 1
+    return written

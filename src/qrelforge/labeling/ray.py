@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -63,6 +64,7 @@ def label_with_ray(
     ``actor`` is the actor class (a subclass may wrap ``JudgeActor``; tests use one that kills itself).
     """
     import pyarrow as pa
+    import ray.data
 
     shards = Path(shards)
     merge_shards(shards, store, judge.fingerprint)
@@ -91,7 +93,7 @@ def label_with_ray(
                 actor,
                 fn_constructor_kwargs={"judge": judge},
                 batch_size=options.batch_pairs,
-                concurrency=actors,
+                compute=ray.data.ActorPoolStrategy(size=actors),
                 num_cpus=options.cpus_per_actor,
                 num_gpus=options.gpus_per_actor,
                 max_restarts=-1,
@@ -136,11 +138,20 @@ def ray_dataset(blocks: Sequence[Any]) -> Any:
     """A Ray Dataset of pyarrow tables, one block each, without Ray's own progress bars and log lines."""
     import ray.data
 
+    quiet_ray_data()
+    return ray.data.from_arrow(list(blocks))
+
+
+def quiet_ray_data() -> None:
+    """No progress bars or log lines of Ray Data's own: the run shows qrelforge's one progress display."""
+    import ray.data
+
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    return ray.data.from_arrow(list(blocks))
+    # the actors' restart and retry limits are still passed as remote args (Ray Data has no named parameter for them)
+    warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
 
 
 @contextlib.contextmanager

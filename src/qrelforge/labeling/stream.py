@@ -1,0 +1,154 @@
+"""Label a Parquet pair set of any size on a Ray cluster: the workers read, judge and write; the driver counts.
+
+The driver lists the pair set's units from the Parquet metadata (``io/shards.py``) and hands Ray Data the units that
+have no shard yet. Each actor holds the judge (a student's model is loaded there, once), reads its unit's rows with
+pyarrow, judges them with the texts in the rows (``query``, ``text``) or with the texts it was given (a dataset
+folder, read on the worker), writes the unit's shard by atomic rename and returns its counts. No text and no
+judgment passes through the driver, whose memory does not grow with the pair set.
+
+Exactly once: a unit's shard is written whole or not at all, under the unit's own name. A killed actor is restarted
+and its unit retried by Ray; a killed driver leaves the shards written so far, and the rerun labels only the units
+without one. A unit retried after its shard was written is not judged again.
+
+>>> from qrelforge.labeling.stream import label_parquet
+>>> run = label_parquet(student, "pairs.parquet", "labels.txt.shards")  # doctest: +SKIP
+>>> # (skipped: it needs a Ray cluster; tests/test_stream.py runs it on a local one)
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, Interrupted, QrelforgeError
+from ..io.lock import WriterLock
+from ..io.shards import Manifest, Unit, UnitReader, finished, open_manifest, pair_files, write_shard
+from ..judges.base import Batch, Judge, Texts, TextTable
+from ..progress import progress_bar
+from ..records import Pair
+from .config import RayOptions
+from .local import LabelRun
+from .ray import quiet_ray_data, ray_cluster
+
+
+class ShardActor:
+    """A Ray Data actor: holds one judge; for each unit it is given, reads, judges and writes the unit's shard."""
+
+    def __init__(self, judge: Judge, texts: Texts | None, folder: str) -> None:
+        self.judge, self.texts, self.folder, self.reader = judge, texts, Path(folder), UnitReader()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        units = [Unit(*values) for values in zip(*(batch[f].tolist() for f in Unit.__dataclass_fields__))]
+        names = [u.shard for u in units]
+        try:
+            statuses = [json.dumps(self.label(u)) for u in units]
+        except QrelforgeError as exc:  # the input's fault, not the worker's: not retried, the driver raises it
+            return {"unit": names, "statuses": ["{}"] * len(units), "error": [pickle.dumps(exc)] * len(units)}
+        return {"unit": names, "statuses": statuses, "error": [b""] * len(units)}
+
+    def label(self, unit: Unit) -> dict[str, int]:
+        """The unit's judgments by status (read back from its shard when a retry finds it written)."""
+        shard = self.folder / unit.shard
+        if shard.exists():
+            import pyarrow.parquet as pq
+
+            return dict(Counter(pq.read_table(shard, columns=["status"])["status"].to_pylist()))
+        table = self.reader.read(unit)
+        query_ids, doc_ids = table["query_id"].to_pylist(), table["doc_id"].to_pylist()
+        pairs = [Pair(q, d) for q, d in zip(query_ids, doc_ids)]
+        texts = self.texts
+        if "text" in table.column_names and "query" in table.column_names:
+            texts = TextTable(
+                dict(zip(query_ids, table["query"].to_pylist())), dict(zip(doc_ids, table["text"].to_pylist()))
+            )
+        if texts is None:
+            raise ConfigError(f"{unit.location} has no query and text columns, and no texts were given")
+        step = self.judge.traits.batch_pairs or len(pairs)
+        judgments = [j for i in range(0, len(pairs), step) for j in self.judge.judge(Batch(pairs[i : i + step], texts))]
+        write_shard(self.folder, unit, judgments)
+        return dict(Counter(j.status for j in judgments))
+
+
+def label_parquet(
+    judge: Judge,
+    pairs: str | Path,
+    shards: str | Path,
+    texts: Texts | None = None,
+    options: RayOptions = RayOptions(),
+    progress: bool = True,
+    actor: type = ShardActor,
+) -> LabelRun:
+    """Label every row of the Parquet pair set ``pairs`` whose unit has no shard in ``shards`` yet, on Ray.
+
+    ``texts`` serves pair sets without ``query`` and ``text`` columns; it is pickled to every actor as it is, so give
+    one that reads its files where it runs (``Dataset.from_folder``). ``actor`` is the actor class (tests use one that
+    kills itself).
+    """
+    shards = Path(shards)
+    manifest = Manifest(judge.fingerprint, judge.scale, options.batch_pairs, pair_files(pairs))
+    if not manifest.texts and texts is None:
+        raise ConfigError(f"{pairs} has no query and text columns: give the texts (--dataset DIR)")
+    shards.mkdir(parents=True, exist_ok=True)
+    lock = WriterLock(shards / ".lock", f"the shards of {shards}")
+    try:
+        manifest = open_manifest(shards, manifest)
+        done = finished(shards)
+        units = manifest.units()
+        todo = [u for u in units if u.shard not in done]
+        reused = sum(u.rows for u in units if u.shard in done)
+        statuses: Counter[str] = Counter()
+        start = time.perf_counter()
+        try:
+            if todo:
+                _run(judge, None if manifest.texts else texts, shards, todo, options, progress, actor, statuses)
+        except KeyboardInterrupt:
+            saved = len(finished(shards))
+            raise Interrupted(
+                f"interrupted: {saved} of {len(units)} shards are in {shards}; run the same command again to label "
+                f"the rest (nothing is labeled twice)"
+            ) from None
+        return LabelRun(judge.fingerprint, sum(statuses.values()), reused, time.perf_counter() - start, dict(statuses))
+    finally:
+        lock.release()
+
+
+def _run(
+    judge: Judge,
+    texts: Texts | None,
+    shards: Path,
+    todo: list[Unit],
+    options: RayOptions,
+    progress: bool,
+    actor: type,
+    statuses: Counter[str],
+) -> None:
+    import ray.data
+
+    rows = {u.shard: u.rows for u in todo}
+    with (
+        ray_cluster(options.address) as cluster_cpus,
+        progress_bar("labeling (ray)", sum(rows.values()), "pairs", enabled=progress) as advance,
+    ):
+        actors = min(len(todo), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))
+        quiet_ray_data()
+        units = ray.data.from_items([asdict(u) for u in todo], override_num_blocks=len(todo))
+        judged = units.map_batches(
+            actor,
+            fn_constructor_kwargs={"judge": judge, "texts": texts, "folder": str(shards)},
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=options.cpus_per_actor,
+            num_gpus=options.gpus_per_actor,
+            max_restarts=-1,
+            max_task_retries=options.retries,
+        )
+        for row in judged.iter_rows():
+            if row["error"]:
+                raise pickle.loads(row["error"])  # a bad row or a judge's error, as the worker raised it
+            statuses.update(json.loads(row["statuses"]))
+            advance(rows[row["unit"]])

@@ -1,0 +1,203 @@
+"""A Parquet pair set labeled on a local 2-CPU Ray cluster by workers that read it and write shards: the local
+engine's answers, each pair exactly once when an actor dies, a rerun that labels only the missing units, texts read
+on the workers from a dataset folder (JSONL or Parquet), exports streamed from the shards, bad input named."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qrelforge import Batch, Dataset, EngineSettings, RayOptions, export_shards, load_dataset, load_student, read_qrels
+from qrelforge.errors import ConfigError, InputFormatError
+from qrelforge.io.shards import shard_judgments
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'qrelforge[ray]'")
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from qrelforge.labeling.stream import ShardActor, label_parquet  # noqa: E402
+
+pytestmark = pytest.mark.ray
+PAIRS = 240
+OPTIONS = RayOptions(actors=2, batch_pairs=32)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pair_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """240 demo pairs with their texts, in two files of row groups of 50 rows (units cross no row group)."""
+    demo = load_dataset("dl20-demo")
+    pairs = demo.pairs[:PAIRS]
+    folder = tmp_path_factory.mktemp("pairs") / "pairs"
+    folder.mkdir()
+    for number, part in enumerate((pairs[:130], pairs[130:])):
+        table = pa.table(
+            {
+                "query_id": [p.query_id for p in part],
+                "doc_id": [p.doc_id for p in part],
+                "query": [demo.queries[p.query_id] for p in part],
+                "text": [demo.docs[p.doc_id] for p in part],
+            }
+        )
+        pq.write_table(table, folder / f"part-{number}.parquet", row_group_size=50)
+    return folder
+
+
+def answers(shards: Path) -> Counter:
+    return Counter((j.query_id, j.doc_id, j.grade, j.status) for j in shard_judgments(shards))
+
+
+def test_workers_give_the_local_engines_answers_once_each(
+    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    judge = load_student(tiny_student, EngineSettings("fp32"))
+    demo = load_dataset("dl20-demo")
+    pairs = demo.pairs[:PAIRS]
+    local = {j.pair: j for j in judge.judge(Batch(pairs, demo))}
+    run = label_parquet(judge, pair_set, tmp_path / "shards", options=OPTIONS, progress=False)
+    assert run.judged == PAIRS and run.reused == 0 and run.statuses == {"ok": PAIRS}
+    stored = list(shard_judgments(tmp_path / "shards"))
+    assert [j.pair for j in stored] == pairs  # the pair set's order, each pair once
+    assert [j.grade for j in stored] == [local[j.pair].grade for j in stored]
+    assert np.allclose([j.probs for j in stored], [local[j.pair].probs for j in stored], atol=1e-5)
+    # 130 rows in row groups of 50 -> units 32+18, 32+18, 30; 110 rows -> 32+18, 32+18, 10: 10 shards
+    assert len(list((tmp_path / "shards").glob("shard-*.parquet"))) == 10
+    again = label_parquet(judge, pair_set, tmp_path / "shards", options=OPTIONS, progress=False)
+    assert again.judged == 0 and again.reused == PAIRS
+
+
+def test_a_rerun_labels_only_the_units_without_a_shard(
+    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    judge = load_student(tiny_student, EngineSettings("fp32"))
+    shards = tmp_path / "shards"
+    label_parquet(judge, pair_set, shards, options=OPTIONS, progress=False)
+    whole = answers(shards)
+    lost = sorted(shards.glob("shard-*.parquet"))[3:6]
+    rows = sum(pq.read_metadata(p).num_rows for p in lost)
+    for path in lost:
+        path.unlink()
+    run = label_parquet(judge, pair_set, shards, options=RayOptions(actors=1, batch_pairs=7), progress=False)
+    assert run.judged == rows and run.reused == PAIRS - rows  # the manifest's unit size is kept
+    assert answers(shards) == whole
+
+
+def test_a_killed_actor_loses_no_pair_and_repeats_none(
+    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "killed"
+
+    class KilledOnce(ShardActor):
+        """Kills its own process (as kill -9 would) in the middle of the first unit any actor gets."""
+
+        def __call__(self, batch: dict) -> dict:
+            if not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().__call__(batch)
+
+    judge = load_student(tiny_student, EngineSettings("fp32"))
+    label_parquet(judge, pair_set, tmp_path / "whole", options=OPTIONS, progress=False)
+    run = label_parquet(judge, pair_set, tmp_path / "killed", options=OPTIONS, progress=False, actor=KilledOnce)
+    assert marker.exists() and run.judged == PAIRS
+    assert answers(tmp_path / "killed") == answers(tmp_path / "whole")
+    assert set(answers(tmp_path / "killed").values()) == {1}
+
+
+def test_texts_are_read_on_the_workers_from_a_dataset_folder(
+    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    """Pairs without texts, joined by id on the workers with docs.jsonl, or with docs.parquet and queries.parquet."""
+    demo = load_dataset("dl20-demo")
+    judge = load_student(tiny_student, EngineSettings("fp32"))
+    ids = tmp_path / "ids.parquet"
+    pq.write_table(pq.read_table(pair_set, columns=["query_id", "doc_id"]), ids, row_group_size=100)
+    with pytest.raises(ConfigError, match="no query and text columns"):
+        label_parquet(judge, ids, tmp_path / "none", options=OPTIONS, progress=False)
+    parquet_texts = tmp_path / "collection"
+    parquet_texts.mkdir()
+    pq.write_table(
+        pa.Table.from_pylist([{"doc_id": d, "text": t} for d, t in demo.docs.items()]), parquet_texts / "docs.parquet"
+    )
+    pq.write_table(
+        pa.Table.from_pylist([{"query_id": q, "text": t} for q, t in demo.queries.items()]),
+        parquet_texts / "queries.parquet",
+    )
+    label_parquet(judge, pair_set, tmp_path / "with-texts", options=OPTIONS, progress=False)
+    for name, folder in (("jsonl", demo.folder), ("parquet", parquet_texts)):
+        texts = Dataset.from_folder(folder)
+        run = label_parquet(judge, ids, tmp_path / name, texts, OPTIONS, progress=False)
+        assert run.judged == PAIRS and texts._docs is None  # read on the workers, never here
+        assert answers(tmp_path / name) == answers(tmp_path / "with-texts")
+
+
+def test_shards_export_as_qrels_label_jsonl_and_parquet(
+    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    judge = load_student(tiny_student, EngineSettings("fp32"))
+    shards = tmp_path / "shards"
+    label_parquet(judge, pair_set, shards, options=OPTIONS, progress=False)
+    graded = {j.pair: j.grade for j in shard_judgments(shards)}
+    assert export_shards(shards, tmp_path / "labels.txt") == PAIRS
+    assert read_qrels(tmp_path / "labels.txt") == graded
+    assert export_shards(shards, tmp_path / "labels.jsonl") == PAIRS
+    rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert {(r["qid"], r["docid"]): r["judgment"] for r in rows} == {
+        (p.query_id, p.doc_id): g for p, g in graded.items()
+    }
+    assert sum(rows[0]["probs"].values()) == pytest.approx(1.0)
+    assert export_shards(shards, tmp_path / "all.parquet") == PAIRS
+    table = pq.read_table(tmp_path / "all.parquet")
+    assert table.num_rows == PAIRS and set(table["judge"].to_pylist()) == {judge.fingerprint}
+
+
+def test_another_judge_or_a_changed_pair_set_is_refused(
+    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    shards = tmp_path / "shards"
+    label_parquet(load_student(tiny_student, EngineSettings("fp32")), pair_set, shards, options=OPTIONS, progress=False)
+    with pytest.raises(ConfigError, match="holds the labels of"):
+        label_parquet(load_student(tiny_student, EngineSettings("int8")), pair_set, shards, progress=False)
+    one = tmp_path / "one.parquet"
+    pq.write_table(pq.read_table(pair_set).slice(0, 10), one)
+    with pytest.raises(ConfigError, match="another pair set"):
+        label_parquet(load_student(tiny_student, EngineSettings("fp32")), one, shards, progress=False)
+
+
+def test_a_missing_id_is_one_error_naming_the_file_and_row(
+    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    table = pq.read_table(pair_set).slice(0, 60).to_pylist()
+    table[41]["doc_id"] = None
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist(table), bad, row_group_size=20)
+    with pytest.raises(InputFormatError) as error:
+        label_parquet(
+            load_student(tiny_student, EngineSettings("fp32")),
+            bad,
+            tmp_path / "shards",
+            options=OPTIONS,
+            progress=False,
+        )
+    assert str(bad) in str(error.value) and "42" in str(error.value)
+    result = subprocess.run(
+        [sys.executable, "-m", "qrelforge", "label", "--judge", str(tiny_student), "--engine", "ray", "--pairs",
+         str(tmp_path / "missing.parquet"), "--out", str(tmp_path / "x.txt")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "missing.parquet" in result.stderr
