@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
+import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +169,66 @@ def test_any_judge_runs_on_ray_and_so_does_routing(cluster: None, student: Path,
         and on_ray.labels == here.labels
         and on_ray.sources == {"student": 130, "teacher": 20}
     )
+
+
+def test_a_teacher_on_ray_keeps_one_concurrency_and_one_backoff_over_all_actors(cluster: None, tmp_path: Path) -> None:
+    """Two actors share the teacher's concurrency of 3 (each alone would allow 3), a 429 seen by one actor holds back
+    both for its Retry-After, 5xx answers are retried, and every pair is stored once."""
+    from fault_server import fault_server
+
+    from qrelforge import TeacherConfig, load_teacher
+
+    lock, in_flight, most, arrivals = threading.Lock(), [0], [0], []
+
+    def behaviour(body: dict, number: int) -> tuple:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            arrivals.append((time.monotonic(), number))
+        try:
+            if number == 15:
+                return ("status", 429, {"Retry-After": "1"})
+            if number % 9 == 0:
+                return ("status", 503, {})
+            time.sleep(0.1)
+            return ("ok", [f"Score: {zlib.crc32(body['messages'][0]['content'].encode()) % 4}"])
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    dataset = load_dataset("dl20-demo")
+    pairs = dataset.pairs[:60]
+    with fault_server(behaviour) as server, JudgmentStore(tmp_path / "teacher.jsonl") as store:
+        teacher = load_teacher(
+            TeacherConfig(model="fault-model", base_url=server.base_url, max_retries=3, timeout=5.0, concurrency=3)
+        )
+        run = label_with_ray(
+            teacher, pairs, dataset, store, tmp_path / "shards", RayOptions(actors=2, batch_pairs=10), progress=False
+        )
+    assert run.judged == 60 and run.statuses == {"ok": 60}
+    assert set(stored(store.path).values()) == {1} and len(stored(store.path)) == 60
+    assert 2 <= most[0] <= 3  # one limit over both actors
+    limited = next(t for t, n in arrivals if n == 15)
+    assert not [t for t, _ in arrivals if limited + 0.1 < t < limited + 0.9]  # both actors waited out the 429
+
+
+def test_a_teacher_on_ray_keeps_one_rate_over_all_actors(cluster: None, tmp_path: Path) -> None:
+    from fault_server import fault_server
+
+    from qrelforge import TeacherConfig, load_teacher
+
+    arrivals: list[float] = []
+
+    def behaviour(body: dict, number: int) -> tuple:
+        arrivals.append(time.monotonic())
+        return ("ok", ["Score: 1"])
+
+    dataset = load_dataset("dl20-demo")
+    with fault_server(behaviour) as server, JudgmentStore(tmp_path / "teacher.jsonl") as store:
+        config = TeacherConfig(model="fault-model", base_url=server.base_url, concurrency=4, requests_per_minute=300)
+        run = label_with_ray(
+            load_teacher(config), dataset.pairs[:21], dataset, store, tmp_path / "shards",
+            RayOptions(actors=2, batch_pairs=7), progress=False,
+        )  # fmt: skip
+    assert run.statuses == {"ok": 21} and len(arrivals) == 21
+    assert max(arrivals) - min(arrivals) >= 20 / 5 * 0.9  # 5 a second over both actors (each alone: 10 a second)

@@ -316,6 +316,7 @@ def test_bad_dataset_files_are_named_with_their_line(small_dataset: Path, tmp_pa
         ("concurrency: 0", "concurrency must be at least 1"),
         ("timeout: 0", "timeout must be more than 0 seconds"),
         ("temperature: -1", "temperature must be 0.0 or more"),
+        ("requests_per_minute: 0", "requests_per_minute must be more than 0"),
     ],
 )
 def test_teacher_settings_are_checked_before_the_dry_run(

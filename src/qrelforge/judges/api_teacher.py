@@ -1,7 +1,8 @@
 """A teacher LLM behind any OpenAI-compatible chat API (OpenAI, Azure, vLLM, Ollama, llama.cpp server).
 
-Requests run concurrently (at most ``concurrency`` at a time) through the official ``openai`` client, which
-retries 429, 5xx, timeouts and dropped connections with exponential backoff and jitter and honours Retry-After.
+Requests run concurrently (at most ``concurrency`` at a time, at most ``requests_per_minute``: ``llm/gate.py``, one gate
+for all Ray actors) through the official ``openai`` client, which retries 429, 5xx, timeouts and dropped connections
+with exponential backoff and jitter and honours Retry-After; after a 429 every request of the gate waits.
 A pair whose request still fails becomes an ``api_error`` judgment (retried by the next run); an answer in no
 accepted format becomes a ``parse_error`` judgment with its text — never a guessed grade.
 """
@@ -18,6 +19,7 @@ from ..fingerprint import make_fingerprint
 from ..llm.clients import async_client, check_not_refused, run_requests, server_url
 from ..llm.config import TeacherConfig
 from ..llm.fence import instruction_like
+from ..llm.gate import Gate, RemoteGate, RequestLimits, gate_for
 from ..llm.parse import grade_probs, parse_grade
 from ..llm.prompt import Prompt
 from ..records import Judgment, Pair, Usage
@@ -37,6 +39,9 @@ class OpenAITeacher:
             batch_pairs=4 * config.concurrency,
             probabilities=config.logprobs or config.samples > 1,
             prices=config.prices,
+            limits=RequestLimits(
+                config.concurrency, config.requests_per_minute, config.timeout * (config.max_retries + 1) + 60
+            ),
         )
         decoding = {
             k: getattr(config, k)
@@ -62,11 +67,12 @@ class OpenAITeacher:
         return prompt_usage(self.prompt, batch, self.config.max_tokens * self.config.samples)
 
     async def _judge_all(self, batch: Batch) -> list[Judgment]:
-        limit = asyncio.Semaphore(self.config.concurrency)
-        async with async_client(self.config) as client:
-            return list(await asyncio.gather(*(self._judge_one(client, limit, pair, batch) for pair in batch.pairs)))
+        assert self.traits.limits is not None
+        gate = gate_for(self.fingerprint, self.traits.limits)
+        async with async_client(self.config, gate) as client:
+            return list(await asyncio.gather(*(self._judge_one(client, gate, pair, batch) for pair in batch.pairs)))
 
-    async def _judge_one(self, client: Any, limit: asyncio.Semaphore, pair: Pair, batch: Batch) -> Judgment:
+    async def _judge_one(self, client: Any, gate: Gate | RemoteGate, pair: Pair, batch: Batch) -> Judgment:
         import openai
 
         c = self.config
@@ -86,27 +92,29 @@ class OpenAITeacher:
             }
         elif c.response_format == "json_object":
             options["response_format"] = {"type": "json_object", "schema": schema}
-        async with limit:
-            try:
-                response = await client.chat.completions.create(
-                    model=c.model,
-                    messages=[{"role": "user", "content": self.prompt.render(batch.query(pair), batch.doc(pair))}],
-                    temperature=c.temperature,
-                    max_tokens=c.max_tokens,
-                    **options,
-                )
-            except openai.OpenAIError as exc:
-                check_not_refused(exc, c)
-                where = server_url(c) or "https://api.openai.com/v1"
-                return Judgment(
-                    pair.query_id,
-                    pair.doc_id,
-                    None,
-                    self.fingerprint,
-                    status="api_error",
-                    raw=f"{type(exc).__name__} from base_url {where}: {exc}",
-                    usage=Usage(requests=1),
-                )
+        token = await gate.enter()
+        try:
+            response = await client.chat.completions.create(
+                model=c.model,
+                messages=[{"role": "user", "content": self.prompt.render(batch.query(pair), batch.doc(pair))}],
+                temperature=c.temperature,
+                max_tokens=c.max_tokens,
+                **options,
+            )
+        except openai.OpenAIError as exc:
+            check_not_refused(exc, c)
+            where = server_url(c) or "https://api.openai.com/v1"
+            return Judgment(
+                pair.query_id,
+                pair.doc_id,
+                None,
+                self.fingerprint,
+                status="api_error",
+                raw=f"{type(exc).__name__} from base_url {where}: {exc}",
+                usage=Usage(requests=1),
+            )
+        finally:
+            await gate.leave(token)
         counted = response.usage
         usage = Usage(1, counted.prompt_tokens, counted.completion_tokens) if counted else Usage(requests=1)
         return self._read(pair, response.choices, usage)

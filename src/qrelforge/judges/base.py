@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..llm.config import Prices
+from ..llm.gate import RequestLimits
 from ..records import Judgment, Pair, StudentCard, Usage
 
 
@@ -86,6 +87,7 @@ class Traits:
     probabilities: bool = False  # its judgments carry grade probabilities over its scale
     prices: Prices | None = None  # it bills tokens: worst_case() bounds a batch's usage, prices turn usage into US$
     card: StudentCard | None = None  # a trained student's record: decision thresholds, temperature, training
+    limits: RequestLimits | None = None  # it sends requests under these limits (on Ray: one gate for all actors)
 
 
 @runtime_checkable

@@ -30,6 +30,7 @@ from ..errors import ConfigError
 from ..io.parquet import write_parquet_rows
 from ..io.store import JudgmentStore, judgment_of, row_of
 from ..judges.base import Batch, Judge, Texts, TextTable
+from ..llm.gate import shared_gate
 from ..progress import progress_bar
 from ..records import Judgment, Pair
 from .config import RayOptions
@@ -86,6 +87,7 @@ def label_with_ray(
         ]
         with (
             ray_cluster(options.address) as cluster_cpus,
+            shared_gate(judge.fingerprint, judge.traits.limits),  # a teacher's limits hold over all actors
             progress_bar("labeling (ray)", len(todo), "pairs", enabled=progress) as advance,
         ):
             actors = min(len(blocks), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))

@@ -29,6 +29,7 @@ from ..errors import ConfigError, Interrupted, QrelforgeError
 from ..io.lock import WriterLock
 from ..io.shards import Manifest, Unit, UnitReader, finished, open_manifest, pair_files, write_shard
 from ..judges.base import Batch, Judge, Texts, TextTable
+from ..llm.gate import shared_gate
 from ..progress import progress_bar
 from ..records import Pair
 from .config import RayOptions
@@ -132,6 +133,7 @@ def _run(
     rows = {u.shard: u.rows for u in todo}
     with (
         ray_cluster(options.address) as cluster_cpus,
+        shared_gate(judge.fingerprint, judge.traits.limits),  # a teacher's limits hold over all actors
         progress_bar("labeling (ray)", sum(rows.values()), "pairs", enabled=progress) as advance,
     ):
         actors = min(len(todo), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))

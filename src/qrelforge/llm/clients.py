@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from ..errors import ConfigError, Interrupted
 from ..fingerprint import file_digest
 from .config import TeacherConfig, check_base_url
+from .gate import Gate, RemoteGate, retry_after
 
 CONTEXT_TOKENS = 8192  # SmolLM2 and Gemma 3 read 8k
 T = TypeVar("T")
@@ -50,15 +51,29 @@ def run_requests(requests: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-def async_client(config: TeacherConfig) -> Any:
-    """An ``openai.AsyncOpenAI`` for ``config``: its base URL (or $OPENAI_BASE_URL), key, timeout and retries."""
-    from openai import AsyncOpenAI
+def async_client(config: TeacherConfig, gate: Gate | RemoteGate | None = None) -> Any:
+    """An ``openai.AsyncOpenAI`` for ``config``: its base URL (or $OPENAI_BASE_URL), key, timeout and retries; with a
+    ``gate``, each HTTP attempt (the client's own retries too) first waits for the gate's rate, and a 429 pauses it."""
+    from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
+    hooks: dict[str, list[Any]] = {}
+    if gate is not None:
+
+        async def admitted(request: Any) -> None:
+            if (delay := await gate.admit()) > 0:
+                await asyncio.sleep(delay)
+
+        async def answered(response: Any) -> None:
+            if response.status_code == 429:
+                await gate.pause(retry_after(response.headers))
+
+        hooks = {"request": [admitted], "response": [answered]}
     return AsyncOpenAI(
         base_url=server_url(config),
         api_key=os.environ.get(config.api_key_env) or "unset",
         timeout=config.timeout,
         max_retries=config.max_retries,
+        http_client=DefaultAsyncHttpxClient(event_hooks=hooks) if hooks else None,
     )
 
 

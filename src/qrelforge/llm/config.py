@@ -14,7 +14,8 @@
     max_tokens: 32
     samples: 1                        # n answers per pair, combined by vote: majority or mean
     logprobs: true                    # ask for per-grade probabilities (top_logprobs alternatives)
-    concurrency: 8
+    concurrency: 8                    # requests in flight at once (on Ray: over all actors together)
+    requests_per_minute: 500          # optional: HTTP attempts a minute, retries included (on Ray: all actors)
     prices: {input_per_million: 2.5, output_per_million: 10.0}   # US$ per million tokens
 
 Relative paths are read from the YAML file's folder.
@@ -91,6 +92,7 @@ class TeacherConfig:
     # json_schema (OpenAI, Azure, vLLM, Ollama) or json_object (llama-cpp-python's server): {"score": N} is enforced
     response_format: str = "text"
     concurrency: int = 8
+    requests_per_minute: float | None = None  # null: no rate limit
     timeout: float = 60.0  # seconds per request attempt
     max_retries: int = 4  # on 429, 5xx, timeouts and dropped connections, with backoff and Retry-After
     prices: Prices = field(default_factory=Prices)
@@ -111,6 +113,10 @@ class TeacherConfig:
         for name, low in (("temperature", 0.0), ("max_retries", 0)):
             if getattr(self, name) < low:
                 raise ConfigError(f"teacher {name} must be {low} or more; got {getattr(self, name)}")
+        if self.requests_per_minute is not None and self.requests_per_minute <= 0:
+            raise ConfigError(
+                f"teacher requests_per_minute must be more than 0 (or null); got {self.requests_per_minute}"
+            )
         if self.timeout <= 0:
             raise ConfigError(f"teacher timeout must be more than 0 seconds; got {self.timeout}")
         if self.max_passage_chars is not None and self.max_passage_chars < 1:
