@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +82,17 @@ def tiny_student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         config,
         progress=False,
     ).model_dir
+
+
+def killed_once(actor: type, marker: Path) -> type:
+    """A Ray labeling actor class that kills its own process (as kill -9 would) in the middle of the first batch any
+    actor gets; ``marker`` says it happened."""
+
+    class KilledOnce(actor):  # type: ignore[misc, valid-type]
+        def __call__(self, work: Any) -> Any:
+            if not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().__call__(work)
+
+    return KilledOnce

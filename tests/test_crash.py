@@ -256,7 +256,11 @@ def test_ray_over_a_parquet_pair_set_killed_three_times(student: Path, tmp_path:
     pq.write_table(pa.table({"query_id": [p.query_id for p in pairs], "doc_id": [p.doc_id for p in pairs]}), ids)
     command = QRELFORGE + ["label", "--judge", str(student), "--dataset", "dl20-demo", "--precision", "fp32",
                            "--engine", "ray", "--pairs", str(ids), "--batch-pairs", "128", "--quiet"]  # fmt: skip
-    subprocess.run(command + ["--out", str(tmp_path / "whole.txt")], check=True, capture_output=True)
+    whole = subprocess.run(
+        command + ["--out", str(tmp_path / "whole.txt"), "--report", str(tmp_path / "report")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "vs the human qrels of dl20-demo" in whole.stdout and "kappa" in (tmp_path / "report/report.md").read_text()
     shards = tmp_path / "killed.txt.shards"
     rng, kills = random.Random(7), 0
     for _ in range(3):

@@ -4,8 +4,6 @@ actor is killed mid-batch, and an interrupted run's shards are merged without re
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
 import time
 import zlib
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import killed_once
 from qrelforge import (
     Batch,
     Budget,
@@ -94,15 +93,6 @@ def test_ray_gives_the_local_engines_results(cluster: None, student: Path, tmp_p
 def test_killed_actor_loses_no_pair_and_repeats_none(cluster: None, student: Path, tmp_path: Path) -> None:
     marker = tmp_path / "killed"
 
-    class KilledOnce(JudgeActor):
-        """Kills its own process (as kill -9 would) in the middle of the first batch any actor gets."""
-
-        def __call__(self, batch: dict) -> dict:
-            if not marker.exists():
-                marker.touch()
-                os.kill(os.getpid(), signal.SIGKILL)
-            return super().__call__(batch)
-
     dataset = load_dataset("dl20-demo")
     pairs = dataset.pairs[:300]
     store = JudgmentStore(tmp_path / "ray.jsonl")
@@ -114,7 +104,7 @@ def test_killed_actor_loses_no_pair_and_repeats_none(cluster: None, student: Pat
         tmp_path / "shards",
         RayOptions(actors=2, batch_pairs=25),
         progress=False,
-        actor=KilledOnce,
+        actor=killed_once(JudgeActor, marker),
     )
     assert marker.exists()  # an actor really died
     assert run.judged == 300

@@ -5,8 +5,7 @@ on the workers from a dataset folder (JSONL or Parquet), exports streamed from t
 from __future__ import annotations
 
 import json
-import os
-import signal
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -16,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import killed_once
 from qrelforge import Batch, Dataset, EngineSettings, RayOptions, export_shards, load_dataset, load_student, read_qrels
+from qrelforge.cli import main
 from qrelforge.errors import ConfigError, InputFormatError
 from qrelforge.io.shards import shard_judgments
 
@@ -58,100 +59,95 @@ def pair_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def whole(cluster: None, tiny_student: Path, pair_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run's shards (read only: a test that changes shards works on a copy)."""
+    shards = tmp_path_factory.mktemp("whole") / "shards"
+    run = label_parquet(
+        load_student(tiny_student, EngineSettings("fp32")), pair_set, shards, options=OPTIONS, progress=False
+    )
+    assert run.judged == PAIRS and run.reused == 0 and run.statuses == {"ok": PAIRS}
+    return shards
+
+
 def answers(shards: Path) -> Counter:
     return Counter((j.query_id, j.doc_id, j.grade, j.status) for j in shard_judgments(shards))
 
 
-def test_workers_give_the_local_engines_answers_once_each(
-    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
-) -> None:
+def test_workers_give_the_local_engines_answers_once_each(tiny_student: Path, pair_set: Path, whole: Path) -> None:
     judge = load_student(tiny_student, EngineSettings("fp32"))
     demo = load_dataset("dl20-demo")
     pairs = demo.pairs[:PAIRS]
     local = {j.pair: j for j in judge.judge(Batch(pairs, demo))}
-    run = label_parquet(judge, pair_set, tmp_path / "shards", options=OPTIONS, progress=False)
-    assert run.judged == PAIRS and run.reused == 0 and run.statuses == {"ok": PAIRS}
-    stored = list(shard_judgments(tmp_path / "shards"))
+    stored = list(shard_judgments(whole))
     assert [j.pair for j in stored] == pairs  # the pair set's order, each pair once
     assert [j.grade for j in stored] == [local[j.pair].grade for j in stored]
     assert np.allclose([j.probs for j in stored], [local[j.pair].probs for j in stored], atol=1e-5)
     # 130 rows in row groups of 50 -> units 32+18, 32+18, 30; 110 rows -> 32+18, 32+18, 10: 10 shards
-    assert len(list((tmp_path / "shards").glob("shard-*.parquet"))) == 10
-    again = label_parquet(judge, pair_set, tmp_path / "shards", options=OPTIONS, progress=False)
+    assert len(list(whole.glob("shard-*.parquet"))) == 10
+    again = label_parquet(judge, pair_set, whole, options=OPTIONS, progress=False)
     assert again.judged == 0 and again.reused == PAIRS
 
 
 def test_a_rerun_labels_only_the_units_without_a_shard(
-    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+    tiny_student: Path, pair_set: Path, whole: Path, tmp_path: Path
 ) -> None:
-    judge = load_student(tiny_student, EngineSettings("fp32"))
-    shards = tmp_path / "shards"
-    label_parquet(judge, pair_set, shards, options=OPTIONS, progress=False)
-    whole = answers(shards)
+    shards = shutil.copytree(whole, tmp_path / "shards")
     lost = sorted(shards.glob("shard-*.parquet"))[3:6]
     rows = sum(pq.read_metadata(p).num_rows for p in lost)
     for path in lost:
         path.unlink()
+    judge = load_student(tiny_student, EngineSettings("fp32"))
     run = label_parquet(judge, pair_set, shards, options=RayOptions(actors=1, batch_pairs=7), progress=False)
     assert run.judged == rows and run.reused == PAIRS - rows  # the manifest's unit size is kept
-    assert answers(shards) == whole
+    assert answers(shards) == answers(whole)
 
 
 def test_a_killed_actor_loses_no_pair_and_repeats_none(
-    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+    tiny_student: Path, pair_set: Path, whole: Path, tmp_path: Path
 ) -> None:
     marker = tmp_path / "killed"
 
-    class KilledOnce(ShardActor):
-        """Kills its own process (as kill -9 would) in the middle of the first unit any actor gets."""
-
-        def __call__(self, batch: dict) -> dict:
-            if not marker.exists():
-                marker.touch()
-                os.kill(os.getpid(), signal.SIGKILL)
-            return super().__call__(batch)
-
     judge = load_student(tiny_student, EngineSettings("fp32"))
-    label_parquet(judge, pair_set, tmp_path / "whole", options=OPTIONS, progress=False)
-    run = label_parquet(judge, pair_set, tmp_path / "killed", options=OPTIONS, progress=False, actor=KilledOnce)
+    run = label_parquet(
+        judge, pair_set, tmp_path / "killed", options=OPTIONS, progress=False, actor=killed_once(ShardActor, marker)
+    )
     assert marker.exists() and run.judged == PAIRS
-    assert answers(tmp_path / "killed") == answers(tmp_path / "whole")
+    assert answers(tmp_path / "killed") == answers(whole)
     assert set(answers(tmp_path / "killed").values()) == {1}
 
 
 def test_texts_are_read_on_the_workers_from_a_dataset_folder(
-    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+    tiny_student: Path, pair_set: Path, whole: Path, tmp_path: Path
 ) -> None:
-    """Pairs without texts, joined by id on the workers with docs.jsonl, or with docs.parquet and queries.parquet."""
+    """Pairs without texts, joined by id on the workers with a dataset's docs.parquet and queries.parquet (docs.jsonl:
+    tests/test_crash.py)."""
     demo = load_dataset("dl20-demo")
     judge = load_student(tiny_student, EngineSettings("fp32"))
     ids = tmp_path / "ids.parquet"
     pq.write_table(pq.read_table(pair_set, columns=["query_id", "doc_id"]), ids, row_group_size=100)
     with pytest.raises(ConfigError, match="no query and text columns"):
         label_parquet(judge, ids, tmp_path / "none", options=OPTIONS, progress=False)
-    parquet_texts = tmp_path / "collection"
-    parquet_texts.mkdir()
+    collection = tmp_path / "collection"
+    collection.mkdir()
     pq.write_table(
-        pa.Table.from_pylist([{"doc_id": d, "text": t} for d, t in demo.docs.items()]), parquet_texts / "docs.parquet"
+        pa.Table.from_pylist([{"doc_id": d, "text": t} for d, t in demo.docs.items()]), collection / "docs.parquet"
     )
     pq.write_table(
         pa.Table.from_pylist([{"query_id": q, "text": t} for q, t in demo.queries.items()]),
-        parquet_texts / "queries.parquet",
+        collection / "queries.parquet",
     )
-    label_parquet(judge, pair_set, tmp_path / "with-texts", options=OPTIONS, progress=False)
-    for name, folder in (("jsonl", demo.folder), ("parquet", parquet_texts)):
-        texts = Dataset.from_folder(folder)
-        run = label_parquet(judge, ids, tmp_path / name, texts, OPTIONS, progress=False)
-        assert run.judged == PAIRS and texts._docs is None  # read on the workers, never here
-        assert answers(tmp_path / name) == answers(tmp_path / "with-texts")
+    texts = Dataset.from_folder(collection)
+    run = label_parquet(judge, ids, tmp_path / "shards", texts, OPTIONS, progress=False)
+    assert run.judged == PAIRS and texts._docs is None  # read on the workers, never here
+    assert answers(tmp_path / "shards") == answers(whole)
 
 
-def test_shards_export_as_qrels_label_jsonl_and_parquet(
-    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+def test_shards_export_and_evaluate_as_their_qrels(
+    tiny_student: Path, whole: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     judge = load_student(tiny_student, EngineSettings("fp32"))
-    shards = tmp_path / "shards"
-    label_parquet(judge, pair_set, shards, options=OPTIONS, progress=False)
+    shards = whole
     graded = {j.pair: j.grade for j in shard_judgments(shards)}
     assert export_shards(shards, tmp_path / "labels.txt") == PAIRS
     assert read_qrels(tmp_path / "labels.txt") == graded
@@ -164,19 +160,22 @@ def test_shards_export_as_qrels_label_jsonl_and_parquet(
     assert export_shards(shards, tmp_path / "all.parquet") == PAIRS
     table = pq.read_table(tmp_path / "all.parquet")
     assert table.num_rows == PAIRS and set(table["judge"].to_pylist()) == {judge.fingerprint}
+    qrels = str(load_dataset("dl20-demo").folder / "qrels.txt")
+    for labels in (shards, tmp_path / "labels.txt"):  # agreement read from the shards as from their export
+        assert main(["evaluate", str(labels), "--qrels", qrels, "--json"]) == 0
+    from_shards, from_export = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert from_shards == from_export and from_shards["n"] == PAIRS
 
 
 def test_another_judge_or_a_changed_pair_set_is_refused(
-    cluster: None, tiny_student: Path, pair_set: Path, tmp_path: Path
+    tiny_student: Path, pair_set: Path, whole: Path, tmp_path: Path
 ) -> None:
-    shards = tmp_path / "shards"
-    label_parquet(load_student(tiny_student, EngineSettings("fp32")), pair_set, shards, options=OPTIONS, progress=False)
     with pytest.raises(ConfigError, match="holds the labels of"):
-        label_parquet(load_student(tiny_student, EngineSettings("int8")), pair_set, shards, progress=False)
+        label_parquet(load_student(tiny_student, EngineSettings("int8")), pair_set, whole, progress=False)
     one = tmp_path / "one.parquet"
     pq.write_table(pq.read_table(pair_set).slice(0, 10), one)
     with pytest.raises(ConfigError, match="another pair set"):
-        label_parquet(load_student(tiny_student, EngineSettings("fp32")), one, shards, progress=False)
+        label_parquet(load_student(tiny_student, EngineSettings("fp32")), one, whole, progress=False)
 
 
 def test_a_missing_id_is_one_error_naming_the_file_and_row(

@@ -122,7 +122,8 @@ def parser() -> argparse.ArgumentParser:
         "evaluate",
         help="agreement of a label file with human qrels",
         description="Cohen's kappa, kappa at >=1 and >=2, Krippendorff's alpha (ordinal), "
-        "accuracy, Spearman and the confusion matrix of LABELS against QRELS.",
+        "accuracy, Spearman and the confusion matrix of LABELS (a label file, or a Ray run's LABELS.shards "
+        "folder, streamed) against QRELS.",
     )
     ev.add_argument("labels", type=Path, metavar="LABELS")
     ev.add_argument("--qrels", required=True, type=Path, metavar="QRELS")

@@ -78,10 +78,16 @@ def run(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     from .. import read_qrels
     from ..evaluate.agreement import judge_row
+    from ..io.shards import MANIFEST, shard_grades
     from ..report import print_table, write_report
 
     grades = tuple(int(g) for g in args.grades.split(","))
-    row = judge_row(args.labels.name, read_qrels(args.labels, scale=grades), read_qrels(args.qrels, scale=grades))
+    qrels = read_qrels(args.qrels, scale=grades)
+    if (args.labels / MANIFEST).is_file():  # a Ray run's shards: streamed, only the pairs QRELS grades are kept
+        labels = shard_grades(args.labels, qrels.keys())
+    else:
+        labels = read_qrels(args.labels, scale=grades)
+    row = judge_row(args.labels.name, labels, qrels)
     if args.json:
         print(json.dumps(row.agreement.to_dict()))
     else:

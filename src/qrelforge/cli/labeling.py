@@ -100,7 +100,7 @@ def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: Ray
     from ..labeling.export import export_shards
     from ..labeling.job import LabelFiles
     from ..labeling.stream import label_parquet
-    from ..report import print_table
+    from ..report import print_table, write_report
 
     if args.panel or len(args.judge) > 1 or args.route or args.adapt or args.budget or args.dry_run:
         raise ConfigError(
@@ -114,15 +114,22 @@ def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: Ray
     run = label_parquet(judge, args.pairs, files.shards, texts, ray, progress=not args.quiet)
     written = export_shards(files.shards, args.out)
     statuses = ", ".join(f"{n:,} {status}" for status, n in sorted(run.statuses.items()))
-    print(
+    summary = [
         f"labeled {run.judged:,} pairs on Ray ({statuses or 'none new'}; {run.reused:,} were already in "
-        f"{files.shards}), {run.pairs_per_second:.1f} pairs/s\nwrote {args.out} ({written:,} grades)"
+        f"{files.shards}), {run.pairs_per_second:.1f} pairs/s",
+        f"wrote {args.out} ({written:,} grades)",
+    ]
+    print("\n".join(summary))
+    grades = (
+        shard_grades(files.shards, dataset.qrels.keys())
+        if dataset.folder and (dataset.folder / "qrels.txt").is_file()
+        else {}
     )
-    if dataset.folder and (dataset.folder / "qrels.txt").is_file():
-        grades = shard_grades(files.shards, dataset.qrels.keys())
-        if grades:
-            row = judge_row(judge.fingerprint, grades, dataset.qrels, run.pairs_per_second or None)
-            print_table([row], f"{judge.fingerprint.split(':')[0]} vs the human qrels of {args.dataset}")
+    rows = [judge_row(judge.fingerprint, grades, dataset.qrels, run.pairs_per_second or None)] if grades else []
+    if rows:
+        print_table(rows, f"{judge.fingerprint.split(':')[0]} vs the human qrels of {args.dataset}")
+    if args.report:
+        write_report(rows, args.report, f"{args.out.name}: {judge.fingerprint}", summary)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Label a Parquet pair set of any size on a Ray cluster: the workers read, judge and write; the driver counts.
 
-The driver lists the pair set's units from the Parquet metadata (``io/shards.py``) and hands Ray Data the units that
-have no shard yet. Each actor holds the judge (a student's model is loaded there, once), reads its unit's rows with
+The driver lists the pair set's units from the Parquet metadata (``io/shards.py``) and hands a pool of Ray actors the
+units that have no shard yet (Ray core's ``ActorPool``: Ray Data would keep every unit's input block in the driver
+for the whole run). Each actor holds the judge (a student's model is loaded there, once), reads its unit's rows with
 pyarrow, judges them with the texts in the rows (``query``, ``text``) or with the texts it was given (a dataset
 folder, read on the worker), writes the unit's shard by atomic rename and returns its counts. No text and no
 judgment passes through the driver, whose memory does not grow with the pair set.
@@ -17,11 +18,9 @@ without one. A unit retried after its shard was written is not judged again.
 
 from __future__ import annotations
 
-import json
 import pickle
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +33,21 @@ from ..progress import progress_bar
 from ..records import Pair
 from .config import RayOptions
 from .local import LabelRun
-from .ray import quiet_ray_data, ray_cluster
+from .ray import ray_cluster
 
 
 class ShardActor:
-    """A Ray Data actor: holds one judge; for each unit it is given, reads, judges and writes the unit's shard."""
+    """A Ray actor: holds one judge; for each unit it is given, reads, judges and writes the unit's shard."""
 
     def __init__(self, judge: Judge, texts: Texts | None, folder: str) -> None:
         self.judge, self.texts, self.folder, self.reader = judge, texts, Path(folder), UnitReader()
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        units = [Unit(*values) for values in zip(*(batch[f].tolist() for f in Unit.__dataclass_fields__))]
-        names = [u.shard for u in units]
+    def __call__(self, unit: Unit) -> tuple[Unit, dict[str, int], bytes]:
+        """The unit, its judgments by status, and the error its input caused (pickled; empty when none)."""
         try:
-            statuses = [json.dumps(self.label(u)) for u in units]
+            return unit, self.label(unit), b""
         except QrelforgeError as exc:  # the input's fault, not the worker's: not retried, the driver raises it
-            return {"unit": names, "statuses": ["{}"] * len(units), "error": [pickle.dumps(exc)] * len(units)}
-        return {"unit": names, "statuses": statuses, "error": [b""] * len(units)}
+            return unit, {}, pickle.dumps(exc)
 
     def label(self, unit: Unit) -> dict[str, int]:
         """The unit's judgments by status (read back from its shard when a retry finds it written)."""
@@ -128,29 +125,27 @@ def _run(
     actor: type,
     statuses: Counter[str],
 ) -> None:
-    import ray.data
+    """Hand the units to a pool of actors, each with one unit queued behind the one it judges; the driver keeps the
+    futures in flight only, so its memory does not grow with the pair set."""
+    import ray
+    from ray.util import ActorPool
 
-    rows = {u.shard: u.rows for u in todo}
     with (
         ray_cluster(options.address) as cluster_cpus,
         shared_gate(judge.fingerprint, judge.traits.limits),  # a teacher's limits hold over all actors
-        progress_bar("labeling (ray)", sum(rows.values()), "pairs", enabled=progress) as advance,
+        progress_bar("labeling (ray)", sum(u.rows for u in todo), "pairs", enabled=progress) as advance,
     ):
-        actors = min(len(todo), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))
-        quiet_ray_data()
-        units = ray.data.from_items([asdict(u) for u in todo], override_num_blocks=len(todo))
-        judged = units.map_batches(
-            actor,
-            fn_constructor_kwargs={"judge": judge, "texts": texts, "folder": str(shards)},
-            batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=actors),
+        count = min(len(todo), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))
+        remote: Any = ray.remote(actor).options(
             num_cpus=options.cpus_per_actor,
             num_gpus=options.gpus_per_actor,
-            max_restarts=-1,
-            max_task_retries=options.retries,
+            max_restarts=-1,  # a killed actor is restarted, and its unit retried ...
+            max_task_retries=options.retries,  # ... this many times, so a unit that kills every actor stops the run
         )
-        for row in judged.iter_rows():
-            if row["error"]:
-                raise pickle.loads(row["error"])  # a bad row or a judge's error, as the worker raised it
-            statuses.update(json.loads(row["statuses"]))
-            advance(rows[row["unit"]])
+        workers = [remote.remote(judge, texts, str(shards)) for _ in range(count)]
+        pool = ActorPool(workers * 2)
+        for unit, counts, error in pool.map_unordered(lambda worker, unit: worker.__call__.remote(unit), todo):
+            if error:
+                raise pickle.loads(error)  # a bad row or a judge's error, as the worker raised it
+            statuses.update(counts)
+            advance(unit.rows)
