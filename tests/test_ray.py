@@ -222,3 +222,31 @@ def test_a_teacher_on_ray_keeps_one_rate_over_all_actors(cluster: None, tmp_path
         )  # fmt: skip
     assert run.statuses == {"ok": 21} and len(arrivals) == 21
     assert max(arrivals) - min(arrivals) >= 20 / 5 * 0.9  # 5 a second over both actors (each alone: 10 a second)
+
+
+def test_a_teacher_on_ray_keeps_to_its_budget(cluster: None, tmp_path: Path) -> None:
+    """A pair count, then money: on Ray the budget is spent before any request is sent, each pair at its worst case,
+    and the run's bill never goes over it (earlier answers in the store count)."""
+    from fault_server import fault_server
+
+    from qrelforge import Prices, TeacherConfig, load_teacher
+    from qrelforge.judges.cost import spent
+
+    dataset = load_dataset("dl20-demo")
+    pairs = dataset.pairs[:40]
+    prices = Prices(input_per_million=1000.0, output_per_million=1000.0)
+    with fault_server(lambda body, n: ("ok", ["Score: 2"])) as server:
+        teacher = load_teacher(TeacherConfig(model="fault-model", base_url=server.base_url, prices=prices))
+        options = RayOptions(actors=2, batch_pairs=5)
+        with JudgmentStore(tmp_path / "teacher.jsonl") as store:
+            first = label_with_ray(
+                teacher, pairs, dataset, store, tmp_path / "s", options, False, budget=Budget(pairs=12)
+            )
+            assert first.judged == 12 and first.stopped_by_budget and len(server.bodies) == 12
+            bill = spent(teacher, store.judgments(teacher.fingerprint))
+            cap = bill + bill / 12 * 10  # ten more pairs at their real cost: fewer at their worst case
+            second = label_with_ray(
+                teacher, pairs, dataset, store, tmp_path / "s", options, False, budget=Budget(usd=cap)
+            )
+            assert 0 < second.judged < 10 and second.stopped_by_budget
+            assert spent(teacher, store.judgments(teacher.fingerprint)) <= cap

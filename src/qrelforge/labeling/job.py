@@ -170,10 +170,8 @@ def label_job(
         if ray is not None:
             from .ray import label_with_ray
 
-            if budget is not None:
-                raise ConfigError("a budget caps a job in this process; on Ray, give the pairs it may label instead")
             shards = files.shards if files else opened.path.with_name(opened.path.name + ".shards")
-            run = label_with_ray(judge, pairs, texts, opened, shards, ray, progress=progress)
+            run = label_with_ray(judge, pairs, texts, opened, shards, ray, progress=progress, budget=budget)
         else:
             run = label(judge, pairs, texts, opened, progress=progress, budget=budget)
         judgments = opened.judgments(judge.fingerprint, pairs)

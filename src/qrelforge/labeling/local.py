@@ -74,8 +74,7 @@ def label(
     todo, reused = store.pending(judge.fingerprint, pairs)
     stopped = False
     if budget is not None and budget.usd is None:  # a count or a share of the pairs, earlier answers included
-        allowed = max(0, budget.count(reused + len(todo), []) - reused)
-        stopped, todo = allowed < len(todo), todo[:allowed]
+        stopped, todo = affordable(judge, budget, todo, reused, store, texts)
     cost = spent(judge, store.judgments(judge.fingerprint))
     statuses: Counter[str] = Counter()
     usage, judged, start, offset = Usage(), 0, time.perf_counter(), 0
@@ -118,6 +117,20 @@ def label(
             getattr(stop, "signum", signal.SIGINT),
         ) from None
     return LabelRun(judge.fingerprint, judged, reused, time.perf_counter() - start, dict(statuses), usage, stopped)
+
+
+def affordable(
+    judge: Judge, budget: Budget, todo: list[Pair], reused: int, store: JudgmentStore, texts: Texts
+) -> tuple[bool, list[Pair]]:
+    """The first pairs of ``todo`` the budget buys, all at once (earlier answers count): a count or share of all the
+    pairs, or, in money, as many as fit with each one's worst-case cost. Returns whether pairs were left out, and the
+    pairs."""
+    if budget.usd is None:
+        allowed = max(0, budget.count(reused + len(todo), []) - reused)
+    else:
+        left = Budget(usd=budget.usd - spent(judge, store.judgments(judge.fingerprint)))
+        allowed = left.count(len(todo), worst_cost(judge, todo, texts))
+    return allowed < len(todo), todo[:allowed]
 
 
 def next_batch_size(size: int, seconds: float, most: int) -> int:

@@ -30,11 +30,12 @@ from ..errors import ConfigError
 from ..io.parquet import write_parquet_rows
 from ..io.store import JudgmentStore, judgment_of, row_of
 from ..judges.base import Batch, Judge, Texts, TextTable
+from ..judges.cost import Budget, total_usage
 from ..llm.gate import shared_gate
 from ..progress import progress_bar
-from ..records import Judgment, Pair
+from ..records import Judgment, Pair, Usage
 from .config import RayOptions
-from .local import LabelRun
+from .local import LabelRun, affordable
 
 
 class JudgeActor:
@@ -59,8 +60,10 @@ def label_with_ray(
     options: RayOptions = RayOptions(),
     progress: bool = True,
     actor: type = JudgeActor,
+    budget: Budget | None = None,
 ) -> LabelRun:
-    """Label every pair the store lacks for this judge on a Ray cluster; shards go to ``shards/``.
+    """Label every pair the store lacks for this judge on a Ray cluster; shards go to ``shards/``. A ``budget`` is
+    spent before any work is sent: the pairs it buys, each at its worst-case cost for a budget in money.
 
     ``actor`` is the actor class (a subclass may wrap ``JudgeActor``; tests use one that kills itself).
     """
@@ -70,9 +73,13 @@ def label_with_ray(
     shards = Path(shards)
     merge_shards(shards, store, judge.fingerprint)
     todo, reused = store.pending(judge.fingerprint, pairs)
+    stopped = False
+    if budget is not None:
+        budget.check(judge)
+        stopped, todo = affordable(judge, budget, todo, reused, store, texts)
     done = store.done(judge.fingerprint)
     statuses: Counter[str] = Counter()
-    start = time.perf_counter()
+    usage, start = Usage(), time.perf_counter()
     if todo:
         blocks = [
             pa.table(
@@ -107,8 +114,10 @@ def label_with_ray(
                 store.append(new)
                 done.update(j.pair for j in new)
                 statuses.update(j.status for j in new)
+                usage += total_usage(new)
                 advance(len(new))
-    return LabelRun(judge.fingerprint, sum(statuses.values()), reused, time.perf_counter() - start, dict(statuses))
+    seconds = time.perf_counter() - start
+    return LabelRun(judge.fingerprint, sum(statuses.values()), reused, seconds, dict(statuses), usage, stopped)
 
 
 def write_shard(shards: Path, batch: Sequence[Judgment]) -> None:
