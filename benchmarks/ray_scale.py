@@ -3,8 +3,8 @@
 A tiny random student (a 2-block, 32-wide BERT with MiniLM's tokenizer, 4 training steps, max_length 256) labels pair
 sets of growing size built from a real collection (DL20 passages and queries: realistic text lengths; the ids-only
 pair set is joined with the dataset's texts on the workers). Each size runs as the CLI would
-(`qrelforge label --engine ray --pairs PAIRS.parquet --dataset DIR`) in its own process, whose peak RSS is read from
-the kernel (wait4). Then:
+(`qrelforge label --engine ray --pairs PAIRS.parquet --dataset DIR`) in its own process, whose own peak RSS (VmHWM)
+is polled from /proc. Then:
 - throughput per CPU: the local engine on 1 thread and on 2, against Ray with 1 and 2 one-CPU actors, on the same
   unique pairs; Ray's steady rate is taken from the shards' write times (after each actor's first shard, so the
   cluster's and the model's start-up are left out) and also reported whole;
@@ -19,6 +19,7 @@ Writes OUT/ray_scale.json and prints a table. Needs the ray extra.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--compare-pairs", type=int, default=60_000)
     parser.add_argument("--batch-pairs", type=int, default=1024)
+    parser.add_argument("--skip-kills", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from qrelforge import load_dataset
@@ -54,9 +56,10 @@ def main() -> None:
     results: dict = {"cpu": cpu_name(), "data": str(data), "batch_pairs": args.batch_pairs}
     base = [*CLI, "--judge", str(student), "--dataset", str(data), "--batch-pairs", str(args.batch_pairs)]
 
-    compare = pair_set(dataset, args.compare_pairs, args.out / f"pairs-{args.compare_pairs}.parquet")
-    results["per_cpu"] = per_cpu(student, dataset, compare, base, args.out)
-    print(json.dumps(results["per_cpu"], indent=1), flush=True)
+    if args.compare_pairs:
+        compare = pair_set(dataset, args.compare_pairs, args.out / f"pairs-{args.compare_pairs}.parquet")
+        results["per_cpu"] = per_cpu(student, dataset, compare, base, args.out)
+        print(json.dumps(results["per_cpu"], indent=1), flush=True)
 
     results["sizes"] = []
     for size in map(int, args.sizes.split(",")):
@@ -68,6 +71,8 @@ def main() -> None:
         print(json.dumps(row), flush=True)
         write(args.out, results)
 
+    if args.skip_kills:
+        return
     pairs = pair_set(dataset, args.kill_size, args.out / f"pairs-{args.kill_size}.parquet")
     whole = args.out / f"labels-{args.kill_size}.txt.shards"
     if not whole.exists():
@@ -117,7 +122,15 @@ def run_cli(command: list[str], env: dict | None = None) -> dict:
     """Run a command; its wall time, its own peak RSS (wait4) and the pairs/s it printed."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak_kb = 0
+    while True:  # the driver's own high-water mark (wait4's ru_maxrss would include the Ray processes it reaps)
+        with contextlib.suppress(OSError):
+            status_text = Path(f"/proc/{proc.pid}/status").read_text()
+            peak_kb = max(peak_kb, int(re.search(r"VmHWM:\s+(\d+)", status_text).group(1)))  # type: ignore[union-attr]
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.2)
     proc.returncode = os.waitstatus_to_exitcode(status)
     output = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
@@ -125,7 +138,8 @@ def run_cli(command: list[str], env: dict | None = None) -> dict:
     rate = re.search(r"([\d.]+) pairs/s", output)
     return {
         "seconds": round(time.perf_counter() - start, 1),
-        "driver_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "driver_peak_rss_mb": round(peak_kb / 1024, 1),
+        "driver_and_reaped_children_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "pairs_per_s_whole": float(rate.group(1)) if rate else None,
     }
 
