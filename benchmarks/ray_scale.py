@@ -124,9 +124,9 @@ def run_cli(command: list[str], env: dict | None = None) -> dict:
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak_kb = 0
     while True:  # the driver's own high-water mark (wait4's ru_maxrss would include the Ray processes it reaps)
-        with contextlib.suppress(OSError):
-            status_text = Path(f"/proc/{proc.pid}/status").read_text()
-            peak_kb = max(peak_kb, int(re.search(r"VmHWM:\s+(\d+)", status_text).group(1)))  # type: ignore[union-attr]
+        with contextlib.suppress(OSError):  # a zombie's status has no VmHWM line
+            if found := re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{proc.pid}/status").read_text()):
+                peak_kb = max(peak_kb, int(found.group(1)))
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
