@@ -82,11 +82,11 @@ def evaluate(args: argparse.Namespace) -> int:
     from ..report import print_table, write_report
 
     grades = tuple(int(g) for g in args.grades.split(","))
-    qrels = read_qrels(args.qrels, scale=grades)
     if (args.labels / MANIFEST).is_file():  # a Ray run's shards: streamed, only the pairs QRELS grades are kept
+        qrels = read_qrels(args.qrels, scale=grades)
         labels = shard_grades(args.labels, qrels.keys())
     else:
-        labels = read_qrels(args.labels, scale=grades)
+        labels, qrels = read_qrels(args.labels, scale=grades), read_qrels(args.qrels, scale=grades)
     row = judge_row(args.labels.name, labels, qrels)
     if args.json:
         print(json.dumps(row.agreement.to_dict()))
