@@ -8,7 +8,6 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +33,6 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip ins
 from qrelforge.labeling.ray import JudgeActor  # noqa: E402  (JudgeActor's module needs no ray; its tests do)
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[None]:
-    """A local cluster with 2 CPUs, shared by the module's tests (label_with_ray leaves it running)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
