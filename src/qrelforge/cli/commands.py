@@ -78,11 +78,11 @@ def run(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     from .. import read_qrels
     from ..evaluate.agreement import judge_row
-    from ..io.shards import MANIFEST, shard_grades
+    from ..io.shards import is_shard_folder, shard_grades
     from ..report import print_table, write_report
 
     grades = tuple(int(g) for g in args.grades.split(","))
-    if (args.labels / MANIFEST).is_file():  # a Ray run's shards: streamed, only the pairs QRELS grades are kept
+    if is_shard_folder(args.labels):  # a Ray run's shards: streamed, only the pairs QRELS grades are kept
         qrels = read_qrels(args.qrels, scale=grades)
         labels = shard_grades(args.labels, qrels.keys())
     else:

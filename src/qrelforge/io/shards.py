@@ -163,6 +163,11 @@ def open_manifest(folder: Path, manifest: Manifest) -> Manifest:
     return recorded
 
 
+def is_shard_folder(path: Path) -> bool:
+    """Whether ``path`` is a labeling run's shard folder (it holds a manifest)."""
+    return (path / MANIFEST).is_file()
+
+
 def finished(folder: Path) -> set[str]:
     """The names of the units whose shard is written."""
     return {path.name for path in folder.glob(SHARD_GLOB)}

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..io.files import atomic_file, write_jsonl
 from ..io.parquet import write_parquet_rows
-from ..io.shards import MANIFEST, Manifest, shard_judgments, shard_schema, shard_tables
+from ..io.shards import MANIFEST, Manifest, is_shard_folder, shard_judgments, shard_schema, shard_tables
 from ..io.store import row_of
 from ..io.trec import write_qrels
 from ..judges.base import Batch, TextTable
@@ -36,7 +36,7 @@ def export_labels(source: str | Path, target: str | Path) -> int:
     source, target = Path(source), Path(target)
     if target.suffix not in FORMATS:
         raise ConfigError(f"--to {target}: the suffix names the format, one of {FORMATS}")
-    if (source / MANIFEST).is_file():
+    if is_shard_folder(source):
         return export_shards(source, target)
     rows: list[dict[str, Any]]
     if source.name.endswith(STORE_SUFFIX):  # a store: every judgment, every field
