@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -39,16 +40,22 @@ def pair_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pairs") / "pairs"
     folder.mkdir()
     for number, part in enumerate((pairs[:130], pairs[130:])):
-        table = pa.table(
-            {
-                "query_id": [p.query_id for p in part],
-                "doc_id": [p.doc_id for p in part],
-                "query": [demo.queries[p.query_id] for p in part],
-                "text": [demo.docs[p.doc_id] for p in part],
-            }
-        )
-        pq.write_table(table, folder / f"part-{number}.parquet", row_group_size=50)
+        write_pair_set(demo, part, folder / f"part-{number}.parquet", row_group_size=50)
     return folder
+
+
+def write_pair_set(demo: Dataset, pairs: list, path: Path, row_group_size: int) -> Path:
+    """The pairs with their texts as a Parquet file."""
+    table = pa.table(
+        {
+            "query_id": [p.query_id for p in pairs],
+            "doc_id": [p.doc_id for p in pairs],
+            "query": [demo.queries[p.query_id] for p in pairs],
+            "text": [demo.docs[p.doc_id] for p in pairs],
+        }
+    )
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +199,37 @@ def test_a_missing_id_is_one_error_naming_the_file_and_row(
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode != 0 and "Traceback" not in result.stderr and "missing.parquet" in result.stderr
+
+
+def test_pairs_a_teacher_did_not_answer_are_asked_again_alone(cluster: None, tmp_path: Path) -> None:
+    """A unit with failed teacher requests is kept as a retry shard (its answers readable, its failures never a
+    grade); the rerun asks the failed pairs alone, once each, and finishes the unit's shard."""
+    from fault_server import fault_server
+
+    from qrelforge import TeacherConfig, load_teacher
+    from qrelforge.io.shards import finished
+
+    demo = load_dataset("dl20-demo")
+    pairs = write_pair_set(demo, demo.pairs[:40], tmp_path / "pairs.parquet", row_group_size=40)
+    shards, options, down = tmp_path / "labels.txt.shards", RayOptions(actors=2, batch_pairs=10), [True]
+
+    def behaviour(body: dict, number: int) -> tuple:
+        prompt = body["messages"][-1]["content"]
+        return ("status", 503, {}) if down[0] and zlib.crc32(prompt.encode()) % 3 == 0 else ("ok", ["Score: 2"])
+
+    with fault_server(behaviour) as server:
+        teacher = load_teacher(TeacherConfig(model="fault-model", base_url=server.base_url, max_retries=0))
+        first = label_parquet(teacher, pairs, shards, options=options, progress=False)
+        failed = first.statuses.get("api_error", 0)
+        assert 0 < failed < 40 and first.statuses == {"ok": 40 - failed, "api_error": failed}
+        retry = sorted(p.name for p in shards.glob("*.retry.parquet"))
+        assert retry and len(finished(shards)) + len(retry) == 4
+        assert export_shards(shards, tmp_path / "first.txt") == 40 - failed  # the answers, never a failure
+        asked, down[0] = len(server.bodies), False
+        second = label_parquet(teacher, pairs, shards, options=options, progress=False)
+        assert second.statuses == {"ok": failed} and second.reused == 40 - failed
+        assert len(server.bodies) - asked == failed  # only the failed pairs, once each
+        assert not list(shards.glob("*.retry.parquet")) and len(finished(shards)) == 4
+        third = label_parquet(teacher, pairs, shards, options=options, progress=False)
+        assert third.judged == 0 and third.reused == 40 and len(server.bodies) - asked == failed
+    assert answers(shards) == Counter((p.query_id, p.doc_id, 2, "ok") for p in demo.pairs[:40])

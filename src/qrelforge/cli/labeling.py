@@ -119,6 +119,8 @@ def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: Ray
         f"{files.shards}), {run.pairs_per_second:.1f} pairs/s",
         f"wrote {args.out} ({written:,} grades)",
     ]
+    if unanswered := run.statuses.get("api_error"):
+        summary.append(f"{unanswered:,} pairs got no answer (no grade): run the same command again to ask them alone")
     print("\n".join(summary))
     grades = (
         shard_grades(files.shards, dataset.qrels.keys())

@@ -6,8 +6,11 @@ the files' metadata alone: a unit is a slice of at most ``unit_rows`` rows of on
 where it sits (``shard-FFFFF-GGGGG-SSSSSSSSSS.parquet``), so the same pair set always gives the same units.
 
 A unit's judgments are written as that one shard, atomically: a shard exists whole or not at all, and a rerun labels
-exactly the units without one. The shard folder's ``manifest.json`` records the judge and the pair set's files (size
-and row groups): labels of another judge, or of a changed pair set, are refused instead of mixed in.
+exactly the units without one. A unit with pairs whose teacher request failed (``api_error``: never a grade) is
+written as its **retry shard** instead (``shard-....retry.parquet``): readers see its rows as they see a shard's,
+and a rerun asks only its failed pairs again, then replaces it by the unit's shard. The shard folder's
+``manifest.json`` records the judge and the pair set's files (size and row groups): labels of another judge, or of a
+changed pair set, are refused instead of mixed in.
 
 >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
 >>> folder = tempfile.mkdtemp()
@@ -32,10 +35,11 @@ from ..errors import ConfigError, InputFormatError
 from ..records import Judgment, Pair
 from .files import read_json_object, write_atomic
 from .parquet import write_parquet_atomic
-from .store import judgment_of, row_of
+from .store import RETRIED, judgment_of, row_of
 
 MANIFEST = "manifest.json"
-SHARD_GLOB = "shard-*.parquet"
+SHARD_GLOB = "shard-*.parquet"  # shards and retry shards
+RETRY_SUFFIX = ".retry.parquet"
 ID_COLUMNS = ("query_id", "doc_id")
 TEXT_COLUMNS = ("query", "text")
 
@@ -64,6 +68,10 @@ class Unit:
     @property
     def shard(self) -> str:
         return f"shard-{self.file:05d}-{self.row_group:05d}-{self.start:010d}.parquet"
+
+    @property
+    def retry_shard(self) -> str:
+        return self.shard.removesuffix(".parquet") + RETRY_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -169,8 +177,8 @@ def is_shard_folder(path: Path) -> bool:
 
 
 def finished(folder: Path) -> set[str]:
-    """The names of the units whose shard is written."""
-    return {path.name for path in folder.glob(SHARD_GLOB)}
+    """The names of the units whose shard is written (a retry shard is not finished)."""
+    return {path.name for path in folder.glob(SHARD_GLOB) if not path.name.endswith(RETRY_SUFFIX)}
 
 
 class UnitReader:
@@ -199,11 +207,25 @@ class UnitReader:
 
 
 def write_shard(folder: Path, unit: Unit, judgments: Sequence[Judgment]) -> None:
-    """A unit's judgments as its shard (every field of the store's rows; ``usage`` as JSON text)."""
+    """A unit's judgments as its shard (every field of the store's rows; ``usage`` as JSON text), or as its retry
+    shard while some of its pairs have no answer (``api_error``)."""
     import pyarrow as pa
 
     rows = [row_of(j) | {"usage": json.dumps(row_of(j)["usage"])} for j in judgments]
-    write_parquet_atomic(folder / unit.shard, pa.Table.from_pylist(rows, schema=shard_schema()))
+    unanswered = any(j.status == RETRIED for j in judgments)
+    write_parquet_atomic(
+        folder / (unit.retry_shard if unanswered else unit.shard), pa.Table.from_pylist(rows, schema=shard_schema())
+    )
+    if not unanswered:
+        (folder / unit.retry_shard).unlink(missing_ok=True)
+
+
+def retried_judgments(folder: Path, unit: Unit) -> list[Judgment] | None:
+    """The judgments of a unit's retry shard, one per row in the unit's order (None when it has none)."""
+    import pyarrow.parquet as pq
+
+    path = folder / unit.retry_shard
+    return list(_rows(pq.read_table(path, schema=shard_schema()))) if path.exists() else None
 
 
 def shard_schema() -> Any:
@@ -227,18 +249,25 @@ def shard_schema() -> Any:
 
 
 def shard_tables(folder: Path) -> Iterator[Any]:
-    """Each shard as a pyarrow table, in the pair set's order (one in memory at a time)."""
+    """Each shard (or a unit's retry shard) as a pyarrow table, in the pair set's order (one in memory at a time)."""
     import pyarrow.parquet as pq
 
+    done = finished(folder)
     for path in sorted(folder.glob(SHARD_GLOB)):
+        if path.name.endswith(RETRY_SUFFIX) and path.name.removesuffix(RETRY_SUFFIX) + ".parquet" in done:
+            continue  # left by a run killed between writing a unit's shard and removing its retry shard
         yield pq.read_table(path, schema=shard_schema())
 
 
 def shard_judgments(folder: Path) -> Iterator[Judgment]:
     """Every judgment of a shard folder, streamed in the pair set's order."""
     for table in shard_tables(folder):
-        for row in table.to_pylist():
-            yield judgment_of(row | {"usage": json.loads(row["usage"])})
+        yield from _rows(table)
+
+
+def _rows(table: Any) -> Iterator[Judgment]:
+    for row in table.to_pylist():
+        yield judgment_of(row | {"usage": json.loads(row["usage"])})
 
 
 def shard_grades(folder: Path, keep: Container[Pair]) -> dict[Pair, int]:

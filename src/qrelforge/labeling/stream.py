@@ -9,7 +9,8 @@ judgment passes through the driver, whose memory does not grow with the pair set
 
 Exactly once: a unit's shard is written whole or not at all, under the unit's own name. A killed actor is restarted
 and its unit retried by Ray; a killed driver leaves the shards written so far, and the rerun labels only the units
-without one. A unit retried after its shard was written is not judged again.
+without one. A unit retried after its shard was written is not judged again. A unit whose teacher requests failed
+for some pairs is kept as a retry shard; the rerun asks those pairs alone again.
 
 >>> from qrelforge.labeling.stream import label_parquet
 >>> run = label_parquet(student, "pairs.parquet", "labels.txt.shards")  # doctest: +SKIP
@@ -26,11 +27,21 @@ from typing import Any
 
 from ..errors import ConfigError, Interrupted, QrelforgeError
 from ..io.lock import WriterLock
-from ..io.shards import Manifest, Unit, UnitReader, finished, open_manifest, pair_files, write_shard
+from ..io.shards import (
+    Manifest,
+    Unit,
+    UnitReader,
+    finished,
+    open_manifest,
+    pair_files,
+    retried_judgments,
+    write_shard,
+)
+from ..io.store import RETRIED
 from ..judges.base import Batch, Judge, Texts, TextTable
 from ..llm.gate import shared_gate
 from ..progress import progress_bar
-from ..records import Pair
+from ..records import Judgment, Pair
 from .config import RayOptions
 from .local import LabelRun
 from .ray import ray_cluster
@@ -42,20 +53,20 @@ class ShardActor:
     def __init__(self, judge: Judge, texts: Texts | None, folder: str) -> None:
         self.judge, self.texts, self.folder, self.reader = judge, texts, Path(folder), UnitReader()
 
-    def __call__(self, unit: Unit) -> tuple[Unit, dict[str, int], bytes]:
-        """The unit, its judgments by status, and the error its input caused (pickled; empty when none)."""
+    def __call__(self, unit: Unit) -> tuple[Unit, dict[str, int], int, bytes]:
+        """The unit, its new judgments by status, how many of its rows were answered before, and the error its input
+        caused (pickled; empty when none)."""
         try:
-            return unit, self.label(unit), b""
+            return unit, *self.label(unit), b""
         except QrelforgeError as exc:  # the input's fault, not the worker's: not retried, the driver raises it
-            return unit, {}, pickle.dumps(exc)
+            return unit, {}, 0, pickle.dumps(exc)
 
-    def label(self, unit: Unit) -> dict[str, int]:
-        """The unit's judgments by status (read back from its shard when a retry finds it written)."""
+    def label(self, unit: Unit) -> tuple[dict[str, int], int]:
+        """The unit's new judgments by status, and its rows answered before (its shard's, when a retry finds it
+        written; its retry shard's, whose failed pairs alone are judged again)."""
         shard = self.folder / unit.shard
         if shard.exists():
-            import pyarrow.parquet as pq
-
-            return dict(Counter(pq.read_table(shard, columns=["status"])["status"].to_pylist()))
+            return {}, unit.rows
         table = self.reader.read(unit)
         query_ids, doc_ids = table["query_id"].to_pylist(), table["doc_id"].to_pylist()
         pairs = [Pair(q, d) for q, d in zip(query_ids, doc_ids)]
@@ -66,10 +77,18 @@ class ShardActor:
             )
         if texts is None:
             raise ConfigError(f"{unit.location} has no query and text columns, and no texts were given")
-        step = self.judge.traits.batch_pairs or len(pairs)
-        judgments = [j for i in range(0, len(pairs), step) for j in self.judge.judge(Batch(pairs[i : i + step], texts))]
-        write_shard(self.folder, unit, judgments)
-        return dict(Counter(j.status for j in judgments))
+        earlier = retried_judgments(self.folder, unit)
+        judgments: list[Judgment | None] = list(earlier) if earlier else [None] * len(pairs)
+        ask = [i for i, j in enumerate(judgments) if j is None or j.status == RETRIED]
+        new = self._judge([pairs[i] for i in ask], texts)
+        for i, judgment in zip(ask, new):
+            judgments[i] = judgment
+        write_shard(self.folder, unit, [j for j in judgments if j is not None])
+        return dict(Counter(j.status for j in new)), len(pairs) - len(ask)
+
+    def _judge(self, pairs: list[Pair], texts: Texts) -> list[Judgment]:
+        step = self.judge.traits.batch_pairs or len(pairs) or 1
+        return [j for i in range(0, len(pairs), step) for j in self.judge.judge(Batch(pairs[i : i + step], texts))]
 
 
 def label_parquet(
@@ -103,7 +122,10 @@ def label_parquet(
         start = time.perf_counter()
         try:
             if todo:
-                _run(judge, None if manifest.texts else texts, shards, todo, options, progress, actor, statuses)
+                answered = _run(
+                    judge, None if manifest.texts else texts, shards, todo, options, progress, actor, statuses
+                )
+                reused += answered
         except KeyboardInterrupt:
             saved = len(finished(shards))
             raise Interrupted(
@@ -124,9 +146,10 @@ def _run(
     progress: bool,
     actor: type,
     statuses: Counter[str],
-) -> None:
-    """Hand the units to a pool of actors, each with one unit queued behind the one it judges; the driver keeps the
-    futures in flight only, so its memory does not grow with the pair set."""
+) -> int:
+    """Hand the units to a pool of actors, each with one unit queued behind the one it judges, counting their new
+    judgments in ``statuses``; the rows answered before (retries). The driver keeps the futures in flight only, so its
+    memory does not grow with the pair set."""
     import ray
     from ray.util import ActorPool
 
@@ -143,9 +166,11 @@ def _run(
             max_task_retries=options.retries,  # ... this many times, so a unit that kills every actor stops the run
         )
         workers = [remote.remote(judge, texts, str(shards)) for _ in range(count)]
-        pool = ActorPool(workers * 2)
-        for unit, counts, error in pool.map_unordered(lambda worker, unit: worker.__call__.remote(unit), todo):
+        pool, answered = ActorPool(workers * 2), 0
+        for unit, counts, before, error in pool.map_unordered(lambda w, unit: w.__call__.remote(unit), todo):
             if error:
                 raise pickle.loads(error)  # a bad row or a judge's error, as the worker raised it
             statuses.update(counts)
+            answered += before
             advance(unit.rows)
+    return answered
