@@ -201,7 +201,9 @@ def test_a_missing_id_is_one_error_naming_the_file_and_row(
     assert result.returncode != 0 and "Traceback" not in result.stderr and "missing.parquet" in result.stderr
 
 
-def test_pairs_a_teacher_did_not_answer_are_asked_again_alone(cluster: None, tmp_path: Path) -> None:
+def test_pairs_a_teacher_did_not_answer_are_asked_again_alone(
+    cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """A unit with failed teacher requests is kept as a retry shard (its answers readable, its failures never a
     grade); the rerun asks the failed pairs alone, once each, and finishes the unit's shard."""
     from fault_server import fault_server
@@ -225,11 +227,22 @@ def test_pairs_a_teacher_did_not_answer_are_asked_again_alone(cluster: None, tmp
         retry = sorted(p.name for p in shards.glob("*.retry.parquet"))
         assert retry and len(finished(shards)) + len(retry) == 4
         assert export_shards(shards, tmp_path / "first.txt") == 40 - failed  # the answers, never a failure
+        assert first.usage.requests == 40 == len(server.bodies)
         asked, down[0] = len(server.bodies), False
-        second = label_parquet(teacher, pairs, shards, options=options, progress=False)
-        assert second.statuses == {"ok": failed} and second.reused == 40 - failed
+        (tmp_path / "teacher.yaml").write_text(f"model: fault-model\nbase_url: {server.base_url}\nmax_retries: 0\n")
+        rerun = ["label", "--judge", str(tmp_path / "teacher.yaml"), "--engine", "ray", "--actors", "2"]
+        assert (
+            main(
+                [*rerun, "--batch-pairs", "10", "--pairs", str(pairs), "--out", str(shards.with_suffix("")), "--quiet"]
+            )
+            == 0
+        )
+        printed = capsys.readouterr().out
+        assert f"labeled {failed:,} pairs on Ray ({failed:,} ok; {40 - failed:,} were already in" in printed
+        assert f"teacher usage this run: {failed} requests" in printed and f"all shards: {40} requests" in printed
         assert len(server.bodies) - asked == failed  # only the failed pairs, once each
         assert not list(shards.glob("*.retry.parquet")) and len(finished(shards)) == 4
         third = label_parquet(teacher, pairs, shards, options=options, progress=False)
         assert third.judged == 0 and third.reused == 40 and len(server.bodies) - asked == failed
     assert answers(shards) == Counter((p.query_id, p.doc_id, 2, "ok") for p in demo.pairs[:40])
+    assert read_qrels(shards.with_suffix("")) == {p: 2 for p in demo.pairs[:40]}

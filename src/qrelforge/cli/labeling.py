@@ -96,11 +96,13 @@ def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: Ray
     counts, then streams the shards into LABELS and the agreement with DIR's qrels."""
     from .. import ConfigError, Dataset, load_dataset, load_judge
     from ..evaluate.agreement import judge_row
-    from ..io.shards import shard_grades
+    from ..io.shards import shard_grades, shard_judgments
+    from ..judges.cost import total_usage
     from ..labeling.export import export_shards
     from ..labeling.job import LabelFiles
     from ..labeling.stream import label_parquet
     from ..report import print_table, write_report
+    from ..report.summaries import usage_line
 
     if args.panel or len(args.judge) > 1 or args.route or args.adapt or args.budget or args.dry_run:
         raise ConfigError(
@@ -119,6 +121,12 @@ def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: Ray
         f"{files.shards}), {run.pairs_per_second:.1f} pairs/s",
         f"wrote {args.out} ({written:,} grades)",
     ]
+    if run.usage.requests:  # a teacher: this run's bill, and the whole shard folder's
+        every = total_usage(shard_judgments(files.shards))
+        prices = judge.traits.prices
+        summary.append(
+            f"teacher usage this run: {usage_line(run.usage, prices)}; all shards: {usage_line(every, prices)}"
+        )
     if unanswered := run.statuses.get("api_error"):
         summary.append(f"{unanswered:,} pairs got no answer (no grade): run the same command again to ask them alone")
     print("\n".join(summary))

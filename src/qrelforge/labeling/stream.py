@@ -22,6 +22,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,38 @@ from ..io.shards import (
 )
 from ..io.store import RETRIED
 from ..judges.base import Batch, Judge, Texts, TextTable
+from ..judges.cost import total_usage
 from ..llm.gate import shared_gate
 from ..progress import progress_bar
-from ..records import Judgment, Pair
+from ..records import Judgment, Pair, Usage
 from .config import RayOptions
 from .local import LabelRun
 from .ray import ray_cluster
+
+
+@dataclass(frozen=True)
+class UnitDone:
+    """What an actor sends back for a unit: counts, never judgments."""
+
+    unit: Unit
+    statuses: dict[str, int] = field(default_factory=dict)  # this call's new judgments by status
+    answered: int = 0  # rows answered before this call (a retry shard's, or a shard found written)
+    usage: Usage = Usage()  # what this call's judgments billed (teachers)
+    error: bytes = b""  # the error the unit's input caused, pickled
+
+
+@dataclass
+class Tally:
+    """The driver's sum of what the actors sent back."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    answered: int = 0
+    usage: Usage = Usage()
+
+    def add(self, done: UnitDone) -> None:
+        self.statuses.update(done.statuses)
+        self.answered += done.answered
+        self.usage += done.usage
 
 
 class ShardActor:
@@ -53,20 +80,18 @@ class ShardActor:
     def __init__(self, judge: Judge, texts: Texts | None, folder: str) -> None:
         self.judge, self.texts, self.folder, self.reader = judge, texts, Path(folder), UnitReader()
 
-    def __call__(self, unit: Unit) -> tuple[Unit, dict[str, int], int, bytes]:
-        """The unit, its new judgments by status, how many of its rows were answered before, and the error its input
-        caused (pickled; empty when none)."""
+    def __call__(self, unit: Unit) -> UnitDone:
         try:
-            return unit, *self.label(unit), b""
+            return self.label(unit)
         except QrelforgeError as exc:  # the input's fault, not the worker's: not retried, the driver raises it
-            return unit, {}, 0, pickle.dumps(exc)
+            return UnitDone(unit, error=pickle.dumps(exc))
 
-    def label(self, unit: Unit) -> tuple[dict[str, int], int]:
-        """The unit's new judgments by status, and its rows answered before (its shard's, when a retry finds it
-        written; its retry shard's, whose failed pairs alone are judged again)."""
+    def label(self, unit: Unit) -> UnitDone:
+        """Judge the unit's rows that have no answer yet (none, when a retry finds its shard written; the failed
+        pairs of its retry shard) and write its shard."""
         shard = self.folder / unit.shard
         if shard.exists():
-            return {}, unit.rows
+            return UnitDone(unit, answered=unit.rows)
         table = self.reader.read(unit)
         query_ids, doc_ids = table["query_id"].to_pylist(), table["doc_id"].to_pylist()
         pairs = [Pair(q, d) for q, d in zip(query_ids, doc_ids)]
@@ -84,7 +109,7 @@ class ShardActor:
         for i, judgment in zip(ask, new):
             judgments[i] = judgment
         write_shard(self.folder, unit, [j for j in judgments if j is not None])
-        return dict(Counter(j.status for j in new)), len(pairs) - len(ask)
+        return UnitDone(unit, dict(Counter(j.status for j in new)), len(pairs) - len(ask), total_usage(new))
 
     def _judge(self, pairs: list[Pair], texts: Texts) -> list[Judgment]:
         step = self.judge.traits.batch_pairs or len(pairs) or 1
@@ -118,21 +143,18 @@ def label_parquet(
         units = manifest.units()
         todo = [u for u in units if u.shard not in done]
         reused = sum(u.rows for u in units if u.shard in done)
-        statuses: Counter[str] = Counter()
-        start = time.perf_counter()
+        start, tally = time.perf_counter(), Tally()
         try:
             if todo:
-                answered = _run(
-                    judge, None if manifest.texts else texts, shards, todo, options, progress, actor, statuses
-                )
-                reused += answered
+                _run(judge, None if manifest.texts else texts, shards, todo, options, progress, actor, tally)
         except KeyboardInterrupt:
             saved = len(finished(shards))
             raise Interrupted(
                 f"interrupted: {saved} of {len(units)} shards are in {shards}; run the same command again to label "
                 f"the rest (nothing is labeled twice)"
             ) from None
-        return LabelRun(judge.fingerprint, sum(statuses.values()), reused, time.perf_counter() - start, dict(statuses))
+        judged, seconds = sum(tally.statuses.values()), time.perf_counter() - start
+        return LabelRun(judge.fingerprint, judged, reused + tally.answered, seconds, dict(tally.statuses), tally.usage)
     finally:
         lock.release()
 
@@ -145,11 +167,11 @@ def _run(
     options: RayOptions,
     progress: bool,
     actor: type,
-    statuses: Counter[str],
-) -> int:
-    """Hand the units to a pool of actors, each with one unit queued behind the one it judges, counting their new
-    judgments in ``statuses``; the rows answered before (retries). The driver keeps the futures in flight only, so its
-    memory does not grow with the pair set."""
+    tally: Tally,
+) -> None:
+    """Hand the units to a pool of actors, each with one unit queued behind the one it judges, and tally what they
+    send back. The driver keeps the futures in flight and the tally only, so its memory does not grow with the pair
+    set."""
     import ray
     from ray.util import ActorPool
 
@@ -166,11 +188,9 @@ def _run(
             max_task_retries=options.retries,  # ... this many times, so a unit that kills every actor stops the run
         )
         workers = [remote.remote(judge, texts, str(shards)) for _ in range(count)]
-        pool, answered = ActorPool(workers * 2), 0
-        for unit, counts, before, error in pool.map_unordered(lambda w, unit: w.__call__.remote(unit), todo):
-            if error:
-                raise pickle.loads(error)  # a bad row or a judge's error, as the worker raised it
-            statuses.update(counts)
-            answered += before
-            advance(unit.rows)
-    return answered
+        pool = ActorPool(workers * 2)
+        for done in pool.map_unordered(lambda worker, unit: worker.__call__.remote(unit), todo):
+            if done.error:
+                raise pickle.loads(done.error)  # a bad row or a judge's error, as the worker raised it
+            tally.add(done)
+            advance(done.unit.rows)

@@ -20,7 +20,7 @@ from ..labeling.local import LabelRun
 from ..labeling.panel import Paneled
 from ..labeling.route import Routed
 from ..llm.config import Prices
-from ..records import Judgment
+from ..records import Judgment, Usage
 
 
 def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run: LabelRun) -> list[str]:
@@ -33,9 +33,7 @@ def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run:
     lines = [
         f"{len(judgments)} of {wanted} pairs judged: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
         f"parse failures: {statuses['parse_error']} of {answered} answers ({rate}); they have no grade",
-        f"usage: {usage.requests:,} requests, {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} "
-        f"completion tokens; cost ${prices.cost(usage):.4f} (prices per million: "
-        f"${prices.input_per_million} in, ${prices.output_per_million} out)",
+        "usage: " + usage_line(usage, prices),
         f"this run: {run.judged} requests, {run.reused} pairs reused from the store, "
         f"{run.pairs_per_second:.2f} requests/s, {run.tokens_per_second:,.0f} tokens/s",
     ]
@@ -45,6 +43,19 @@ def run_summary(judgments: Sequence[Judgment], wanted: int, prices: Prices, run:
             f"--budget to continue"
         )
     return lines + ([] if tokens or not judgments else ["the server reported no token counts"])
+
+
+def usage_line(usage: Usage, prices: Prices | None) -> str:
+    """Requests, tokens and, with prices, their cost."""
+    line = (
+        f"{usage.requests:,} requests, {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion tokens"
+    )
+    if prices is None:
+        return line
+    return (
+        f"{line}; cost ${prices.cost(usage):.4f} (prices per million: ${prices.input_per_million} in, "
+        f"${prices.output_per_million} out)"
+    )
 
 
 def label_summary(
