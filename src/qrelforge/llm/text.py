@@ -14,6 +14,7 @@ from ..fingerprint import make_fingerprint
 from ..records import Usage
 from .clients import async_client, check_not_refused, load_llama, run_requests
 from .config import TeacherConfig
+from .gate import Gate, RemoteGate, RequestLimits, gate_for
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class TextLLM(Protocol):
 
 
 class OpenAIChat:
-    """Completions from an OpenAI-compatible chat server, ``concurrency`` at a time; failures are kept, not raised."""
+    """Completions from an OpenAI-compatible chat server within the config's limits (``concurrency``,
+    ``requests_per_minute``, a 429's pause for everyone: ``llm/gate.py``); failures are kept, not raised."""
 
     def __init__(self, config: TeacherConfig) -> None:
         self.config = config
@@ -43,24 +45,26 @@ class OpenAIChat:
         return run_requests(self._all(prompts))
 
     async def _all(self, prompts: Sequence[str]) -> list[Completion]:
-        limit = asyncio.Semaphore(self.config.concurrency)
-        async with async_client(self.config) as client:
-            return list(await asyncio.gather(*(self._one(client, limit, p) for p in prompts)))
+        gate = gate_for(self.fingerprint, RequestLimits(self.config.concurrency, self.config.requests_per_minute))
+        async with async_client(self.config, gate) as client:
+            return list(await asyncio.gather(*(self._one(client, gate, p) for p in prompts)))
 
-    async def _one(self, client: Any, limit: asyncio.Semaphore, prompt: str) -> Completion:
+    async def _one(self, client: Any, gate: Gate | RemoteGate, prompt: str) -> Completion:
         import openai
 
-        async with limit:
-            try:
-                response = await client.chat.completions.create(
-                    model=self.config.model,
-                    messages=[{"role": "user", "content": prompt}],
-                    temperature=self.config.temperature,
-                    max_tokens=self.config.max_tokens,
-                )
-            except openai.OpenAIError as exc:
-                check_not_refused(exc, self.config)
-                return Completion(None, Usage(requests=1))
+        token = await gate.enter()
+        try:
+            response = await client.chat.completions.create(
+                model=self.config.model,
+                messages=[{"role": "user", "content": prompt}],
+                temperature=self.config.temperature,
+                max_tokens=self.config.max_tokens,
+            )
+        except openai.OpenAIError as exc:
+            check_not_refused(exc, self.config)
+            return Completion(None, Usage(requests=1))
+        finally:
+            await gate.leave(token)
         counted = response.usage
         usage = Usage(1, counted.prompt_tokens, counted.completion_tokens) if counted else Usage(requests=1)
         return Completion(response.choices[0].message.content or "", usage)
