@@ -109,7 +109,7 @@ def test_queries_from_an_openai_compatible_server_keep_provenance_and_drop_failu
 
 def test_query_writing_keeps_the_servers_limits_and_waits_out_a_429():
     """The writer keeps its concurrency and its requests a minute, and a 429 holds back every request for its
-    Retry-After (the same gate as the teacher's)."""
+    Retry-After (a gate like the teacher's)."""
     import threading
     import time
 

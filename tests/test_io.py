@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from conftest import write_dataset
-from qrelforge import Batch, InputFormatError, Pair, load_dataset, read_pairs, read_qrels, replay_judge, write_qrels
+from qrelforge import (
+    Batch,
+    InputFormatError,
+    Judgment,
+    Pair,
+    load_dataset,
+    read_pairs,
+    read_qrels,
+    replay_judge,
+    write_qrels,
+)
 from qrelforge.io.files import write_atomic
 from qrelforge.judges.replay import read_label_jsonl
 
@@ -194,3 +204,23 @@ def test_outputs_keep_the_umask_permissions(tmp_path: Path) -> None:
         umask.cache_clear()
     assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_retry_shard_left_beside_its_units_shard_is_not_read(tmp_path: Path) -> None:
+    """A run killed between writing a unit's shard and removing its retry shard leaves both: readers take the
+    shard, and the unit is finished."""
+    from qrelforge.io.shards import Unit, finished, retried_judgments, shard_counts, shard_judgments, write_shard
+    from qrelforge.records import Usage
+
+    unit = Unit(0, str(tmp_path / "pairs.parquet"), 0, 0, 2, 1)
+    first = [Judgment("q", "a", 1, "t:x:0"), Judgment("q", "b", None, "t:x:0", status="api_error")]
+    write_shard(tmp_path, unit, first)
+    assert finished(tmp_path) == set() and [j.status for j in shard_judgments(tmp_path)] == ["ok", "api_error"]
+    assert retried_judgments(tmp_path, unit, [Pair("q", "a"), Pair("q", "b")]) == first
+    assert retried_judgments(tmp_path, unit, [Pair("q", "b"), Pair("q", "a")]) is None  # not its rows: judged whole
+    left = (tmp_path / unit.retry_shard).read_bytes()
+    write_shard(tmp_path, unit, [first[0], Judgment("q", "b", 2, "t:x:0")])
+    assert not (tmp_path / unit.retry_shard).exists() and finished(tmp_path) == {unit.shard}
+    assert shard_counts(tmp_path / unit.shard) == ({"ok": 2}, Usage())  # what a retry finding it reports
+    (tmp_path / unit.retry_shard).write_bytes(left)  # as if killed before the removal
+    assert [(j.doc_id, j.grade) for j in shard_judgments(tmp_path)] == [("a", 1), ("b", 2)]

@@ -239,27 +239,11 @@ def test_pairs_a_teacher_did_not_answer_are_asked_again_alone(
         )
         printed = capsys.readouterr().out
         assert f"labeled {failed:,} pairs on Ray ({failed:,} ok; {40 - failed:,} were already in" in printed
-        assert f"teacher usage this run: {failed} requests" in printed and f"all shards: {40} requests" in printed
+        assert f"teacher usage this run: {failed} requests" in printed
+        assert "of the answers in the shards: 40 requests" in printed  # the failed attempts' answers were replaced
         assert len(server.bodies) - asked == failed  # only the failed pairs, once each
         assert not list(shards.glob("*.retry.parquet")) and len(finished(shards)) == 4
         third = label_parquet(teacher, pairs, shards, options=options, progress=False)
         assert third.judged == 0 and third.reused == 40 and len(server.bodies) - asked == failed
-    assert answers(shards) == Counter((p.query_id, p.doc_id, 2, "ok") for p in demo.pairs[:40])
+    assert [(j.pair, j.grade, j.status) for j in shard_judgments(shards)] == [(p, 2, "ok") for p in demo.pairs[:40]]
     assert read_qrels(shards.with_suffix("")) == {p: 2 for p in demo.pairs[:40]}
-
-
-def test_a_retry_shard_left_beside_its_units_shard_is_not_read(tmp_path: Path) -> None:
-    """A run killed between writing a unit's shard and removing its retry shard leaves both: readers take the
-    shard, and the unit is finished."""
-    from qrelforge import Judgment
-    from qrelforge.io.shards import Unit, finished, write_shard
-
-    unit = Unit(0, str(tmp_path / "pairs.parquet"), 0, 0, 2, 1)
-    first = [Judgment("q", "a", 1, "t:x:0"), Judgment("q", "b", None, "t:x:0", status="api_error")]
-    write_shard(tmp_path, unit, first)
-    assert finished(tmp_path) == set() and [j.status for j in shard_judgments(tmp_path)] == ["ok", "api_error"]
-    left = (tmp_path / unit.retry_shard).read_bytes()
-    write_shard(tmp_path, unit, [first[0], Judgment("q", "b", 2, "t:x:0")])
-    assert not (tmp_path / unit.retry_shard).exists() and finished(tmp_path) == {unit.shard}
-    (tmp_path / unit.retry_shard).write_bytes(left)  # as if killed before the removal
-    assert [(j.doc_id, j.grade) for j in shard_judgments(tmp_path)] == [("a", 1), ("b", 2)]

@@ -96,8 +96,7 @@ def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: Ray
     counts, then streams the shards into LABELS and the agreement with DIR's qrels."""
     from .. import ConfigError, Dataset, load_dataset, load_judge
     from ..evaluate.agreement import judge_row
-    from ..io.shards import shard_grades, shard_judgments
-    from ..judges.cost import total_usage
+    from ..io.shards import shard_grades, shards_usage
     from ..labeling.export import export_shards
     from ..labeling.job import LabelFiles
     from ..labeling.stream import label_parquet
@@ -119,13 +118,13 @@ def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: Ray
     summary = [
         f"labeled {run.judged:,} pairs on Ray ({statuses or 'none new'}; {run.reused:,} were already in "
         f"{files.shards}), {run.pairs_per_second:.1f} pairs/s",
-        f"wrote {args.out} ({written:,} grades)",
+        f"wrote {args.out} ({written:,} {'rows' if args.out.suffix == '.parquet' else 'grades'})",
     ]
-    if run.usage.requests:  # a teacher: this run's bill, and the whole shard folder's
-        every = total_usage(shard_judgments(files.shards))
-        prices = judge.traits.prices
+    if run.usage.requests:  # a teacher: this run's bill, and the bill of the answers the shards keep
+        kept, prices = shards_usage(files.shards), judge.traits.prices
         summary.append(
-            f"teacher usage this run: {usage_line(run.usage, prices)}; all shards: {usage_line(every, prices)}"
+            f"teacher usage this run: {usage_line(run.usage, prices)}; of the answers in the shards: "
+            f"{usage_line(kept, prices)}"
         )
     if unanswered := run.statuses.get("api_error"):
         summary.append(f"{unanswered:,} pairs got no answer (no grade): run the same command again to ask them alone")

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputFormatError
-from ..records import Judgment, Pair
+from ..records import Judgment, Pair, Usage
 from .files import read_json_object, write_atomic
 from .parquet import write_parquet_atomic
 from .store import RETRIED, judgment_of, row_of
@@ -220,12 +221,33 @@ def write_shard(folder: Path, unit: Unit, judgments: Sequence[Judgment]) -> None
         (folder / unit.retry_shard).unlink(missing_ok=True)
 
 
-def retried_judgments(folder: Path, unit: Unit) -> list[Judgment] | None:
-    """The judgments of a unit's retry shard, one per row in the unit's order (None when it has none)."""
+def retried_judgments(folder: Path, unit: Unit, pairs: Sequence[Pair]) -> list[Judgment] | None:
+    """The judgments of a unit's retry shard, one per row of the unit's ``pairs`` in their order; None when it has
+    none, or when its rows are not these pairs (then the unit is judged whole again)."""
     import pyarrow.parquet as pq
 
     path = folder / unit.retry_shard
-    return list(_rows(pq.read_table(path, schema=shard_schema()))) if path.exists() else None
+    if not path.exists():
+        return None
+    earlier = list(_rows(pq.read_table(path, schema=shard_schema())))
+    return earlier if [j.pair for j in earlier] == list(pairs) else None
+
+
+def shard_counts(path: Path) -> tuple[dict[str, int], Usage]:
+    """A shard's judgments by status, and what they billed (read from those two columns only)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, schema=shard_schema(), columns=["status", "usage"])
+    return dict(Counter(table["status"].to_pylist())), _usage(table)
+
+
+def shards_usage(folder: Path) -> Usage:
+    """What the judgments kept in a shard folder billed (requests whose answers were replaced are not counted)."""
+    return sum((_usage(table) for table in shard_tables(folder, ["usage"])), Usage())
+
+
+def _usage(table: Any) -> Usage:
+    return sum((Usage(**found) for text in table["usage"].to_pylist() if (found := json.loads(text))), Usage())
 
 
 def shard_schema() -> Any:
@@ -248,15 +270,24 @@ def shard_schema() -> Any:
     )
 
 
-def shard_tables(folder: Path) -> Iterator[Any]:
-    """Each shard (or a unit's retry shard) as a pyarrow table, in the pair set's order (one in memory at a time)."""
+def shard_tables(folder: Path, columns: list[str] | None = None) -> Iterator[Any]:
+    """Each shard (or a unit's retry shard) as a pyarrow table, in the pair set's order (one in memory at a time);
+    the folder is listed once, so a unit finished meanwhile is read once, from its retry shard or its shard."""
     import pyarrow.parquet as pq
 
-    done = finished(folder)
-    for path in sorted(folder.glob(SHARD_GLOB)):
-        if path.name.endswith(RETRY_SUFFIX) and path.name.removesuffix(RETRY_SUFFIX) + ".parquet" in done:
+    paths = sorted(folder.glob(SHARD_GLOB))
+    names = {path.name for path in paths}
+    for path in paths:
+        shard = (
+            folder / (path.name.removesuffix(RETRY_SUFFIX) + ".parquet") if path.name.endswith(RETRY_SUFFIX) else path
+        )
+        if shard != path and shard.name in names:
             continue  # left by a run killed between writing a unit's shard and removing its retry shard
-        yield pq.read_table(path, schema=shard_schema())
+        try:
+            table = pq.read_table(path, schema=shard_schema(), columns=columns)
+        except FileNotFoundError:  # a retry shard replaced by its unit's shard while this read
+            table = pq.read_table(shard, schema=shard_schema(), columns=columns)
+        yield table
 
 
 def shard_judgments(folder: Path) -> Iterator[Judgment]:

@@ -36,6 +36,7 @@ from ..io.shards import (
     open_manifest,
     pair_files,
     retried_judgments,
+    shard_counts,
     write_shard,
 )
 from ..io.store import RETRIED
@@ -54,9 +55,9 @@ class UnitDone:
     """What an actor sends back for a unit: counts, never judgments."""
 
     unit: Unit
-    statuses: dict[str, int] = field(default_factory=dict)  # this call's new judgments by status
-    answered: int = 0  # rows answered before this call (a retry shard's, or a shard found written)
-    usage: Usage = Usage()  # what this call's judgments billed (teachers)
+    statuses: dict[str, int] = field(default_factory=dict)  # this run's new judgments by status
+    usage: Usage = Usage()  # what they billed (teachers)
+    answered: int = 0  # rows answered by an earlier run (a retry shard's)
     error: bytes = b""  # the error the unit's input caused, pickled
 
 
@@ -90,8 +91,8 @@ class ShardActor:
         """Judge the unit's rows that have no answer yet (none, when a retry finds its shard written; the failed
         pairs of its retry shard) and write its shard."""
         shard = self.folder / unit.shard
-        if shard.exists():
-            return UnitDone(unit, answered=unit.rows)
+        if shard.exists():  # written by this unit's earlier attempt in this run, whose actor then died
+            return UnitDone(unit, *shard_counts(shard))
         table = self.reader.read(unit)
         query_ids, doc_ids = table["query_id"].to_pylist(), table["doc_id"].to_pylist()
         pairs = [Pair(q, d) for q, d in zip(query_ids, doc_ids)]
@@ -102,14 +103,14 @@ class ShardActor:
             )
         if texts is None:
             raise ConfigError(f"{unit.location} has no query and text columns, and no texts were given")
-        earlier = retried_judgments(self.folder, unit)
+        earlier = retried_judgments(self.folder, unit, pairs)
         judgments: list[Judgment | None] = list(earlier) if earlier else [None] * len(pairs)
         ask = [i for i, j in enumerate(judgments) if j is None or j.status == RETRIED]
         new = self._judge([pairs[i] for i in ask], texts)
         for i, judgment in zip(ask, new):
             judgments[i] = judgment
         write_shard(self.folder, unit, [j for j in judgments if j is not None])
-        return UnitDone(unit, dict(Counter(j.status for j in new)), len(pairs) - len(ask), total_usage(new))
+        return UnitDone(unit, dict(Counter(j.status for j in new)), total_usage(new), len(pairs) - len(ask))
 
     def _judge(self, pairs: list[Pair], texts: Texts) -> list[Judgment]:
         step = self.judge.traits.batch_pairs or len(pairs) or 1
@@ -141,6 +142,9 @@ def label_parquet(
         manifest = open_manifest(shards, manifest)
         done = finished(shards)
         units = manifest.units()
+        for unit in units:  # a retry shard left beside its unit's shard by a killed run
+            if unit.shard in done:
+                (shards / unit.retry_shard).unlink(missing_ok=True)
         todo = [u for u in units if u.shard not in done]
         reused = sum(u.rows for u in units if u.shard in done)
         start, tally = time.perf_counter(), Tally()

@@ -33,7 +33,8 @@ class TextLLM(Protocol):
 
 class OpenAIChat:
     """Completions from an OpenAI-compatible chat server within the config's limits (``concurrency``,
-    ``requests_per_minute``, a 429's pause for everyone: ``llm/gate.py``); failures are kept, not raised."""
+    ``requests_per_minute``, a 429's pause for every request), kept by a gate of its own like a teacher's
+    (``llm/gate.py``); failures are kept, not raised."""
 
     def __init__(self, config: TeacherConfig) -> None:
         self.config = config
