@@ -64,6 +64,25 @@ def completion(answers: list[str], body: dict) -> dict[str, Any]:
     }
 
 
+class Watched:
+    """A behaviour, watched: the most requests it had in flight at once, and each request's (arrival time, number)."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour, self.lock, self.in_flight, self.most = behaviour, threading.Lock(), 0, 0
+        self.arrivals: list[tuple[float, int]] = []
+
+    def __call__(self, body: dict, number: int) -> tuple:
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            self.arrivals.append((time.monotonic(), number))
+        try:
+            return self.behaviour(body, number)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
 class FaultServer(ThreadingHTTPServer):
     daemon_threads = True
 

@@ -110,40 +110,30 @@ def test_queries_from_an_openai_compatible_server_keep_provenance_and_drop_failu
 def test_query_writing_keeps_the_servers_limits_and_waits_out_a_429():
     """The writer keeps its concurrency and its requests a minute, and a 429 holds back every request for its
     Retry-After (a gate like the teacher's)."""
-    import threading
     import time
 
-    from fault_server import fault_server
+    from fault_server import Watched, fault_server
 
     from qrelforge import TeacherConfig
     from qrelforge.llm.text import load_llm
 
-    lock, in_flight, most, arrivals = threading.Lock(), [0], [0], []
-
     def behaviour(body, n):
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-            arrivals.append((time.monotonic(), n))
-        try:
-            if n == 3:
-                return ("status", 429, {"Retry-After": "1"})
-            time.sleep(0.1)
-            return ("ok", ["Query: q"])
-        finally:
-            with lock:
-                in_flight[0] -= 1
+        if n == 3:
+            return ("status", 429, {"Retry-After": "1"})
+        time.sleep(0.1)
+        return ("ok", ["Query: q"])
 
-    with fault_server(behaviour) as server:
+    watched = Watched(behaviour)
+    with fault_server(watched) as server:
         config = TeacherConfig(model="writer", base_url=server.base_url, max_retries=2, concurrency=2)
         answers = load_llm(config).complete([f"write a query {i}" for i in range(12)])
-        assert [a.text for a in answers] == ["Query: q"] * 12 and most[0] == 2
-        limited = next(t for t, n in arrivals if n == 3)
-        assert not [t for t, _ in arrivals if limited + 0.1 < t < limited + 0.9]  # all waited out the 429
-        arrivals.clear()
+        assert [a.text for a in answers] == ["Query: q"] * 12 and watched.most == 2
+        limited = next(t for t, n in watched.arrivals if n == 3)
+        assert not [t for t, _ in watched.arrivals if limited + 0.1 < t < limited + 0.9]  # all waited out the 429
+        watched.arrivals.clear()
         paced = TeacherConfig(model="writer", base_url=server.base_url, concurrency=4, requests_per_minute=600)
         assert all(a.text for a in load_llm(paced).complete([f"another {i}" for i in range(11)]))
-        times = sorted(t for t, _ in arrivals)
+        times = sorted(t for t, _ in watched.arrivals)
         assert times[-1] - times[0] >= 10 / 10 * 0.9  # 10 a second, whatever the concurrency
 
 

@@ -4,7 +4,6 @@ actor is killed mid-batch, and an interrupted run's shards are merged without re
 from __future__ import annotations
 
 import json
-import threading
 import time
 import zlib
 from collections import Counter
@@ -155,31 +154,22 @@ def test_any_judge_runs_on_ray_and_so_does_routing(cluster: None, student: Path,
 def test_a_teacher_on_ray_keeps_one_concurrency_and_one_backoff_over_all_actors(cluster: None, tmp_path: Path) -> None:
     """Two actors share the teacher's concurrency of 3 (each alone would allow 3), a 429 seen by one actor holds back
     both for its Retry-After, 5xx answers are retried, and every pair is stored once."""
-    from fault_server import fault_server
+    from fault_server import Watched, fault_server
 
     from qrelforge import TeacherConfig, load_teacher
 
-    lock, in_flight, most, arrivals = threading.Lock(), [0], [0], []
-
     def behaviour(body: dict, number: int) -> tuple:
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-            arrivals.append((time.monotonic(), number))
-        try:
-            if number == 15:
-                return ("status", 429, {"Retry-After": "1"})
-            if number % 9 == 0:
-                return ("status", 503, {})
-            time.sleep(0.1)
-            return ("ok", [f"Score: {zlib.crc32(body['messages'][0]['content'].encode()) % 4}"])
-        finally:
-            with lock:
-                in_flight[0] -= 1
+        if number == 15:
+            return ("status", 429, {"Retry-After": "1"})
+        if number % 9 == 0:
+            return ("status", 503, {})
+        time.sleep(0.1)
+        return ("ok", [f"Score: {zlib.crc32(body['messages'][0]['content'].encode()) % 4}"])
 
+    watched = Watched(behaviour)
     dataset = load_dataset("dl20-demo")
     pairs = dataset.pairs[:60]
-    with fault_server(behaviour) as server, JudgmentStore(tmp_path / "teacher.jsonl") as store:
+    with fault_server(watched) as server, JudgmentStore(tmp_path / "teacher.jsonl") as store:
         teacher = load_teacher(
             TeacherConfig(model="fault-model", base_url=server.base_url, max_retries=3, timeout=5.0, concurrency=3)
         )
@@ -188,9 +178,9 @@ def test_a_teacher_on_ray_keeps_one_concurrency_and_one_backoff_over_all_actors(
         )
     assert run.judged == 60 and run.statuses == {"ok": 60}
     assert set(stored(store.path).values()) == {1} and len(stored(store.path)) == 60
-    assert 2 <= most[0] <= 3  # one limit over both actors
-    limited = next(t for t, n in arrivals if n == 15)
-    assert not [t for t, _ in arrivals if limited + 0.1 < t < limited + 0.9]  # both actors waited out the 429
+    assert 2 <= watched.most <= 3  # one limit over both actors
+    limited = next(t for t, n in watched.arrivals if n == 15)
+    assert not [t for t, _ in watched.arrivals if limited + 0.1 < t < limited + 0.9]  # both actors waited out the 429
 
 
 def test_a_teacher_on_ray_keeps_one_rate_over_all_actors(cluster: None, tmp_path: Path) -> None:
