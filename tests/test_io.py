@@ -209,7 +209,15 @@ def test_outputs_keep_the_umask_permissions(tmp_path: Path) -> None:
 def test_a_retry_shard_left_beside_its_units_shard_is_not_read(tmp_path: Path) -> None:
     """A run killed between writing a unit's shard and removing its retry shard leaves both: readers take the
     shard, and the unit is finished."""
-    from qrelforge.io.shards import Unit, finished, retried_judgments, shard_counts, shard_judgments, write_shard
+    from qrelforge.io.shards import (
+        Unit,
+        finished,
+        remove_leftover_retries,
+        retried_judgments,
+        shard_counts,
+        shard_judgments,
+        write_shard,
+    )
     from qrelforge.records import Usage
 
     unit = Unit(0, str(tmp_path / "pairs.parquet"), 0, 0, 2, 1)
@@ -224,3 +232,5 @@ def test_a_retry_shard_left_beside_its_units_shard_is_not_read(tmp_path: Path) -
     assert shard_counts(tmp_path / unit.shard) == ({"ok": 2}, Usage())  # what a retry finding it reports
     (tmp_path / unit.retry_shard).write_bytes(left)  # as if killed before the removal
     assert [(j.doc_id, j.grade) for j in shard_judgments(tmp_path)] == [("a", 1), ("b", 2)]
+    remove_leftover_retries(tmp_path)  # what the next labeling run does first
+    assert not (tmp_path / unit.retry_shard).exists() and finished(tmp_path) == {unit.shard}

@@ -182,6 +182,20 @@ def finished(folder: Path) -> set[str]:
     return {path.name for path in folder.glob(SHARD_GLOB) if not path.name.endswith(RETRY_SUFFIX)}
 
 
+def remove_leftover_retries(folder: Path) -> None:
+    """Remove the retry shards whose unit's shard is written (left by a run killed between writing the one and
+    removing the other)."""
+    done = finished(folder)
+    for path in folder.glob("*" + RETRY_SUFFIX):
+        if _unit_shard(path.name) in done:
+            path.unlink(missing_ok=True)
+
+
+def _unit_shard(name: str) -> str:
+    """The name of the unit's shard, given its shard's or its retry shard's."""
+    return name.removesuffix(RETRY_SUFFIX) + ".parquet" if name.endswith(RETRY_SUFFIX) else name
+
+
 class UnitReader:
     """Reads units, keeping the last row group read (a worker usually gets the units of one row group in turn)."""
 
@@ -278,9 +292,7 @@ def shard_tables(folder: Path, columns: list[str] | None = None) -> Iterator[Any
     paths = sorted(folder.glob(SHARD_GLOB))
     names = {path.name for path in paths}
     for path in paths:
-        shard = (
-            folder / (path.name.removesuffix(RETRY_SUFFIX) + ".parquet") if path.name.endswith(RETRY_SUFFIX) else path
-        )
+        shard = folder / _unit_shard(path.name)
         if shard != path and shard.name in names:
             continue  # left by a run killed between writing a unit's shard and removing its retry shard
         try:

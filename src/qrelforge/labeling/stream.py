@@ -35,6 +35,7 @@ from ..io.shards import (
     finished,
     open_manifest,
     pair_files,
+    remove_leftover_retries,
     retried_judgments,
     shard_counts,
     write_shard,
@@ -140,11 +141,9 @@ def label_parquet(
     lock = WriterLock(shards / ".lock", f"the shards of {shards}")
     try:
         manifest = open_manifest(shards, manifest)
+        remove_leftover_retries(shards)
         done = finished(shards)
         units = manifest.units()
-        for unit in units:  # a retry shard left beside its unit's shard by a killed run
-            if unit.shard in done:
-                (shards / unit.retry_shard).unlink(missing_ok=True)
         todo = [u for u in units if u.shard not in done]
         reused = sum(u.rows for u in units if u.shard in done)
         start, tally = time.perf_counter(), Tally()
