@@ -16,17 +16,21 @@ from fault_server import fault_server
 from qrelforge import (
     AdaptConfig,
     Budget,
+    ConfigError,
     EngineSettings,
     Judgment,
     Pair,
+    TrainConfig,
     agreement,
     load_dataset,
     load_student,
     read_qrels,
     replay_judge,
+    teacher_examples,
+    train_student,
 )
 from qrelforge.cli import main
-from qrelforge.labeling.adapt import adapt_job
+from qrelforge.labeling.adapt import Adapted, adapt_job
 from qrelforge.labeling.adaptation import cross_fitted, draw_sample, fit_adapter
 
 
@@ -127,6 +131,59 @@ def test_adaptation_moves_the_other_labels_toward_the_teacher(demo_student: obje
         f"ordinal {kappas['ordinal']:.3f}"
     )
     assert kappas["ordinal"] > before + 0.05 and abs(kappas["none"] - before) < 0.02
+
+
+@pytest.fixture(scope="module")
+def quick_student(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny student trained at a learning rate at which a few epochs on a sample teach it something."""
+    demo = load_dataset("dl20-demo")
+    config = TrainConfig(base=str(tiny_base), max_steps=4, max_length=64, learning_rate=1e-3, precision="fp32")
+    examples = teacher_examples([demo.subset(sorted(demo.queries)[:8])])
+    return train_student(examples, tmp_path_factory.mktemp("quick") / "student", config, progress=False).model_dir
+
+
+def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teacher(
+    quick_student: Path, tiny_base: Path, tmp_path: Path
+) -> None:
+    """Method finetune, on the demo subset with GPT-4o replayed: the student trained further on a 10% sample (with
+    its own recipe) labels the other pairs much closer to GPT-4o than it did, its cuts give them the sample's teacher
+    grade shares, the cross-fitted estimate (a fine-tune per fold) is near the truth, and a rerun trains nothing."""
+    demo = load_dataset("dl20-demo")
+    gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")
+    fp32 = EngineSettings("fp32")
+    student = load_student(quick_student, fp32)
+    config, budget = AdaptConfig(adapt_method="finetune"), Budget.parse("10%")
+
+    def run() -> Adapted:
+        return adapt_job(
+            student, gpt4o, demo.pairs, demo, tmp_path / "l.txt", budget, config, engine=fp32, progress=False
+        )
+
+    adapted = run()
+    sample = set(adapted.sample)
+    rest = {p: g for p, g in adapted.labels.items() if p not in sample}
+    truth = {p: gpt4o.grades[p] for p in rest}
+    before = agreement({j.pair: j.grade for j in adapted.student_judgments if j.pair in rest}, truth).cohen_kappa
+    after = agreement(rest, truth).cohen_kappa
+    print(f"kappa with GPT-4o outside the sample: student {before:.3f}, fine-tuned {after:.3f}")
+    assert after > before + 0.08
+    taught, given = Counter(gpt4o.grades[p] for p in sample), Counter(rest.values())
+    assert all(abs(given[g] / len(rest) - taught[g] / len(sample)) < 0.02 for g in (0, 1, 2, 3))  # matched shares
+    low, high = adapted.estimate.intervals["kappa"]
+    assert low - 0.05 <= after <= high + 0.05, (low, after, high)
+    folders = sorted((tmp_path / "l.txt.finetune").iterdir())
+    assert [f.name.split("-")[0] for f in folders] == ["fold", "fold", "fold", "student"]  # three folds, one whole
+    made = [f.stat().st_mtime_ns for f in folders]
+    again = run()
+    assert again.labels == adapted.labels and [f.stat().st_mtime_ns for f in folders] == made
+    assert again.estimate.values == adapted.estimate.values
+
+    frozen = TrainConfig(base=str(tiny_base), train_layers=0, max_steps=1, max_length=64, precision="fp32")
+    examples = teacher_examples([demo.subset(sorted(demo.queries)[:4])])
+    folder = train_student(examples, tmp_path / "frozen", frozen, progress=False).model_dir
+    with pytest.raises(ConfigError, match="frozen encoder: adapt it with --adapt-method ordinal"):
+        adapt_job(load_student(folder), gpt4o, demo.pairs, demo, tmp_path / "f.txt", budget, config)
+    assert not (tmp_path / "f.txt.judgments.jsonl").exists()  # nothing labeled, nothing asked
 
 
 def hashed(body: dict, number: int) -> tuple:

@@ -236,7 +236,7 @@ def _adapt(
 ) -> int:
     """``label --adapt TEACHER --adapt-budget B [--route TEACHER --budget B]``: the student adapted to a teacher's
     sample of this collection."""
-    from .. import AdaptConfig, ConfigError, judge_row, load_judge
+    from .. import AdaptConfig, ConfigError, EngineSettings, judge_row, load_judge
     from ..labeling.adapt import Route, adapt_job
     from ..report import adapt_summary, print_table, write_report
 
@@ -260,6 +260,7 @@ def _adapt(
         route,
         ray,
         progress=not args.quiet,
+        engine=config_from_args(EngineSettings, args),
     )
     summary = adapt_summary(adapted)
     print("\n".join(summary) + f"\nwrote {args.out}, {adapted.files.provenance} and {adapted.files.adapt}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
@@ -87,6 +88,7 @@ class Traits:
     probabilities: bool = False  # its judgments carry grade probabilities over its scale
     prices: Prices | None = None  # it bills tokens: worst_case() bounds a batch's usage, prices turn usage into US$
     card: StudentCard | None = None  # a trained student's record: decision thresholds, temperature, training
+    folder: Path | None = None  # a trained student's folder: what a fine-tune on more grades starts from
     limits: RequestLimits | None = None  # it sends requests under these limits (on Ray: one gate for all actors)
 
 

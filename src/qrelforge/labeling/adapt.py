@@ -21,22 +21,24 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..datasets import Dataset
 from ..errors import ConfigError
-from ..evaluate.intervals import AgreementEstimate
-from ..fingerprint import make_fingerprint
+from ..evaluate.intervals import AgreementEstimate, agreement_with_intervals
+from ..fingerprint import make_fingerprint, settings_hash
 from ..io.files import write_atomic, write_jsonl
 from ..io.store import JudgmentStore
 from ..io.trec import write_qrels
 from ..judges.base import Judge
 from ..judges.cost import Budget, worst_cost
 from ..records import Judgment, Pair, Provenance
-from .adaptation import Adapter, cross_fitted, draw_sample, fit_adapter
+from ..students.base import expected_grade
+from ..students.config import EngineSettings
+from .adaptation import Adapter, cross_fitted, draw_sample, fit_adapter, matched_cuts, query_folds
 from .config import DEFAULT_ROUTING, AdaptConfig, RayOptions
 from .job import LabelFiles, label_job
 from .local import LabelRun
@@ -84,14 +86,21 @@ def adapt_job(
     route: Route | None = None,
     ray: RayOptions | None = None,
     progress: bool = True,
+    engine: EngineSettings = EngineSettings(),
 ) -> Adapted:
     """Label ``pairs`` with ``student`` (on Ray with ``ray``), let ``teacher`` grade the sample ``budget`` buys,
-    adapt the student to it, and write the merged labels to ``out`` with their provenance and the estimate."""
+    adapt the student to it, and write the merged labels to ``out`` with their provenance and the estimate
+    (``engine``: how a fine-tuned student labels)."""
     if not student.traits.probabilities:
         raise ConfigError(f"adaptation reads a student's grade probabilities; {student.fingerprint} gives none")
     budget.check(teacher)
     scale, card = student.scale, student.traits.card
     files = LabelFiles(Path(out))
+    tuning = (
+        FineTuning(student, teacher, dataset, files.beside(".finetune"), config, engine, progress)
+        if config.adapt_method == "finetune"
+        else None
+    )
     with JudgmentStore(files.store) as store:
         mine = label_job(student, pairs, dataset, store=store, ray=ray, progress=progress)
         answered = [j for j in mine.judgments if j.probs is not None]
@@ -114,19 +123,29 @@ def adapt_job(
         fitted = sorted(taught)
         probs = np.array([by_pair[p].probs for p in fitted])
         queries, grades = [p.query_id for p in fitted], np.array([taught[p].grade for p in fitted])
-        cuts = card.thresholds if card else None
-        adapter = fit_adapter(probs, queries, grades, scale, config.adapt_method, config.adapt_shrinkage, cuts)
-        _, estimate = cross_fitted(
-            probs,
-            queries,
-            grades,
-            scale,
-            config.adapt_method,
-            config.adapt_shrinkage,
-            cuts,
-            config.adapt_folds,
-            config.adapt_seed,
-        )
+        if tuning is not None:
+            tuned = tuning.tuned(fitted, grades, "student")
+            scored = label_job(tuned, [j.pair for j in answered], dataset, store=store, ray=ray, progress=progress)
+            base = scored.judgments  # the fine-tuned student's judgments of every pair
+            others = np.array([j.probs for j in base if j.pair not in taught] or [j.probs for j in base])
+            adapter = Adapter("finetune", scale, matched_cuts(expected_grade(others, scale), grades, scale))
+            out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store)
+            fine_tuned: str | None = tuned.fingerprint
+        else:
+            cuts = card.thresholds if card else None
+            adapter = fit_adapter(probs, queries, grades, scale, config.adapt_method, config.adapt_shrinkage, cuts)
+            out_of_fold, estimate = cross_fitted(
+                probs,
+                queries,
+                grades,
+                scale,
+                config.adapt_method,
+                config.adapt_shrinkage,
+                cuts,
+                config.folds,
+                config.adapt_seed,
+            )
+            base, fine_tuned = answered, None
         fingerprint = make_fingerprint(
             "adapted",
             student.fingerprint.split(":")[1],
@@ -135,9 +154,10 @@ def adapt_job(
                 "teacher": teacher.fingerprint,
                 "config": asdict(config),
                 "sample": [(p.query_id, p.doc_id) for p in fitted],
-            },
+            }
+            | ({"fine-tuned": fine_tuned} if fine_tuned else {}),
         )
-        adapted = adapted_judgments(answered, adapter, fingerprint)
+        adapted = adapted_judgments(base, adapter, fingerprint)
         answers = {j.pair: (j, teacher.scale) for j in theirs.judgments}  # any status: provenance shows failures too
         routed: list[Pair] = []
         if route is not None:
@@ -170,12 +190,102 @@ def adapt_job(
         "histograms": {
             "teacher": _histogram(grades),
             "student": _histogram([by_pair[p].grade for p in fitted]),
-            "adapted": _histogram(adapter.grades(probs, queries)),
+            "adapted": _histogram(out_of_fold),  # each from an adaptation that did not see it
         },
         "routed": len(routed),
     }
     write_atomic(files.adapt, json.dumps(report, indent=2) + "\n")
     return Adapted(labels, provenance, sample, routed, adapter, estimate, mine.judgments, mine.run, theirs.run, files)
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """Fine-tunes of a trained student on teacher grades of some of the pairs it labels (``finetune``): one on the
+    whole sample, one per fold for the estimate, each kept in its own folder under ``folder`` (named by what it
+    learns from), so a rerun or a resumed run trains nothing again."""
+
+    student: Judge
+    teacher: Judge
+    dataset: Dataset
+    folder: Path
+    config: AdaptConfig
+    engine: EngineSettings
+    progress: bool
+
+    def __post_init__(self) -> None:
+        """One clear error, before the teacher is asked anything, for a student that cannot be trained further."""
+        card, start = self.student.traits.card, self.student.traits.folder
+        if card is None or start is None:
+            raise ConfigError(
+                f"--adapt-method finetune trains a student folder further; {self.student.fingerprint} is none"
+            )
+        if card.kind not in ("bi-encoder", "cross-encoder") or card.config.get("train_layers") == 0:
+            raise ConfigError(
+                f"--adapt-method finetune trains a bi-encoder's or cross-encoder's encoder further, but {start} is a "
+                f"{card.kind}"
+                + (" with a frozen encoder" if card.config.get("train_layers") == 0 else "")
+                + ": adapt it with --adapt-method ordinal"
+            )
+
+    def tuned(self, pairs: Sequence[Pair], grades: np.ndarray, name: str) -> Judge:
+        """The student trained further on the teacher's ``grades`` of ``pairs`` (in a folder named ``name``-KEY)."""
+        from ..students.registry import CARD_FILE
+        from ..students.student import load_student
+        from ..train.config import TrainConfig
+        from ..train.data import Example, TrainingSet
+        from ..train.loop import train_student
+
+        card, start = self.student.traits.card, self.student.traits.folder
+        assert card is not None and start is not None  # checked when made
+        known = {f.name for f in fields(TrainConfig)}
+        recipe = TrainConfig(**{k: v for k, v in card.config.items() if k in known and k != "lora_targets"})
+        config = replace(  # the student's own recipe, from its weights, over the sample
+            recipe,
+            base=str(start),
+            epochs=self.config.adapt_epochs,
+            max_steps=None,
+            max_minutes=None,
+            val_fraction=0.0,
+            seed=self.config.adapt_seed,
+        )
+        examples = [
+            Example(f"{self.dataset.name}/{p.query_id}", p.doc_id, self.dataset.queries[p.query_id],
+                    self.dataset.docs[p.doc_id], int(g))
+            for p, g in zip(pairs, grades)
+        ]  # fmt: skip
+        key = settings_hash(
+            {
+                "student": self.student.fingerprint,
+                "config": asdict(config),
+                "grades": [(e.group, e.doc_id, e.grade) for e in examples],
+            }
+        )
+        out = self.folder / f"{name}-{key[:12]}"
+        if not (out / CARD_FILE).is_file():
+            training = TrainingSet(examples, (self.teacher.fingerprint,), (self.dataset.name,), {"ok": len(examples)})
+            train_student(training, out, config, progress=self.progress)
+        return load_student(out, self.engine)
+
+    def cross_fitted(
+        self, pairs: Sequence[Pair], grades: np.ndarray, store: JudgmentStore
+    ) -> tuple[np.ndarray, AgreementEstimate]:
+        """Each sample pair graded by a student fine-tuned on the other folds, at cuts matched to their teacher grade
+        shares, and their agreement with the teacher (with 95% intervals over queries)."""
+        queries, scale = [p.query_id for p in pairs], self.student.scale
+        fold = query_folds(queries, self.config.folds, self.config.adapt_seed)
+        out = np.zeros(len(pairs), dtype=int)
+        for k in range(self.config.folds):
+            train, test = fold != k, fold == k
+            if not test.any() or not train.any():
+                continue
+            mine = self.tuned([p for p, t in zip(pairs, train) if t], grades[train], f"fold-{k + 1}")
+            held = [p for p, t in zip(pairs, test) if t]
+            judged = label_job(mine, held, self.dataset, store=store, progress=self.progress).judgments
+            expected = expected_grade(np.array([j.probs for j in judged]), scale)
+            out[test] = np.asarray(scale)[
+                np.searchsorted(matched_cuts(expected, grades[train], scale), expected, side="right")
+            ]
+        return out, agreement_with_intervals(out, grades, queries, scale, seed=self.config.adapt_seed)
 
 
 def adapted_judgments(judgments: Sequence[Judgment], adapter: Adapter, fingerprint: str) -> list[Judgment]:

@@ -13,11 +13,15 @@ The adaptation (``AdaptConfig.adapt_method``):
   the model's expected grade tuned to the teacher's grades (ordinal alpha);
 - ``level``: each query's mean teacher–student gap on the sample, shrunk, added to the student's expected grade;
 - ``cuts``: the student's temperature and grade cuts refitted to the sample;
+- ``finetune``: the student trained further on the sample (``labeling/adapt.py`` trains it); its grade cuts are set
+  at the quantiles that give the pairs it labels the teacher's grade shares on the sample (``matched_cuts``: the
+  fine-tuned student orders the collection's pairs better, but its own cuts come from a few pairs);
 - ``none``: the student as it is.
 
-The estimate: the sample is cut into folds by query-stratified rounds; each fold's pairs are graded by an adaptation
-fitted on the other folds, and those out-of-fold grades are compared with the teacher's (kappa, ordinal alpha,
-accuracy), each with a 95% interval from a bootstrap over queries. It is written to ``LABELS.adapt.json``.
+The estimate: the sample is cut into folds by query-stratified rounds (``query_folds``); each fold's pairs are graded
+by an adaptation fitted on the other folds (for ``finetune``, a student fine-tuned on them), and those out-of-fold
+grades are compared with the teacher's (kappa, ordinal alpha, accuracy), each with a 95% interval from a bootstrap
+over queries. It is written to ``LABELS.adapt.json``.
 
 >>> import numpy as np
 >>> probs = np.array([[0.7, 0.2, 0.1, 0.0]] * 6 + [[0.1, 0.2, 0.3, 0.4]] * 6)
@@ -98,7 +102,7 @@ class Adapter:
     offsets: tuple[tuple[str, float], ...] = ()  # ordinal: each query's offset (logit units); level: its grade shift
 
     def probabilities(self, probs: np.ndarray, queries: Sequence[str]) -> np.ndarray:
-        """Adapted grade probabilities (the student's for ``level`` and ``none``, which move only the decision)."""
+        """Adapted grade probabilities (as given for ``level``, ``finetune`` and ``none``: they move the decision)."""
         if self.method == "cuts":
             return temper(probs, self.temperature)
         if self.method != "ordinal":
@@ -164,6 +168,17 @@ def fit_adapter(
     raise ConfigError(f"adaptation method {method!r} is unknown")
 
 
+def matched_cuts(expected: np.ndarray, teacher: np.ndarray, scale: Sequence[int]) -> tuple[float, ...]:
+    """Cuts on the ``expected`` grades of the pairs to label that give them the grade shares of the ``teacher``'s
+    grades (the quantiles of the shares' running sums).
+
+    >>> matched_cuts(np.arange(10.0), np.array([0, 0, 1, 3, 3]), (0, 1, 2, 3))
+    (3.6, 5.4, 5.4)
+    """
+    shares = np.array([np.mean(np.asarray(teacher) == g) for g in scale])
+    return tuple(float(c) for c in np.quantile(expected, np.cumsum(shares)[:-1]))
+
+
 def _ordinal_probs(eta: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     at_least = 1 / (1 + np.exp(-(eta[:, None] - cuts[None])))
     bounds = np.hstack([np.ones((len(eta), 1)), at_least, np.zeros((len(eta), 1))])
@@ -222,14 +237,7 @@ def cross_fitted(
 ) -> tuple[np.ndarray, AgreementEstimate]:
     """Each sample pair's grade by an adaptation fitted without its fold, and their agreement with the teacher (with
     95% intervals over queries): what the adapted student's labels of the other pairs are expected to be worth."""
-    rng = random.Random(seed)
-    fold = np.zeros(len(queries), dtype=int)
-    for query in sorted(set(queries)):  # each query's pairs dealt round the folds, from a random start
-        rows = [i for i, q in enumerate(queries) if q == query]
-        rng.shuffle(rows)
-        start = rng.randrange(folds)
-        for k, i in enumerate(rows):
-            fold[i] = (start + k) % folds
+    fold = query_folds(queries, folds, seed)
     out = np.zeros(len(queries), dtype=int)
     for k in range(folds):
         train, test = fold != k, fold == k
@@ -239,3 +247,20 @@ def cross_fitted(
         adapter = fit_adapter(probs[train], subset, teacher[train], scale, method, shrinkage, student_thresholds)
         out[test] = adapter.grades(probs[test], [q for q, t in zip(queries, test) if t])
     return out, agreement_with_intervals(out, teacher, queries, scale, seed=seed)
+
+
+def query_folds(queries: Sequence[str], folds: int, seed: int) -> np.ndarray:
+    """Each sample pair's fold: each query's pairs dealt round the folds, from a random start.
+
+    >>> query_folds(["q1"] * 4 + ["q2"] * 2, 2, seed=0).tolist()
+    [0, 1, 1, 0, 1, 0]
+    """
+    rng = random.Random(seed)
+    fold = np.zeros(len(queries), dtype=int)
+    for query in sorted(set(queries)):
+        rows = [i for i, q in enumerate(queries) if q == query]
+        rng.shuffle(rows)
+        start = rng.randrange(folds)
+        for k, i in enumerate(rows):
+            fold[i] = (start + k) % folds
+    return fold

@@ -46,7 +46,13 @@ class RayOptions:
     )
 
 
-ADAPT_METHODS = ("ordinal", "level", "cuts", "none")  # how a student adapts to its teacher's sample (labeling/adapt.py)
+ADAPT_METHODS = (
+    "ordinal",
+    "level",
+    "cuts",
+    "finetune",
+    "none",
+)  # how a student adapts to its teacher's sample (labeling/adapt.py)
 SAMPLE_DESIGNS = ("stratified", "random")
 
 
@@ -61,7 +67,9 @@ class AdaptConfig:
             "choices": ADAPT_METHODS,
             "help": "ordinal: an ordinal model of the teacher's grade on the "
             "student's expected grade with a shrunk offset per query; level: each query's mean gap added; cuts: the "
-            "temperature and grade cuts refitted; none: the sample keeps the teacher's grades, the rest the student's",
+            "temperature and grade cuts refitted; finetune: the student trained further on the sample, its cuts set "
+            "to give the other pairs the sample's teacher grade shares; none: the sample keeps the teacher's grades, "
+            "the rest the student's",
         },
     )
     adapt_sample: str = field(
@@ -80,17 +88,24 @@ class AdaptConfig:
             "help": "how strongly a query's own offset is pulled toward none (in pairs' worth of evidence)",
         },
     )
-    adapt_folds: int = field(
-        default=10,
+    adapt_folds: int | None = field(
+        default=None,
         metadata={
             "group": ADAPT,
-            "help": "folds of the cross-fitted estimate of the adapted labels' agreement with the teacher",
+            "help": "folds of the cross-fitted estimate of the adapted labels' agreement with the teacher (default: "
+            "10, or 3 with finetune, where each fold is a fine-tune of its own)",
         },
     )
+    adapt_epochs: int = field(default=3, metadata={"group": ADAPT, "help": "finetune: passes over the sample"})
     adapt_seed: int = field(default=13, metadata={"group": ADAPT, "help": "seed of the sample and of the estimate"})
 
     def __post_init__(self) -> None:
         if self.adapt_method not in ADAPT_METHODS or self.adapt_sample not in SAMPLE_DESIGNS:
             raise ConfigError(f"adaptation: method one of {ADAPT_METHODS}, sample one of {SAMPLE_DESIGNS}")
-        if self.adapt_folds < 2 or self.adapt_shrinkage < 0:
-            raise ConfigError("adaptation: at least 2 folds, and a shrinkage of 0 or more")
+        if (self.adapt_folds is not None and self.adapt_folds < 2) or self.adapt_shrinkage < 0 or self.adapt_epochs < 1:
+            raise ConfigError("adaptation: at least 2 folds, a shrinkage of 0 or more, and at least 1 epoch")
+
+    @property
+    def folds(self) -> int:
+        """The estimate's folds: ``adapt_folds``, else 10 (3 for ``finetune``: each fold trains a student)."""
+        return self.adapt_folds or (3 if self.adapt_method == "finetune" else 10)

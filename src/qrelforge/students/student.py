@@ -45,7 +45,9 @@ class Student:
         self.format = numeric_format(settings.precision, default_device())
         self.fingerprint = student_fingerprint(model_dir, self.format)
         self.scale = self.card.grades
-        self.traits = Traits(batch_pairs=4 * settings.chunk_pairs, probabilities=True, card=self.card)
+        self.traits = Traits(
+            batch_pairs=4 * settings.chunk_pairs, probabilities=True, card=self.card, folder=self.model_dir
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "model"}  # the loaded model stays where it was
