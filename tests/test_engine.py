@@ -72,6 +72,33 @@ def test_bad_precision_settings_are_config_errors() -> None:
         EngineSettings(tokens_per_batch=0)
 
 
+def test_the_bf16_verdict_is_measured_once_per_machine_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`precision auto` follows a measurement; kept in the user cache, a busy machine cannot flip it between runs
+    (which would change a student's fingerprint, so a rerun would label everything again)."""
+    import json
+
+    from qrelforge.students import base
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    kept = tmp_path / "qrelforge" / base.FORMATS_FILE
+    base.bf16_is_fast.cache_clear()
+    measured = base.bf16_is_fast("cpu")
+    record = json.loads(kept.read_text())
+    assert list(record.values()) == [measured] and "torch" in next(iter(record))  # one machine, one verdict
+    kept.write_text(json.dumps({k: not v for k, v in record.items()}))  # as if another run had measured otherwise
+    base.bf16_is_fast.cache_clear()
+    assert base.bf16_is_fast("cpu") is (not measured)  # the kept verdict, not a new measurement
+    assert numeric_format("auto", "cpu") == ("fp32" if measured else "bf16")
+    kept.write_text("{not json")
+    base.bf16_is_fast.cache_clear()
+    assert isinstance(base.bf16_is_fast("cpu"), bool) and len(json.loads(kept.read_text())) == 1  # measured again
+    base.bf16_is_fast.cache_clear()  # later tests measure (or read) in the real cache again
+    monkeypatch.undo()
+    base.bf16_is_fast.cache_clear()
+
+
 def test_results_do_not_depend_on_batching(student: Path, demo_pairs: list) -> None:
     dataset = load_dataset("dl20-demo")
     runs = [

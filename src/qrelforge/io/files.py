@@ -130,6 +130,11 @@ def umask() -> int:
     return mask
 
 
+def user_cache_dir() -> Path:
+    """Where qrelforge keeps what it can measure or compute again: ``$XDG_CACHE_HOME/qrelforge`` (``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qrelforge"
+
+
 def write_atomic(path: str | Path, text: str | bytes) -> None:
     """Write ``text`` (or bytes) to ``path`` so that readers see the old file or the whole new one, never a part."""
     with atomic_file(path) as handle:

@@ -97,7 +97,7 @@ def adapt_job(
     scale, card = student.scale, student.traits.card
     files = LabelFiles(Path(out))
     tuning = (
-        FineTuning(student, teacher, dataset, files.beside(".finetune"), config, engine, progress)
+        FineTuning(student, teacher, dataset, files.finetune, config, engine, progress)
         if config.adapt_method == "finetune"
         else None
     )

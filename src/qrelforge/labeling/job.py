@@ -108,6 +108,11 @@ class LabelFiles:
         return self.beside(".adapt.json")
 
     @property
+    def finetune(self) -> Path:
+        """The folder of a ``finetune`` adaptation's students (the whole sample's, and one per fold)."""
+        return self.beside(".finetune")
+
+    @property
     def all(self) -> list[Path]:
         """Every file of the job (the Ray engine's shard folder aside): none of them may be one of its inputs."""
         return [

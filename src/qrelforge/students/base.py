@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import os
+import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.files import user_cache_dir, write_atomic
 from .config import PRECISIONS
 
 Features = dict[str, list[int]]  # one encoded pair, ready to be padded into a batch
@@ -42,21 +46,52 @@ class StudentModel(Protocol):
     def use_cache(self, fmt: str) -> None: ...  # keep embeddings on disk in format ``fmt`` (a frozen bi-encoder does)
 
 
+FORMATS_FILE = "numeric-formats.json"  # in the user cache: each machine's measured bf16 verdict
+
+
 @functools.cache
 def bf16_is_fast(device: str) -> bool:
     """True where bf16 matrix work is measured faster than fp32 (CUDA: where the GPU supports bf16).
 
     A CPU flag is not enough: without AMX or AVX512-BF16, oneDNN emulates bf16 and a matmul is several times slower.
+    The verdict is measured once per machine (CPU model, CPUs, torch version) and kept in the user cache
+    (``~/.cache/qrelforge/numeric-formats.json``; delete it to measure again): measured again on a busy machine it
+    could flip, and with it the format of ``precision auto``, a student's fingerprint, and so what a rerun reuses.
     """
     import torch
 
     if device == "cuda":
         return torch.cuda.is_bf16_supported()
+    path = user_cache_dir() / FORMATS_FILE
+    key = f"{_cpu_model()} | {os.cpu_count()} CPUs | torch {torch.__version__}"
+    try:
+        known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        known = {}  # unreadable: measured again and written whole
+    if not isinstance(known, dict) or not isinstance(known.get(key), bool):
+        known = (known if isinstance(known, dict) else {}) | {key: _bf16_measured_fast()}
+        with contextlib.suppress(OSError):  # a read-only home measures each time, as before
+            write_atomic(path, json.dumps(known, indent=1, sort_keys=True) + "\n")
+    return bool(known[key])
+
+
+def _bf16_measured_fast() -> bool:
+    import torch
+
     # emulated bf16 is 5-100x slower than fp32 (100x on an AVX2-only EPYC: a 1024 product took 3 s): a small product
     # tells it in well under a second, before the measurement that decides
     if matmul_flops(torch.bfloat16, 256, repeats=2) < matmul_flops(torch.float32, 256, repeats=2) / 4:
         return False
     return matmul_flops(torch.bfloat16, 1024, repeats=3) > 1.3 * matmul_flops(torch.float32, 1024, repeats=3)
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what the platform says."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def matmul_flops(dtype: Any, size: int, repeats: int) -> float:

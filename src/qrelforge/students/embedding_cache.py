@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.files import user_cache_dir
+
 CACHE_ENV = "QRELFORGE_EMBEDDING_CACHE"  # overrides the default file
 
 
@@ -29,7 +31,7 @@ def default_cache_path() -> Path:
     """``$QRELFORGE_EMBEDDING_CACHE``, else ``~/.cache/qrelforge/embeddings.sqlite`` (``$XDG_CACHE_HOME`` honoured)."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qrelforge" / "embeddings.sqlite"
+    return user_cache_dir() / "embeddings.sqlite"
 
 
 class EmbeddingCache:
