@@ -281,10 +281,9 @@ class FineTuning:
             mine = self.tuned([p for p, t in zip(pairs, train) if t], grades[train], f"fold-{k + 1}")
             held = [p for p, t in zip(pairs, test) if t]
             judged = label_job(mine, held, self.dataset, store=store, progress=self.progress).judgments
-            expected = expected_grade(np.array([j.probs for j in judged]), scale)
-            out[test] = np.asarray(scale)[
-                np.searchsorted(matched_cuts(expected, grades[train], scale), expected, side="right")
-            ]
+            probs = np.array([j.probs for j in judged])
+            cuts = matched_cuts(expected_grade(probs, scale), grades[train], scale)
+            out[test] = Adapter("finetune", scale, cuts).grades(probs, [p.query_id for p in held])
         return out, agreement_with_intervals(out, grades, queries, scale, seed=self.config.adapt_seed)
 
 
