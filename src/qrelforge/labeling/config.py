@@ -46,13 +46,8 @@ class RayOptions:
     )
 
 
-ADAPT_METHODS = (
-    "ordinal",
-    "level",
-    "cuts",
-    "finetune",
-    "none",
-)  # how a student adapts to its teacher's sample (labeling/adapt.py)
+# how a student adapts to its teacher's sample (labeling/adaptation.py, labeling/adapt.py)
+ADAPT_METHODS = ("ordinal", "level", "cuts", "finetune", "none")
 SAMPLE_DESIGNS = ("stratified", "random")
 
 
