@@ -121,8 +121,7 @@ def adapt_job(
             )
         by_pair = {j.pair: j for j in answered}
         fitted = sorted(taught)
-        probs = np.array([by_pair[p].probs for p in fitted])
-        queries, grades = [p.query_id for p in fitted], np.array([taught[p].grade for p in fitted])
+        grades = np.array([taught[p].grade for p in fitted])
         if tuning is not None:
             tuned = tuning.tuned(fitted, grades, "student")
             scored = label_job(tuned, [j.pair for j in answered], dataset, store=store, ray=ray, progress=progress)
@@ -132,6 +131,7 @@ def adapt_job(
             out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store)
             fine_tuned: str | None = tuned.fingerprint
         else:
+            probs, queries = np.array([by_pair[p].probs for p in fitted]), [p.query_id for p in fitted]
             cuts = card.thresholds if card else None
             adapter = fit_adapter(probs, queries, grades, scale, config.adapt_method, config.adapt_shrinkage, cuts)
             out_of_fold, estimate = cross_fitted(
