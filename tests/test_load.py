@@ -1,4 +1,4 @@
-"""Load: 5,000 pairs judged against the fault-injecting server at concurrency 32, with latency, 429s and dropped
+"""Load: 2,000 pairs judged against the fault-injecting server at concurrency 32, with latency, 429s and dropped
 connections mixed in. Every pair ends ok or api_error, exactly once in a consistent store, every ok grade is the
 server's, and a rerun asks only for the failed ones. (20,000 pairs, with throughput and peak memory:
 benchmarks/teacher_load.py; the suite keeps to its time.)"""
@@ -15,10 +15,10 @@ from fault_server import fault_server
 from qrelforge import Dataset, JudgmentStore, Pair, TeacherConfig, label, load_teacher
 
 pytestmark = pytest.mark.slow
-PAIRS = 5_000
+PAIRS = 2_000
 
 
-def synthetic(queries: int = 50, docs: int = 100) -> Dataset:
+def synthetic(queries: int = 20, docs: int = 100) -> Dataset:
     """``queries`` x ``docs`` pairs of short texts."""
     return Dataset(
         "load",
@@ -39,7 +39,7 @@ def rough(body: dict, number: int) -> tuple:
     return ("slow", chance.uniform(0.001, 0.02), [f"Score: {zlib.crc32(body['messages'][0]['content'].encode()) % 4}"])
 
 
-def test_five_thousand_pairs_under_faults(tmp_path: Path) -> None:
+def test_two_thousand_pairs_under_faults(tmp_path: Path) -> None:
     dataset = synthetic()
     pairs = dataset.pairs
     assert len(pairs) == PAIRS
