@@ -152,7 +152,7 @@ def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teache
     gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")
     fp32 = EngineSettings("fp32")
     student = load_student(quick_student, fp32)
-    config, budget = AdaptConfig(adapt_method="finetune"), Budget.parse("10%")
+    config, budget = AdaptConfig(adapt_method="finetune", adapt_epochs=3), Budget.parse("10%")  # 3: suite time
 
     def run() -> Adapted:
         return adapt_job(

@@ -91,7 +91,7 @@ class AdaptConfig:
             "10, or 3 with finetune, where each fold is a fine-tune of its own)",
         },
     )
-    adapt_epochs: int = field(default=3, metadata={"group": ADAPT, "help": "finetune: passes over the sample"})
+    adapt_epochs: int = field(default=5, metadata={"group": ADAPT, "help": "finetune: passes over the sample"})
     adapt_seed: int = field(default=13, metadata={"group": ADAPT, "help": "seed of the sample and of the estimate"})
 
     def __post_init__(self) -> None:
