@@ -45,6 +45,7 @@ def small_dataset(tmp_path: Path) -> Path:
 def tiny_bert(folder: Path, layers: int = 2, **settings: float) -> Path:
     """A ``layers``-block, 32-wide random BERT with the real MiniLM tokenizer in ``folder`` (``settings``: more
     BertConfig fields)."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from qrelforge.students.encoders import default_base
@@ -59,7 +60,9 @@ def tiny_bert(folder: Path, layers: int = 2, **settings: float) -> Path:
         max_position_embeddings=512,
         **settings,
     )
-    BertForSequenceClassification(config).save_pretrained(folder)
+    with torch.random.fork_rng():  # the same weights in every session, whatever ran before
+        torch.manual_seed(0)
+        BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
