@@ -294,3 +294,18 @@ def test_progress_in_a_pipe_is_plain_lines_or_json(small_dataset: Path, tiny_bas
     rows = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     assert rows and rows[-1]["final"] and rows[-1]["done"] == rows[-1]["total"] == 96 and rows[-1]["unit"] == "pairs"
     assert "labeling:" not in quiet.stderr and "{" not in quiet.stderr
+
+
+def test_a_resumed_loop_times_only_what_it_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run resumed at 90 of 100 batches shows 90 done, and its rate and ETA count only the batches it trains."""
+    import io
+
+    from qrelforge import progress
+
+    clock = iter([0.0, 0.0, 10.0, 10.0, 10.0])  # start, then each line: 10 batches in 10 s
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    out = io.StringIO()
+    with progress.progress_bar("training", 100, "batches", stream=out, every=0, done=90) as advance:
+        advance(5)
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith("training: 95/100 batches (95%), 0.5 batches/s, ETA 0:00:10"), first

@@ -8,6 +8,8 @@ seconds (done/total, rate, ETA), or one JSON object per line for scripts (``QREL
 ...     advance(10)
 >>> out.getvalue().startswith("labeling: 10/10 pairs (100%)")
 True
+
+A resumed loop shows what it already did without counting it in the rate or the ETA (``done``).
 """
 
 from __future__ import annotations
@@ -32,30 +34,31 @@ def progress_bar(
     enabled: bool = True,
     stream: IO[str] | None = None,
     every: float = EVERY_SECONDS,
+    done: int = 0,
 ) -> Iterator[Callable[..., None]]:
     """Yield ``advance(n, status="")``: a live bar on a terminal, plain or JSON lines elsewhere (on stderr), or
-    nothing at all when ``enabled`` is false."""
+    nothing at all when ``enabled`` is false; ``done`` units were done by an earlier run (shown, not timed)."""
     stream = stream or sys.stderr
     if not enabled:
         yield lambda n, status="": None
     elif stream.isatty() and os.environ.get(LOG_ENV) != "json":
-        with _bar(description, total, unit, stream) as advance:
+        with _bar(description, total, unit, stream, done) as advance:
             yield advance
     else:
-        with _lines(description, total, unit, stream, every, os.environ.get(LOG_ENV) == "json") as advance:
+        with _lines(description, total, unit, stream, every, os.environ.get(LOG_ENV) == "json", done) as advance:
             yield advance
 
 
 @contextlib.contextmanager
 def _lines(
-    description: str, total: int, unit: str, stream: IO[str], every: float, as_json: bool
+    description: str, total: int, unit: str, stream: IO[str], every: float, as_json: bool, before: int
 ) -> Iterator[Callable[..., None]]:
     start = last = time.monotonic()
-    done, note = 0, ""
+    done, note = before, "resumed" if before else ""
 
     def line(final: bool = False) -> None:
         elapsed = time.monotonic() - start
-        rate = done / elapsed if elapsed > 0 else 0.0
+        rate = (done - before) / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
         if as_json:
             row = {
@@ -91,7 +94,7 @@ def _lines(
 
 
 @contextlib.contextmanager
-def _bar(description: str, total: int, unit: str, stream: IO[str]) -> Iterator[Callable[..., None]]:
+def _bar(description: str, total: int, unit: str, stream: IO[str], done: int) -> Iterator[Callable[..., None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
     from rich.text import Text
@@ -109,7 +112,7 @@ def _bar(description: str, total: int, unit: str, stream: IO[str]) -> Iterator[C
         TextColumn("{task.fields[status]}"),
     )
     with Progress(*columns, console=Console(file=stream), transient=False) as bar:
-        task = bar.add_task(description, total=total, status="")
+        task = bar.add_task(description, total=total, completed=done, status="resumed" if done else "")
         yield lambda n, status="": bar.update(task, advance=n, status=status)
 
 

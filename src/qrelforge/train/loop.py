@@ -215,8 +215,7 @@ def _fit(
         start -= state["seconds"]
     device_type = device_of(model.module).type
     model.module.train()
-    with progress_bar("training", len(batches), "batches", enabled=progress) as advance:
-        advance(first, "resumed" if first else "")
+    with progress_bar("training", len(batches), "batches", enabled=progress, done=first) as advance:
         for k in range(first, len(batches)):
             batch = batches[k]
             with autocast(bf16, device_type):
