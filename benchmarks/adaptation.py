@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--held-out", nargs="*", default=list(TEACHERS))
     parser.add_argument("--draws", type=int, default=3, help="random draws of each sample")
-    parser.add_argument("--method", default=AdaptConfig().adapt_method)
+    parser.add_argument("--method", default="ordinal", help="the curve's adaptation (finetune: see adapt_finetune.py)")
     args = parser.parse_args()
     config = AdaptConfig(adapt_method=args.method)
     for held_out in args.held_out:

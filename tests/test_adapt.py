@@ -184,6 +184,8 @@ def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teache
     with pytest.raises(ConfigError, match="frozen encoder: adapt it with --adapt-method ordinal"):
         adapt_job(load_student(folder), gpt4o, demo.pairs, demo, tmp_path / "f.txt", budget, config)
     assert not (tmp_path / "f.txt.judgments.jsonl").exists()  # nothing labeled, nothing asked
+    auto = adapt_job(load_student(folder), gpt4o, demo.pairs, demo, tmp_path / "a.txt", budget, progress=False)
+    assert auto.adapter.method == "ordinal" and not (tmp_path / "a.txt.finetune").exists()  # the default's fallback
 
 
 def hashed(body: dict, number: int) -> tuple:
@@ -226,6 +228,7 @@ def test_the_contract_form_with_route_asks_each_pair_once_and_a_rerun_asks_nothi
     rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]
     assert len(rows) == 96 and Counter(r["source"] for r in rows) == {"teacher": 34, "student": 62}  # none twice
     report = json.loads((tmp_path / "labels.txt.adapt.json").read_text())
+    assert report["config"]["adapt_method"] == "finetune"  # the default (auto) for a trainable student
     assert (
         report["sample"] == 24
         and report["routed"] == 10

@@ -267,7 +267,7 @@ def _adapt(
     if not adapted.labels.keys() & dataset.qrels.keys():
         return 0
     rows = [
-        judge_row(f"adapted ({args.adapt_method}, sample {args.adapt_budget})", adapted.labels, dataset.qrels),
+        judge_row(f"adapted ({adapted.adapter.method}, sample {args.adapt_budget})", adapted.labels, dataset.qrels),
         judge_row("student alone", graded(adapted.student_judgments), dataset.qrels),
     ]
     print_table(rows, f"the adapted labels vs the human qrels of {args.dataset}")

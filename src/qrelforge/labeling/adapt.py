@@ -94,6 +94,8 @@ def adapt_job(
     if not student.traits.probabilities:
         raise ConfigError(f"adaptation reads a student's grade probabilities; {student.fingerprint} gives none")
     budget.check(teacher)
+    if config.adapt_method == "auto":
+        config = replace(config, adapt_method="ordinal" if why_not_fine_tunable(student) else "finetune")
     scale, card = student.scale, student.traits.card
     files = LabelFiles(Path(out))
     tuning = (
@@ -214,18 +216,8 @@ class FineTuning:
 
     def __post_init__(self) -> None:
         """One clear error, before the teacher is asked anything, for a student that cannot be trained further."""
-        card, start = self.student.traits.card, self.student.traits.folder
-        if card is None or start is None:
-            raise ConfigError(
-                f"--adapt-method finetune trains a student folder further; {self.student.fingerprint} is none"
-            )
-        if card.kind not in ("bi-encoder", "cross-encoder") or card.config.get("train_layers") == 0:
-            raise ConfigError(
-                f"--adapt-method finetune trains a bi-encoder's or cross-encoder's encoder further, but {start} is a "
-                f"{card.kind}"
-                + (" with a frozen encoder" if card.config.get("train_layers") == 0 else "")
-                + ": adapt it with --adapt-method ordinal"
-            )
+        if reason := why_not_fine_tunable(self.student):
+            raise ConfigError(reason)
 
     def tuned(self, pairs: Sequence[Pair], grades: np.ndarray, name: str) -> Judge:
         """The student trained further on the teacher's ``grades`` of ``pairs`` (in a folder named ``name``-KEY)."""
@@ -285,6 +277,22 @@ class FineTuning:
             cuts = matched_cuts(expected_grade(probs, scale), grades[train], scale)
             out[test] = Adapter("finetune", scale, cuts).grades(probs, [p.query_id for p in held])
         return out, agreement_with_intervals(out, grades, queries, scale, seed=self.config.adapt_seed)
+
+
+def why_not_fine_tunable(student: Judge) -> str:
+    """Why ``--adapt-method finetune`` cannot train ``student`` further ("" when it can: a bi- or cross-encoder
+    folder whose encoder was trained)."""
+    card, start = student.traits.card, student.traits.folder
+    if card is None or start is None:
+        return f"--adapt-method finetune trains a student folder further; {student.fingerprint} is none"
+    if card.kind not in ("bi-encoder", "cross-encoder") or card.config.get("train_layers") == 0:
+        return (
+            f"--adapt-method finetune trains a bi-encoder's or cross-encoder's encoder further, but {start} is a "
+            f"{card.kind}"
+            + (" with a frozen encoder" if card.config.get("train_layers") == 0 else "")
+            + ": adapt it with --adapt-method ordinal"
+        )
+    return ""
 
 
 def adapted_judgments(judgments: Sequence[Judgment], adapter: Adapter, fingerprint: str) -> list[Judgment]:

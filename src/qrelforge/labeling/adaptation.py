@@ -7,8 +7,9 @@ range (its pairs sorted by expected grade are cut into equal strata and one pair
 a query has the same chance and the sample is representative. The teacher grades it through ``label_job`` (cached,
 billed, resumable, within the budget); those pairs keep the teacher's grade.
 
-The adaptation (``AdaptConfig.adapt_method``):
-- ``ordinal`` (the default): an ordinal logistic model of the teacher's grade on the student's expected grade, with
+The adaptation (``AdaptConfig.adapt_method``; the default, ``auto``, is ``finetune`` for a student that can be
+trained further and ``ordinal`` for any other):
+- ``ordinal``: an ordinal logistic model of the teacher's grade on the student's expected grade, with
   its own offset for each query, shrunk toward none (a query with few sampled pairs moves little), and grade cuts on
   the model's expected grade tuned to the teacher's grades (ordinal alpha);
 - ``level``: each query's mean teacher–student gap on the sample, shrunk, added to the student's expected grade;

@@ -47,7 +47,7 @@ class RayOptions:
 
 
 # how a student adapts to its teacher's sample (labeling/adaptation.py, labeling/adapt.py)
-ADAPT_METHODS = ("ordinal", "level", "cuts", "finetune", "none")
+ADAPT_METHODS = ("auto", "finetune", "ordinal", "level", "cuts", "none")
 SAMPLE_DESIGNS = ("stratified", "random")
 
 
@@ -56,15 +56,16 @@ class AdaptConfig:
     """How a student adapts to a teacher's sample of the pairs it labels (``label --adapt``)."""
 
     adapt_method: str = field(
-        default="ordinal",
+        default="auto",
         metadata={
             "group": ADAPT,
             "choices": ADAPT_METHODS,
-            "help": "ordinal: an ordinal model of the teacher's grade on the "
-            "student's expected grade with a shrunk offset per query; level: each query's mean gap added; cuts: the "
-            "temperature and grade cuts refitted; finetune: the student trained further on the sample, its cuts set "
-            "to give the other pairs the sample's teacher grade shares; none: the sample keeps the teacher's grades, "
-            "the rest the student's",
+            "help": "auto: finetune where the student can be trained further (a bi- or cross-encoder folder with a "
+            "trainable encoder), else ordinal; finetune: the student trained further on the sample, its cuts set "
+            "to give the other pairs the sample's teacher grade shares (minutes); ordinal: an ordinal model of the "
+            "teacher's grade on the student's expected grade with a shrunk offset per query (seconds); level: each "
+            "query's mean gap added; cuts: the temperature and grade cuts refitted; none: the sample keeps the "
+            "teacher's grades, the rest the student's",
         },
     )
     adapt_sample: str = field(
