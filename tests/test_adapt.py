@@ -224,6 +224,7 @@ def test_the_contract_form_with_route_asks_each_pair_once_and_a_rerun_asks_nothi
         assert len(server.bodies) == 24 + 10  # a quarter of the 96 pairs, then 10 routed ones
         printed = capsys.readouterr().out
         assert "estimated agreement of the adapted labels with the teacher" in printed
+        assert "fine-tuned on 2/3 of the sample" in printed  # the estimate says which way it errs
         assert main(command) == 0 and len(server.bodies) == 34  # the rerun asks nothing
     rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]
     assert len(rows) == 96 and Counter(r["source"] for r in rows) == {"teacher": 34, "student": 62}  # none twice

@@ -63,6 +63,7 @@ class Adapted:
     sample: list[Pair]  # the pairs drawn for the teacher
     routed: list[Pair]  # the pairs routed to a teacher after adapting (none without a route)
     adapter: Adapter
+    config: AdaptConfig  # as run: ``auto`` resolved to the method used
     estimate: AgreementEstimate  # the adapted student's cross-fitted agreement with the teacher on the sample
     student_judgments: list[Judgment]  # the student's own, before adapting
     student_run: LabelRun
@@ -197,7 +198,9 @@ def adapt_job(
         "routed": len(routed),
     }
     write_atomic(files.adapt, json.dumps(report, indent=2) + "\n")
-    return Adapted(labels, provenance, sample, routed, adapter, estimate, mine.judgments, mine.run, theirs.run, files)
+    return Adapted(
+        labels, provenance, sample, routed, adapter, config, estimate, mine.judgments, mine.run, theirs.run, files
+    )
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,12 @@ def adapt_summary(adapted: Adapted) -> list[str]:
         f"estimated agreement of the adapted labels with the teacher (cross-fitted on the sample, "
         f"{e.n} pairs of {e.queries} queries, 95% intervals over queries): " + ", ".join(parts)
     )
+    if adapted.config.adapt_method == "finetune":
+        k = adapted.config.folds
+        lines.append(
+            f"(each fold's student was fine-tuned on {k - 1}/{k} of the sample, the labels' on all of it: the "
+            f"estimate errs low, the more so with fewer --adapt-folds)"
+        )
     return lines
 
 
