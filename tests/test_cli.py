@@ -302,7 +302,7 @@ def test_a_resumed_loop_times_only_what_it_does(monkeypatch: pytest.MonkeyPatch)
 
     from qrelforge import progress
 
-    clock = iter([0.0, 0.0, 10.0, 10.0, 10.0])  # start, then each line: 10 batches in 10 s
+    clock = iter([0.0, 0.0, 10.0, 10.0, 10.0])  # the start; advance(5)'s check, mark and line 10 s on; the end
     monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
     out = io.StringIO()
     with progress.progress_bar("training", 100, "batches", stream=out, every=0, done=90) as advance:
