@@ -232,3 +232,23 @@ def test_the_pairwise_term_orders_each_querys_pairs(small_dataset: Path, tiny_ba
     )
     assert sum(result.losses[-8:]) / 8 < sum(result.losses[:8]) / 8 - 0.05
     assert json.loads((tmp_path / "student" / "qrelforge.json").read_text())["config"]["pairwise"] == 1.0
+
+
+def test_a_student_keeps_the_scale_it_is_given_when_the_teacher_skips_a_grade(
+    small_dataset: Path, tiny_base: Path, tmp_path: Path
+) -> None:
+    """Fine-tuning on a few teacher grades that miss a grade (as a small adaptation sample can) still gives a student
+    of the whole scale; a grade off that scale is one clear error."""
+    dataset = load_dataset(small_dataset)
+    examples = [e for e in teacher_examples([dataset]).examples if e.grade in (0, 1)]
+    training = TrainingSet(examples, ("teacher",), (dataset.name,), {"ok": len(examples)})
+    config = TrainConfig(base=str(tiny_base), max_steps=1, max_length=32, val_fraction=0.0, precision="fp32")
+    two = load_student(train_student(training, tmp_path / "two", config, progress=False).model_dir)
+    assert two.scale == (0, 1)
+    trained = train_student(training, tmp_path / "four", config, progress=False, scale=(0, 1, 2, 3))
+    whole = load_student(trained.model_dir, EngineSettings("fp32"))
+    assert whole.scale == (0, 1, 2, 3)
+    judged = whole.judge(Batch(dataset.pairs[:3], dataset))
+    assert all(len(j.probs or ()) == 4 for j in judged)
+    with pytest.raises(ConfigError, match=r"grade\(s\) \[1\], off the scale \[0, 2\]"):
+        train_student(training, tmp_path / "off", config, progress=False, scale=(0, 2))

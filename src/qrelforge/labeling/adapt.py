@@ -258,7 +258,7 @@ class FineTuning:
         out = self.folder / f"{name}-{key[:12]}"
         if not (out / CARD_FILE).is_file():
             training = TrainingSet(examples, (self.teacher.fingerprint,), (self.dataset.name,), {"ok": len(examples)})
-            train_student(training, out, config, progress=self.progress)
+            train_student(training, out, config, progress=self.progress, scale=self.student.scale)
         return load_student(out, self.engine)
 
     def cross_fitted(

@@ -68,15 +68,23 @@ def base_digest(base: str) -> str:
 
 
 def train_student(
-    training: TrainingSet, out: str | Path, config: TrainConfig = TrainConfig(), progress: bool = True
+    training: TrainingSet,
+    out: str | Path,
+    config: TrainConfig = TrainConfig(),
+    progress: bool = True,
+    scale: Sequence[int] = (),
 ) -> TrainResult:
-    """Train, validate on held-out queries, tune thresholds, and save the student to ``out``."""
+    """Train, validate on held-out queries, tune thresholds, and save the student to ``out`` (grading on ``scale``,
+    by default the grades the teacher gave)."""
     import torch
 
     kind = student_kind(config.student, "TrainConfig.student")
-    grades = sorted({e.grade for e in training.examples})
-    if len(grades) < 2:
-        raise ConfigError(f"the teacher gave only grade(s) {grades}: a student needs at least two grades to learn")
+    given = sorted({e.grade for e in training.examples})
+    if len(given) < 2:
+        raise ConfigError(f"the teacher gave only grade(s) {given}: a student needs at least two grades to learn")
+    if off := sorted(set(given) - set(scale or given)):
+        raise ConfigError(f"the teacher gave grade(s) {off}, off the scale {list(scale)} the student is to grade on")
+    grades = sorted(scale or given)
     quiet_transformers()
     random.seed(config.seed)
     np.random.seed(config.seed)
