@@ -147,7 +147,8 @@ def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teache
 ) -> None:
     """Method finetune, on the demo subset with GPT-4o replayed: the student trained further on a 10% sample (with
     its own recipe) labels the other pairs much closer to GPT-4o than it did, its cuts give them the sample's teacher
-    grade shares, the cross-fitted estimate (a fine-tune per fold) is near the truth, and a rerun trains nothing."""
+    grade shares, the estimate (a fine-tune per fold and per half fold, extrapolated to the whole sample) is near the
+    truth, and a rerun trains nothing."""
     demo = load_dataset("dl20-demo")
     gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")
     fp32 = EngineSettings("fp32")
@@ -172,7 +173,11 @@ def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teache
     low, high = adapted.estimate.intervals["kappa"]
     assert low - 0.05 <= after <= high + 0.05, (low, after, high)
     folders = sorted((tmp_path / "l.txt.finetune").iterdir())
-    assert [f.name.split("-")[0] for f in folders] == ["fold", "fold", "fold", "student"]  # three folds, one whole
+    names = [f.name.split("-")[0] for f in folders]  # three folds and a half of each for the estimate, one whole
+    assert names == ["fold"] * 3 + ["half"] * 3 + ["student"]
+    assert [
+        point["trained_on_share"] for point in json.loads((tmp_path / "l.txt.adapt.json").read_text())["learning_curve"]
+    ] == pytest.approx([1 / 3, 2 / 3], abs=0.05)
     made = [f.stat().st_mtime_ns for f in folders]
     again = run()
     assert again.labels == adapted.labels and [f.stat().st_mtime_ns for f in folders] == made
@@ -224,7 +229,7 @@ def test_the_contract_form_with_route_asks_each_pair_once_and_a_rerun_asks_nothi
         assert len(server.bodies) == 24 + 10  # a quarter of the 96 pairs, then 10 routed ones
         printed = capsys.readouterr().out
         assert "estimated agreement of the adapted labels with the teacher" in printed
-        assert "fine-tuned on 2/3 of the sample" in printed  # the estimate says which way it errs
+        assert "from adaptations fitted on 33% of it, kappa" in printed  # the estimate says what it extrapolates
         assert main(command) == 0 and len(server.bodies) == 34  # the rerun asks nothing
     rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]
     assert len(rows) == 96 and Counter(r["source"] for r in rows) == {"teacher": 34, "student": 62}  # none twice

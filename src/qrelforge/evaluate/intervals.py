@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +29,7 @@ class AgreementEstimate:
     queries: int
     values: dict[str, float | None]  # kappa (Cohen's, unweighted), alpha (Krippendorff's, ordinal), accuracy
     intervals: dict[str, tuple[float, float] | None]  # each value's 95% percentile interval over query resamples
+    curve: tuple[tuple[float, dict[str, float | None]], ...] = ()  # extrapolated: (training share, values) measured
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"estimated_on_pairs": self.n, "estimated_on_queries": self.queries}
@@ -36,6 +37,11 @@ class AgreementEstimate:
             interval = self.intervals[name]
             out[name] = _round(self.values[name])
             out[f"{name}_ci95"] = [_round(interval[0]), _round(interval[1])] if interval else None
+        if self.curve:
+            out["learning_curve"] = [
+                {"trained_on_share": _round(share)} | {name: _round(v) for name, v in values.items()}
+                for share, values in self.curve
+            ]
         return out
 
 
@@ -53,17 +59,74 @@ def agreement_with_intervals(
     The values are sklearn's and krippendorff's; a resample's are computed from its summed per-query confusion
     matrices (the same formulas, all resamples at once), so thousands of resamples take milliseconds."""
     labels_arr, reference_arr = np.asarray(labels), np.asarray(reference)
-    names = sorted(set(groups))
     values = _statistics(labels_arr, reference_arr, grades)
+    resampled = _resampled(labels_arr, reference_arr, groups, grades, resamples, seed)
+    return _estimate(len(labels_arr), len(set(groups)), values, resampled, resamples)
+
+
+def extrapolated_agreement(
+    larger: Sequence[int] | np.ndarray,
+    smaller: Sequence[int] | np.ndarray,
+    shares: tuple[float, float],
+    reference: Sequence[int] | np.ndarray,
+    groups: Sequence[str],
+    grades: Sequence[int],
+    resamples: int = 2000,
+    seed: int = 0,
+) -> AgreementEstimate:
+    """The agreement with ``reference`` of labels from a model fitted on the whole sample, extrapolated from
+    out-of-fold labels of models fitted on two ``shares`` of it (``larger``'s and ``smaller``'s): each statistic
+    s(1) = s(a) + max(0, s(a) - s(b)) * ln(1/a) / ln(a/b), a learning curve straight in the log of the training
+    size that never falls with more data. The intervals come from one bootstrap over queries of both.
+
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.integers(0, 4, 400)
+    >>> def noisy(keep): return np.where(rng.random(400) < keep, truth, rng.integers(0, 4, 400))
+    >>> groups = [f"q{i % 20}" for i in range(400)]
+    >>> result = extrapolated_agreement(noisy(0.7), noisy(0.6), (0.5, 0.25), truth, groups, (0, 1, 2, 3))
+    >>> at = {share: values["accuracy"] for share, values in result.curve}
+    >>> bool(result.values["accuracy"] > at[0.5] > at[0.25])
+    True
+    """
+    a, b = shares
+    if not 0 < b < a < 1:
+        raise ValueError(f"extrapolating needs two training shares 0 < smaller < larger < 1, not {shares}")
+    step = math.log(1 / a) / math.log(a / b)
+    arrays = [np.asarray(larger), np.asarray(smaller)]
+    reference_arr = np.asarray(reference)
+    points = [_statistics(labels, reference_arr, grades) for labels in arrays]
+    values: dict[str, float | None] = {}
+    for name in STATISTICS:
+        at_a, at_b = points[0][name], points[1][name]
+        values[name] = None if at_a is None or at_b is None else at_a + max(0.0, at_a - at_b) * step
+    near, far = (_resampled(labels, reference_arr, groups, grades, resamples, seed) for labels in arrays)
+    resampled = {name: near[name] + np.maximum(0.0, near[name] - far[name]) * step for name in STATISTICS}
+    estimate = _estimate(len(reference_arr), len(set(groups)), values, resampled, resamples)
+    return replace(estimate, curve=((b, points[1]), (a, points[0])))
+
+
+def _resampled(
+    labels: np.ndarray, reference: np.ndarray, groups: Sequence[str], grades: Sequence[int], resamples: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Each statistic on ``resamples`` bootstrap draws of the queries (empty with fewer than two queries); the draws
+    depend only on the number of queries and the ``seed``, so two labelings of the same pairs are resampled alike."""
+    names = sorted(set(groups))
     if len(names) < 2:
-        return AgreementEstimate(len(labels_arr), len(names), values, dict.fromkeys(STATISTICS))
+        return {name: np.array([]) for name in STATISTICS}
     index = {g: i for i, g in enumerate(grades)}
     query = {name: i for i, name in enumerate(names)}
     confusions = np.zeros((len(names), len(grades), len(grades)))
     rows = [query[g] for g in groups]
-    np.add.at(confusions, (rows, [index[int(r)] for r in reference_arr], [index[int(x)] for x in labels_arr]), 1)
+    np.add.at(confusions, (rows, [index[int(r)] for r in reference], [index[int(x)] for x in labels]), 1)
     draws = np.random.default_rng(seed).multinomial(len(names), np.full(len(names), 1 / len(names)), resamples)
-    resampled = confusion_statistics(np.einsum("rq,qij->rij", draws, confusions))
+    return confusion_statistics(np.einsum("rq,qij->rij", draws, confusions))
+
+
+def _estimate(
+    n: int, queries: int, values: dict[str, float | None], resampled: dict[str, np.ndarray], resamples: int
+) -> AgreementEstimate:
+    """The values with their 95% percentile intervals over the ``resampled`` ones (none where fewer than half the
+    resamples give a finite value)."""
     intervals: dict[str, tuple[float, float] | None] = {}
     for name in STATISTICS:
         finite = resampled[name][np.isfinite(resampled[name])]
@@ -71,7 +134,7 @@ def agreement_with_intervals(
             intervals[name] = None
         else:
             intervals[name] = (float(np.quantile(finite, 0.025)), float(np.quantile(finite, 0.975)))
-    return AgreementEstimate(len(labels_arr), len(names), values, intervals)
+    return AgreementEstimate(n, queries, values, intervals)
 
 
 def confusion_statistics(confusions: np.ndarray) -> dict[str, np.ndarray]:

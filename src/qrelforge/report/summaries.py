@@ -127,11 +127,14 @@ def adapt_summary(adapted: Adapted) -> list[str]:
         f"estimated agreement of the adapted labels with the teacher (cross-fitted on the sample, "
         f"{e.n} pairs of {e.queries} queries, 95% intervals over queries): " + ", ".join(parts)
     )
-    if adapted.config.adapt_method == "finetune":
-        k = adapted.config.folds
+    if e.curve:
+        measured = "; ".join(
+            f"on {share:.0%} of it, kappa " + ("n/a" if values["kappa"] is None else f"{values['kappa']:.3f}")
+            for share, values in e.curve
+        )
         lines.append(
-            f"(each fold's student was fine-tuned on {k - 1}/{k} of the sample, the labels' on all of it: the "
-            f"estimate errs low, the more so with fewer --adapt-folds)"
+            f"(extrapolated to the whole sample from adaptations fitted {measured}: a learning curve straight in "
+            "the log of the sample size)"
         )
     return lines
 
