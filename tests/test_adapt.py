@@ -30,6 +30,7 @@ from qrelforge import (
     train_student,
 )
 from qrelforge.cli import main
+from qrelforge.evaluate.intervals import agreement_with_intervals
 from qrelforge.labeling.adapt import Adapted, adapt_job
 from qrelforge.labeling.adaptation import cross_fitted, draw_sample, fit_adapter
 
@@ -92,6 +93,23 @@ def test_the_interval_covers_the_true_agreement_where_the_truth_is_known() -> No
             covered[name] += low <= value <= high
     print(f"covered in 20 simulated collections: {dict(covered)}")
     assert covered["kappa"] >= 16 and covered["alpha"] >= 16
+
+
+def test_the_estimate_extrapolates_where_it_can_and_falls_back_where_halves_are_too_small() -> None:
+    """On a simulated collection the estimate carries its learning curve (the halves' share about half the folds');
+    on a sample whose half folds would hold a single teacher grade it is the plain cross-fitted agreement, no error."""
+    scale = (0, 1, 2, 3)
+    judgments, teacher = synthetic(0)
+    sample = set(draw_sample(judgments, scale, len(judgments) // 10, 0))
+    fitted = [j for j in judgments if j.pair in sample]
+    probs, queries = np.array([j.probs for j in fitted]), [j.query_id for j in fitted]
+    grades = np.array([teacher[j.pair] for j in fitted])
+    _, estimate = cross_fitted(probs, queries, grades, scale, "ordinal", 2.0, None, 5, 0)
+    (small, _), (large, _) = estimate.curve
+    assert large == pytest.approx(0.8, abs=0.02) and small == pytest.approx(0.4, abs=0.03)
+    few = np.array([0] * 9 + [2])  # ten pairs, one of grade 2: some half fold would hold only 0s
+    out, plain = cross_fitted(probs[:10], queries[:10], few, scale, "ordinal", 2.0, None, 3, 0)
+    assert plain.curve == () and plain.values == agreement_with_intervals(out, few, queries[:10], scale).values
 
 
 @pytest.fixture

@@ -268,11 +268,11 @@ class FineTuning:
         shares, and the agreement with the teacher that the student fine-tuned on the whole sample is expected to
         reach on the other pairs (extrapolated from students fine-tuned on the folds and on half of each)."""
         queries, scale = [p.query_id for p in pairs], self.student.scale
-        plan = fold_plan(queries, self.config.folds, self.config.adapt_seed)
+        plan = fold_plan(queries, grades, self.config.folds, self.config.adapt_seed)
         out = {"fold": np.zeros(len(pairs), dtype=int), "half": np.zeros(len(pairs), dtype=int)}
         for k, fold in enumerate(plan, 1):
             held = [p for p, t in zip(pairs, fold.test) if t]
-            for size, train in (("fold", fold.train), ("half", fold.half)):
+            for size, train in fold.sizes():
                 mine = self.tuned([p for p, t in zip(pairs, train) if t], grades[train], f"{size}-{k}")
                 judged = label_job(mine, held, self.dataset, store=store, progress=self.progress).judgments
                 probs = np.array([j.probs for j in judged])

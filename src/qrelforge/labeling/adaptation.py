@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..evaluate.intervals import AgreementEstimate, extrapolated_agreement
+from ..evaluate.intervals import AgreementEstimate, agreement_with_intervals, extrapolated_agreement
 from ..records import Judgment, Pair
 from ..students.base import expected_grade, temper
 
@@ -240,32 +240,39 @@ def cross_fitted(
 ) -> tuple[np.ndarray, AgreementEstimate]:
     """Each sample pair's grade by an adaptation fitted without its fold, and the agreement with the teacher that
     an adaptation fitted on the whole sample is expected to reach on the other pairs (``extrapolated``)."""
-    plan = fold_plan(queries, folds, seed)
-    out = {"all": np.zeros(len(queries), dtype=int), "half": np.zeros(len(queries), dtype=int)}
+    plan = fold_plan(queries, teacher, folds, seed)
+    out = {"fold": np.zeros(len(queries), dtype=int), "half": np.zeros(len(queries), dtype=int)}
     for fold in plan:
-        for size, train in (("all", fold.train), ("half", fold.half)):
+        for size, train in fold.sizes():
             subset = [q for q, t in zip(queries, train) if t]
             adapter = fit_adapter(probs[train], subset, teacher[train], scale, method, shrinkage, student_thresholds)
             out[size][fold.test] = adapter.grades(probs[fold.test], [q for q, t in zip(queries, fold.test) if t])
-    return out["all"], extrapolated(out["all"], out["half"], plan, teacher, queries, scale, seed)
+    return out["fold"], extrapolated(out["fold"], out["half"], plan, teacher, queries, scale, seed)
 
 
 @dataclass(frozen=True)
 class Fold:
     """One fold of the estimate: the pairs it grades (``test``), the others (``train``), and half of those, drawn
-    within each query (``half``), for the learning curve."""
+    within each query (``half``), for the learning curve (``None`` where the halves are too small to learn from)."""
 
     test: np.ndarray
     train: np.ndarray
-    half: np.ndarray
+    half: np.ndarray | None
+
+    def sizes(self) -> list[tuple[str, np.ndarray]]:
+        """The training pairs of each adaptation the fold needs: ``fold`` (all of them) and ``half``."""
+        return [("fold", self.train)] + ([("half", self.half)] if self.half is not None else [])
 
 
-def fold_plan(queries: Sequence[str], folds: int, seed: int) -> list[Fold]:
-    """The estimate's folds of the sample pairs of ``queries`` (``query_folds``), each with half its training pairs.
+def fold_plan(queries: Sequence[str], teacher: np.ndarray, folds: int, seed: int) -> list[Fold]:
+    """The estimate's folds of the sample pairs of ``queries`` (``query_folds``), each with half its training pairs,
+    or with no halves at all where one would hold fewer than two of the ``teacher``'s grades.
 
-    >>> plan = fold_plan(["q1"] * 6 + ["q2"] * 6, 3, seed=0)
+    >>> plan = fold_plan(["q1"] * 6 + ["q2"] * 6, np.array([0, 1] * 6), 3, seed=0)
     >>> [(int(f.test.sum()), int(f.train.sum()), int(f.half.sum())) for f in plan]
     [(4, 8, 4), (4, 8, 4), (4, 8, 4)]
+    >>> [f.half for f in fold_plan(["q1"] * 6, np.array([0, 0, 0, 0, 0, 1]), 3, seed=0)]
+    [None, None, None]
     """
     fold = query_folds(queries, folds, seed)
     plan = []
@@ -276,12 +283,13 @@ def fold_plan(queries: Sequence[str], folds: int, seed: int) -> list[Fold]:
         rows = [i for i, t in enumerate(train) if t]
         half = np.zeros(len(queries), dtype=bool)
         half[np.array(rows)[query_folds([queries[i] for i in rows], 2, seed + k) == 0]] = True
-        plan.append(Fold(test, train, half))
-    return plan
+        plan.append((test, train, half))
+    usable = all(len(set(teacher[half].tolist())) > 1 and half.sum() < train.sum() for _, train, half in plan)
+    return [Fold(test, train, half if usable else None) for test, train, half in plan]
 
 
 def extrapolated(
-    at_all: np.ndarray,
+    at_fold: np.ndarray,
     at_half: np.ndarray,
     plan: Sequence[Fold],
     teacher: np.ndarray,
@@ -291,11 +299,15 @@ def extrapolated(
 ) -> AgreementEstimate:
     """The agreement with the ``teacher`` that an adaptation fitted on the whole sample is expected to reach on the
     other pairs, extrapolated from the out-of-fold grades of adaptations fitted on the folds' training pairs
-    (``at_all``) and on half of them (``at_half``), with 95% intervals over queries: the out-of-fold agreement alone
-    errs low, each fold's adaptation having learned from less than the whole sample."""
+    (``at_fold``) and on half of them (``at_half``), with 95% intervals over queries: the out-of-fold agreement
+    alone errs low, each fold's adaptation having learned from less than the whole sample (and is all there is
+    for a plan without halves)."""
+    halves = [f.half for f in plan if f.half is not None]
+    if not plan or len(halves) < len(plan):
+        return agreement_with_intervals(at_fold, teacher, queries, scale, seed=seed)
     n = len(queries)
-    shares = (float(np.mean([f.train.sum() for f in plan])) / n, float(np.mean([f.half.sum() for f in plan])) / n)
-    return extrapolated_agreement(at_all, at_half, shares, teacher, queries, scale, seed=seed)
+    shares = (float(np.mean([f.train.sum() for f in plan])) / n, float(np.mean([h.sum() for h in halves])) / n)
+    return extrapolated_agreement(at_fold, at_half, shares, teacher, queries, scale, seed=seed)
 
 
 def query_folds(queries: Sequence[str], folds: int, seed: int) -> np.ndarray:
