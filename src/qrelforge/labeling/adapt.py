@@ -38,7 +38,7 @@ from ..judges.cost import Budget, worst_cost
 from ..records import Judgment, Pair, Provenance
 from ..students.base import expected_grade
 from ..students.config import EngineSettings
-from .adaptation import Adapter, cross_fitted, draw_sample, extrapolated, fit_adapter, fold_plan, matched_cuts
+from .adaptation import Adapter, cross_fit, cross_fitted, draw_sample, fit_adapter, matched_cuts
 from .config import DEFAULT_ROUTING, AdaptConfig, RayOptions
 from .job import LabelFiles, label_job
 from .local import LabelRun
@@ -267,19 +267,17 @@ class FineTuning:
         """Each sample pair graded by a student fine-tuned on the other folds, at cuts matched to their teacher grade
         shares, and the agreement with the teacher that the student fine-tuned on the whole sample is expected to
         reach on the other pairs (extrapolated from students fine-tuned on the folds and on half of each)."""
-        queries, scale = [p.query_id for p in pairs], self.student.scale
-        plan = fold_plan(queries, grades, self.config.folds, self.config.adapt_seed)
-        out = {"fold": np.zeros(len(pairs), dtype=int), "half": np.zeros(len(pairs), dtype=int)}
-        for k, fold in enumerate(plan, 1):
-            held = [p for p, t in zip(pairs, fold.test) if t]
-            for size, train in fold.sizes():
-                mine = self.tuned([p for p, t in zip(pairs, train) if t], grades[train], f"{size}-{k}")
-                judged = label_job(mine, held, self.dataset, store=store, progress=self.progress).judgments
-                probs = np.array([j.probs for j in judged])
-                cuts = matched_cuts(expected_grade(probs, scale), grades[train], scale)
-                out[size][fold.test] = Adapter("finetune", scale, cuts).grades(probs, [p.query_id for p in held])
-        seed = self.config.adapt_seed
-        return out["fold"], extrapolated(out["fold"], out["half"], plan, grades, queries, scale, seed)
+        scale = self.student.scale
+
+        def grade(name: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+            mine = self.tuned([p for p, t in zip(pairs, train) if t], grades[train], name)
+            held = [p for p, t in zip(pairs, test) if t]
+            judged = label_job(mine, held, self.dataset, store=store, progress=self.progress).judgments
+            probs = np.array([j.probs for j in judged])
+            cuts = matched_cuts(expected_grade(probs, scale), grades[train], scale)
+            return Adapter("finetune", scale, cuts).grades(probs, [p.query_id for p in held])
+
+        return cross_fit([p.query_id for p in pairs], grades, scale, self.config.folds, self.config.adapt_seed, grade)
 
 
 def why_not_fine_tunable(student: Judge) -> str:

@@ -23,7 +23,7 @@ The estimate: the sample is cut into folds by query-stratified rounds (``fold_pl
 by an adaptation fitted on the other folds (for ``finetune``, a student fine-tuned on them) and by one fitted on half
 of those, and both out-of-fold gradings are compared with the teacher's (kappa, ordinal alpha, accuracy). An
 adaptation fitted on less of the sample agrees less, so each statistic is extrapolated from those two training sizes
-to the whole sample (``extrapolated``), with a 95% interval from one bootstrap over queries of both. It is written to
+to the whole sample (``cross_fit``), with a 95% interval from one bootstrap over queries of both. It is written to
 ``LABELS.adapt.json`` with the two measured points (``learning_curve``).
 
 >>> import numpy as np
@@ -36,7 +36,7 @@ True
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,16 +238,43 @@ def cross_fitted(
     folds: int,
     seed: int,
 ) -> tuple[np.ndarray, AgreementEstimate]:
-    """Each sample pair's grade by an adaptation fitted without its fold, and the agreement with the teacher that
-    an adaptation fitted on the whole sample is expected to reach on the other pairs (``extrapolated``)."""
+    """Each sample pair's grade by an adaptation ``method`` fitted without its fold, and the agreement with the
+    teacher that one fitted on the whole sample is expected to reach on the other pairs (``cross_fit``)."""
+
+    def grade(name: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        subset = [q for q, t in zip(queries, train) if t]
+        adapter = fit_adapter(probs[train], subset, teacher[train], scale, method, shrinkage, student_thresholds)
+        return adapter.grades(probs[test], [q for q, t in zip(queries, test) if t])
+
+    return cross_fit(queries, teacher, scale, folds, seed, grade)
+
+
+def cross_fit(
+    queries: Sequence[str],
+    teacher: np.ndarray,
+    scale: Sequence[int],
+    folds: int,
+    seed: int,
+    grade: Callable[[str, np.ndarray, np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, AgreementEstimate]:
+    """The out-of-fold grades of the sample pairs (of ``queries``, graded by the ``teacher``) and the agreement with
+    the teacher that an adaptation fitted on the whole sample is expected to reach on the other pairs:
+    ``grade(name, train, test)`` fits an adaptation (named ``fold-K`` or ``half-K``) on the ``train`` pairs and grades
+    the ``test`` ones; each fold is fitted on its training pairs and on half of them (``fold_plan``), and each
+    statistic is extrapolated from the two to the whole sample (``extrapolated_agreement``), with 95% intervals over
+    queries. The out-of-fold agreement alone errs low, each fold having learned from less than the whole sample; it
+    is all there is for a plan without halves."""
     plan = fold_plan(queries, teacher, folds, seed)
     out = {"fold": np.zeros(len(queries), dtype=int), "half": np.zeros(len(queries), dtype=int)}
-    for fold in plan:
+    for k, fold in enumerate(plan, 1):
         for size, train in fold.sizes():
-            subset = [q for q, t in zip(queries, train) if t]
-            adapter = fit_adapter(probs[train], subset, teacher[train], scale, method, shrinkage, student_thresholds)
-            out[size][fold.test] = adapter.grades(probs[fold.test], [q for q, t in zip(queries, fold.test) if t])
-    return out["fold"], extrapolated(out["fold"], out["half"], plan, teacher, queries, scale, seed)
+            out[size][fold.test] = grade(f"{size}-{k}", train, fold.test)
+    halves = [f.half for f in plan if f.half is not None]
+    if not plan or len(halves) < len(plan):
+        return out["fold"], agreement_with_intervals(out["fold"], teacher, queries, scale, seed=seed)
+    n = len(queries)
+    shares = (float(np.mean([f.train.sum() for f in plan])) / n, float(np.mean([h.sum() for h in halves])) / n)
+    return out["fold"], extrapolated_agreement(out["fold"], out["half"], shares, teacher, queries, scale, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -286,28 +313,6 @@ def fold_plan(queries: Sequence[str], teacher: np.ndarray, folds: int, seed: int
         plan.append((test, train, half))
     usable = all(len(set(teacher[half].tolist())) > 1 and half.sum() < train.sum() for _, train, half in plan)
     return [Fold(test, train, half if usable else None) for test, train, half in plan]
-
-
-def extrapolated(
-    at_fold: np.ndarray,
-    at_half: np.ndarray,
-    plan: Sequence[Fold],
-    teacher: np.ndarray,
-    queries: Sequence[str],
-    scale: Sequence[int],
-    seed: int,
-) -> AgreementEstimate:
-    """The agreement with the ``teacher`` that an adaptation fitted on the whole sample is expected to reach on the
-    other pairs, extrapolated from the out-of-fold grades of adaptations fitted on the folds' training pairs
-    (``at_fold``) and on half of them (``at_half``), with 95% intervals over queries: the out-of-fold agreement
-    alone errs low, each fold's adaptation having learned from less than the whole sample (and is all there is
-    for a plan without halves)."""
-    halves = [f.half for f in plan if f.half is not None]
-    if not plan or len(halves) < len(plan):
-        return agreement_with_intervals(at_fold, teacher, queries, scale, seed=seed)
-    n = len(queries)
-    shares = (float(np.mean([f.train.sum() for f in plan])) / n, float(np.mean([h.sum() for h in halves])) / n)
-    return extrapolated_agreement(at_fold, at_half, shares, teacher, queries, scale, seed=seed)
 
 
 def query_folds(queries: Sequence[str], folds: int, seed: int) -> np.ndarray:
