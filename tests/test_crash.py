@@ -62,7 +62,8 @@ def kill_and_resume(
 
 def same_store(killed: Path, whole: Path) -> None:
     """The killed-and-resumed store answers each pair exactly once, as the uninterrupted one does: the same grades
-    and statuses, and the same probabilities up to float rounding (a resumed run scores pairs in other batches)."""
+    and statuses, and the same probabilities up to float rounding (a resumed run scores pairs in other batches, padded
+    to other lengths: fp32 sums in another order differ by a few 1e-5, seen in CI)."""
 
     def answers(path: Path) -> dict:
         kept = [r for r in rows(path) if r["status"] != "api_error"]
@@ -76,7 +77,7 @@ def same_store(killed: Path, whole: Path) -> None:
         assert (row["grade"], row["status"]) == (theirs[pair]["grade"], theirs[pair]["status"]), pair
         assert (row["probs"] is None) == (theirs[pair]["probs"] is None), pair
         if row["probs"] is not None:
-            assert max(abs(a - b) for a, b in zip(row["probs"], theirs[pair]["probs"])) < 1e-5, pair
+            assert max(abs(a - b) for a, b in zip(row["probs"], theirs[pair]["probs"])) < 1e-4, pair
 
 
 @pytest.fixture
