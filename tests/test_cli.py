@@ -294,6 +294,8 @@ def test_progress_in_a_pipe_is_plain_lines_or_json(small_dataset: Path, tiny_bas
     rows = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     assert rows and rows[-1]["final"] and rows[-1]["done"] == rows[-1]["total"] == 96 and rows[-1]["unit"] == "pairs"
     assert "labeling:" not in quiet.stderr and "{" not in quiet.stderr
+    again = run(*label, "--out", str(tmp_path / "a.txt"))  # all in the store: shown as done, not as 0/0
+    assert again.returncode == 0 and re.search(r"labeling: 96/96 pairs \(100%\), 0.0 pairs/s.*; resumed", again.stderr)
 
 
 def test_a_resumed_loop_times_only_what_it_does(monkeypatch: pytest.MonkeyPatch) -> None:

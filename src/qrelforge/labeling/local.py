@@ -79,7 +79,7 @@ def label(
     statuses: Counter[str] = Counter()
     usage, judged, start, offset = Usage(), 0, time.perf_counter(), 0
     try:
-        with progress_bar("labeling", len(todo), "pairs", enabled=progress) as advance:
+        with progress_bar("labeling", reused + len(todo), "pairs", enabled=progress, done=reused) as advance:
             while offset < len(todo):
                 batch, last = todo[offset : offset + size], False
                 if budget is not None and budget.usd is not None:
