@@ -105,12 +105,12 @@ def test_grade_probabilities_ignore_batching_and_padding_side(tiny_llama: Path) 
     assert np.allclose(runs[0].sum(1), 1, atol=1e-5)
     assert np.std(runs[0], axis=0).max() > 1e-3  # the outputs differ from pair to pair: a real comparison
     for other in runs[1:]:
-        assert np.allclose(runs[0], other, atol=1e-5)
+        assert np.allclose(runs[0], other, atol=1e-4)  # fp32 over other padding: float noise only
     model.module.train()  # training runs every prompt whole; inference caches the shared head once per batch
     with torch.no_grad():
         whole = model.log_probs(features).exp().numpy()
     assert model.prefix_ids and all(f["input_ids"][: len(model.prefix_ids)] == model.prefix_ids for f in features)
-    assert np.allclose(runs[0], whole, atol=1e-5)
+    assert np.allclose(runs[0], whole, atol=1e-4)
 
 
 def test_save_and_load_give_identical_outputs(tiny_llama: Path, tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def test_a_frozen_encoder_trains_only_its_head_and_caches_each_text_once(
     again = list(load_student(result.model_dir, fp32).judge(Batch(dataset.pairs, dataset)))
     assert rows(cold) == distinct  # a new cache is filled, and gives the same probabilities (to float rounding:
     # training embedded the texts in other batches than labeling does)
-    assert np.allclose([j.probs for j in again], [j.probs for j in first], rtol=0, atol=1e-5)
+    assert np.allclose([j.probs for j in again], [j.probs for j in first], rtol=0, atol=1e-4)
     changed = load_student(result.model_dir, EngineSettings(precision="bf16"))
     list(changed.judge(Batch(dataset.pairs[:5], dataset)))
     assert rows(cold) > distinct  # another numeric format is another namespace: no stale vector is reused

@@ -114,7 +114,7 @@ def test_results_do_not_depend_on_batching(student: Path, demo_pairs: list) -> N
     assert np.std([j.probs for j in first], axis=0).max() > 0.01  # outputs vary from pair to pair: a real test
     for other in runs[1:]:
         assert [j.pair for j in other] == demo_pairs
-        assert np.allclose([j.probs for j in first], [j.probs for j in other], atol=1e-5)
+        assert np.allclose([j.probs for j in first], [j.probs for j in other], atol=1e-4)  # fp32, other sums
         assert [j.grade for j in first] == [j.grade for j in other]
 
 

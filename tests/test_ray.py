@@ -74,7 +74,7 @@ def test_ray_gives_the_local_engines_results(cluster: None, student: Path, tmp_p
     remote = store.judgments(run.judge, pairs)
     assert [j.pair for j in remote] == pairs
     assert [j.grade for j in remote] == [j.grade for j in local]
-    assert np.allclose([j.probs for j in remote], [j.probs for j in local], atol=1e-5)
+    assert np.allclose([j.probs for j in remote], [j.probs for j in local], atol=1e-4)  # other batches
     assert sorted(shard_rows(tmp_path / "shards")) == sorted((p.query_id, p.doc_id) for p in pairs)
     again = label_with_ray(judge, pairs, dataset, store, tmp_path / "shards", progress=False)
     assert again.judged == 0 and again.reused == 200  # nothing is labeled twice

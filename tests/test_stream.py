@@ -81,7 +81,7 @@ def test_workers_give_the_local_engines_answers_once_each(tiny_student: Path, pa
     stored = list(shard_judgments(whole))
     assert [j.pair for j in stored] == pairs  # the pair set's order, each pair once
     assert [j.grade for j in stored] == [local[j.pair].grade for j in stored]
-    assert np.allclose([j.probs for j in stored], [local[j.pair].probs for j in stored], atol=1e-5)
+    assert np.allclose([j.probs for j in stored], [local[j.pair].probs for j in stored], atol=1e-4)
     # 130 rows in row groups of 50 -> units 32+18, 32+18, 30; 110 rows -> 32+18, 32+18, 10: 10 shards
     assert len(list(whole.glob("shard-*.parquet"))) == 10
     again = label_parquet(judge, pair_set, whole, options=OPTIONS, progress=False)
