@@ -95,7 +95,7 @@ def label_with_ray(
         with (
             ray_cluster(options.address) as cluster_cpus,
             shared_gate(judge.fingerprint, judge.traits.limits),  # a teacher's limits hold over all actors
-            progress_bar("labeling (ray)", len(todo), "pairs", enabled=progress) as advance,
+            progress_bar("labeling (ray)", reused + len(todo), "pairs", enabled=progress, done=reused) as advance,
         ):
             actors = min(len(blocks), options.actors or max(1, int(cluster_cpus // options.cpus_per_actor)))
             judged = ray_dataset(blocks).map_batches(
