@@ -270,7 +270,7 @@ def cross_fit(
         for size, train in fold.sizes():
             out[size][fold.test] = grade(f"{size}-{k}", train, fold.test)
     halves = [f.half for f in plan if f.half is not None]
-    if not plan or len(halves) < len(plan):
+    if not halves:  # fold_plan halves every fold or none
         return out["fold"], agreement_with_intervals(out["fold"], teacher, queries, scale, seed=seed)
     n = len(queries)
     shares = (float(np.mean([f.train.sum() for f in plan])) / n, float(np.mean([h.sum() for h in halves])) / n)
