@@ -31,8 +31,9 @@ from qrelforge import (
 )
 from qrelforge.cli import main
 from qrelforge.evaluate.intervals import agreement_with_intervals
-from qrelforge.labeling.adapt import Adapted, adapt_job
-from qrelforge.labeling.adaptation import cross_fitted, draw_sample, fit_adapter
+from qrelforge.io.store import JudgmentStore
+from qrelforge.labeling.adapt import Adapted, FineTuning, adapt_job
+from qrelforge.labeling.adaptation import cross_fitted, draw_sample, fit_adapter, fold_plan
 
 
 def test_the_sample_is_each_querys_share_spread_over_the_students_scores() -> None:
@@ -209,6 +210,27 @@ def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teache
     assert not (tmp_path / "f.txt.judgments.jsonl").exists()  # nothing labeled, nothing asked
     auto = adapt_job(load_student(folder), gpt4o, demo.pairs, demo, tmp_path / "a.txt", budget, progress=False)
     assert auto.adapter.method == "ordinal" and not (tmp_path / "a.txt.finetune").exists()  # the default's fallback
+
+
+def test_a_fold_that_sees_a_single_teacher_grade_gives_it_instead_of_stopping_the_run(
+    demo_student: object, tmp_path: Path
+) -> None:
+    """Fine-tuning on a sample whose grades are all 0 but one: the fold whose other pairs are all 0 cannot train a
+    student (it would need two grades); it gives 0 to its pairs, and the folds that can learn train their students."""
+    demo = load_dataset("dl20-demo")
+    gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")
+    first, second = sorted(demo.queries)[:2]
+    pairs = [p for p in demo.pairs if p.query_id == first][:6] + [p for p in demo.pairs if p.query_id == second][:6]
+    grades = np.array([0] * 11 + [2])
+    config = AdaptConfig(adapt_method="finetune", adapt_epochs=1)
+    tuning = FineTuning(demo_student, gpt4o, demo, tmp_path / "ft", config, EngineSettings("fp32"), False)
+    with JudgmentStore(tmp_path / "store.jsonl") as store:
+        out_of_fold, estimate = tuning.cross_fitted(pairs, grades, store)
+    plan = fold_plan([p.query_id for p in pairs], grades, config.folds, config.adapt_seed)
+    lone = [f for f in plan if len(set(grades[f.train].tolist())) == 1]
+    assert lone and all((out_of_fold[f.test] == 0).all() for f in lone)  # the case this test is about
+    trained = sorted(f.name.split("-")[0] for f in (tmp_path / "ft").iterdir())
+    assert trained == ["fold"] * (len(plan) - len(lone)) and estimate.curve == ()  # no halves: too few grades
 
 
 def hashed(body: dict, number: int) -> tuple:

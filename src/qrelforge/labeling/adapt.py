@@ -266,10 +266,14 @@ class FineTuning:
     ) -> tuple[np.ndarray, AgreementEstimate]:
         """Each sample pair graded by a student fine-tuned on the other folds, at cuts matched to their teacher grade
         shares, and the agreement with the teacher that the student fine-tuned on the whole sample is expected to
-        reach on the other pairs (extrapolated from students fine-tuned on the folds and on half of each)."""
+        reach on the other pairs (extrapolated from students fine-tuned on the folds and on half of each). A fold
+        whose other pairs hold a single teacher grade has nothing to learn an order from: it gives that grade, as
+        cuts matched to those pairs' grade shares would."""
         scale = self.student.scale
 
         def grade(name: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+            if len(given := set(grades[train].tolist())) == 1:
+                return np.full(int(test.sum()), given.pop())
             mine = self.tuned([p for p, t in zip(pairs, train) if t], grades[train], name)
             held = [p for p, t in zip(pairs, test) if t]
             judged = label_job(mine, held, self.dataset, store=store, progress=self.progress).judgments
