@@ -32,7 +32,7 @@ from qrelforge import (
 from qrelforge.cli import main
 from qrelforge.evaluate.intervals import agreement_with_intervals
 from qrelforge.io.store import JudgmentStore
-from qrelforge.labeling.adapt import Adapted, FineTuning, adapt_job
+from qrelforge.labeling.adapt import Adapted, FineTuning, Route, adapt_job
 from qrelforge.labeling.adaptation import cross_fitted, draw_sample, fit_adapter, fold_plan
 
 
@@ -167,7 +167,8 @@ def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teache
     """Method finetune, on the demo subset with GPT-4o replayed: the student trained further on a 10% sample (with
     its own recipe) labels the other pairs much closer to GPT-4o than it did, its cuts give them the sample's teacher
     grade shares, the estimate (a fine-tune per fold and per half fold, extrapolated to the whole sample) is near the
-    truth, and a rerun trains nothing."""
+    truth, and a rerun trains nothing. Routed to GPT-4o after it, the student learns the routed answers too (a
+    fine-tune that fits them) and labels the pairs left."""
     demo = load_dataset("dl20-demo")
     gpt4o = replay_judge(demo.folder / "teacher-gpt-4o-umbrela.txt")
     fp32 = EngineSettings("fp32")
@@ -201,6 +202,31 @@ def test_a_student_fine_tuned_on_the_sample_labels_the_rest_closer_to_the_teache
     again = run()
     assert again.labels == adapted.labels and [f.stat().st_mtime_ns for f in folders] == made
     assert again.estimate.values == adapted.estimate.values
+
+    # Routing to the same teacher after it: the routed answers teach a fine-tune of their own (the sample's and the
+    # fold students are reused from the store), which labels the pairs left.
+    first = json.loads((tmp_path / "l.txt.adapt.json").read_text())["adapted"]
+    routed = adapt_job(
+        student, gpt4o, demo.pairs, demo, tmp_path / "l.txt", budget, config, Route(gpt4o, budget), engine=fp32,
+        progress=False,
+    )  # fmt: skip
+    assert routed.refit == len(routed.routed) > 0 and routed.sample == adapted.sample
+    assert sorted(f.name.split("-")[0] for f in (tmp_path / "l.txt.finetune").iterdir()) == sorted([*names, "refit"])
+    stored = [json.loads(line) for line in (tmp_path / "l.txt.judgments.jsonl").read_text().splitlines()]
+
+    def mean_error(kind: str) -> float:  # on the routed pairs, of the fine-tune named ``kind``
+        probs = {Pair(r["query_id"], r["doc_id"]): r["probs"] for r in stored if r["judge"].startswith(kind)}
+        return float(np.mean([abs(np.dot(probs[p], (0, 1, 2, 3)) - gpt4o.grades[p]) for p in routed.routed]))
+
+    print(f"on the routed pairs, expected grade's error: {mean_error('student:student-'):.3f} before, after", end=" ")
+    print(f"{mean_error('student:refit-'):.3f}")
+    assert mean_error("student:refit-") < mean_error("student:student-") - 0.05  # it learned them (0.96 -> 0.85)
+    rows = [json.loads(line) for line in (tmp_path / "l.txt.provenance.jsonl").read_text().splitlines()]
+    final = json.loads((tmp_path / "l.txt.adapt.json").read_text())["adapted"]
+    assert {r["student"]["judge"] for r in rows if r["source"] == "student"} == {final}  # the refit's labels
+    assert {r["student"]["judge"] for r in rows if r["source"] == "teacher"} == {first}
+    left = {p: g for p, g in routed.labels.items() if p not in sample and p not in set(routed.routed)}
+    assert left != {p: rest[p] for p in left}  # not a no-op
 
     frozen = TrainConfig(base=str(tiny_base), train_layers=0, max_steps=1, max_length=64, precision="fp32")
     examples = teacher_examples([demo.subset(sorted(demo.queries)[:4])])
@@ -270,6 +296,7 @@ def test_the_contract_form_with_route_asks_each_pair_once_and_a_rerun_asks_nothi
         printed = capsys.readouterr().out
         assert "estimated agreement of the adapted labels with the teacher" in printed
         assert "from adaptations fitted on 33% of it, kappa" in printed  # the estimate says what it extrapolates
+        assert "fine-tuned again on the sample and the teacher's answers to 10 routed pairs" in printed
         assert main(command) == 0 and len(server.bodies) == 34  # the rerun asks nothing
     rows = [json.loads(line) for line in (tmp_path / "labels.txt.provenance.jsonl").read_text().splitlines()]
     assert len(rows) == 96 and Counter(r["source"] for r in rows) == {"teacher": 34, "student": 62}  # none twice
@@ -278,6 +305,7 @@ def test_the_contract_form_with_route_asks_each_pair_once_and_a_rerun_asks_nothi
     assert (
         report["sample"] == 24
         and report["routed"] == 10
+        and report["refit"] == 10  # the routed answers taught the student too
         and set(report) >= {"kappa", "kappa_ci95", "alpha", "alpha_ci95", "accuracy", "accuracy_ci95"}
     )
     low, high = report["kappa_ci95"]

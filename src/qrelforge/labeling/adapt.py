@@ -4,8 +4,9 @@ labels are expected to agree with the teacher (``labeling/adaptation.py`` has th
 
 The sample keeps the teacher's grades; ``LABELS.provenance.jsonl`` says per pair who graded it (``teacher`` or
 ``student``), with the adapted student's answer. With ``route`` the adapted student's least sure pairs then go to a
-teacher too (a pair the teacher already answered is never asked again). Everything is in the job's store, so a rerun
-asks nothing and gives the same labels.
+teacher too (a pair the teacher already answered is never asked again); a fine-tuned student routed to its own
+teacher then learns those answers too, once more from its start, and labels the pairs left. Everything is in the
+job's store, so a rerun asks nothing and gives the same labels.
 
 >>> from qrelforge import Budget, load_dataset, replay_judge  # doctest: +SKIP
 >>> demo = load_dataset("dl20-demo")  # doctest: +SKIP
@@ -62,6 +63,7 @@ class Adapted:
     provenance: list[Provenance]
     sample: list[Pair]  # the pairs drawn for the teacher
     routed: list[Pair]  # the pairs routed to a teacher after adapting (none without a route)
+    refit: int  # routed pairs a fine-tuned student learned from too before labeling the rest (0: no refit)
     adapter: Adapter
     config: AdaptConfig  # as run: ``auto`` resolved to the method used
     estimate: AgreementEstimate  # the adapted student's cross-fitted agreement with the teacher on the sample
@@ -125,14 +127,10 @@ def adapt_job(
         by_pair = {j.pair: j for j in answered}
         fitted = sorted(taught)
         grades = np.array([taught[p].grade for p in fitted])
+        drawn = dict(zip(fitted, grades.tolist()))
         if tuning is not None:
-            tuned = tuning.tuned(fitted, grades, "student")
-            scored = label_job(tuned, [j.pair for j in answered], dataset, store=store, ray=ray, progress=progress)
-            base = scored.judgments  # the fine-tuned student's judgments of every pair
-            others = np.array([j.probs for j in base if j.pair not in taught] or [j.probs for j in base])
-            adapter = Adapter("finetune", scale, matched_cuts(expected_grade(others, scale), grades, scale))
+            base, adapter, fine_tuned = tuning.labeled(drawn, "student", answered, drawn, store, ray)
             out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store)
-            fine_tuned: str | None = tuned.fingerprint
         else:
             probs, queries = np.array([by_pair[p].probs for p in fitted]), [p.query_id for p in fitted]
             cuts = card.thresholds if card else None
@@ -148,7 +146,7 @@ def adapt_job(
                 config.folds,
                 config.adapt_seed,
             )
-            base, fine_tuned = answered, None
+            base, fine_tuned = answered, ""
         fingerprint = make_fingerprint(
             "adapted",
             student.fingerprint.split(":")[1],
@@ -163,15 +161,23 @@ def adapt_job(
         adapted = adapted_judgments(base, adapter, fingerprint)
         answers = {j.pair: (j, teacher.scale) for j in theirs.judgments}  # any status: provenance shows failures too
         routed: list[Pair] = []
+        learned: dict[Pair, int] = {}
         if route is not None:
             route.budget.check(route.teacher)
             rest = [j for j in adapted if j.pair not in taught]
             scores = uncertainty([j.probs or () for j in rest], scale, adapter.thresholds, route.score)
             routed = choose([j.pair for j in rest], scores, route.budget, route.teacher, dataset)
-            answers |= {
-                j.pair: (j, route.teacher.scale)
-                for j in label_job(route.teacher, routed, dataset, store=store, progress=progress).judgments
-            }
+            answered_routed = label_job(route.teacher, routed, dataset, store=store, progress=progress).judgments
+            answers |= {j.pair: (j, route.teacher.scale) for j in answered_routed}
+            if tuning is not None and route.teacher.fingerprint == teacher.fingerprint:
+                learned = {j.pair: j.grade for j in answered_routed if j.ok and j.grade in scale}
+        if tuning is not None and learned:  # the routed answers teach too: the pairs left get a better student
+            again, adapter, refit = tuning.labeled(drawn | learned, "refit", answered, drawn, store, ray)
+            fingerprint = make_fingerprint(
+                "adapted", student.fingerprint.split(":")[1], {"adapted": fingerprint, "refit": refit}
+            )
+            left = {j.pair: j for j in adapted_judgments(again, adapter, fingerprint)}
+            adapted = [j if j.pair in taught or j.pair in learned else left[j.pair] for j in adapted]
     provenance: list[Provenance] = []
     for j in adapted:
         answer, their_scale = answers.get(j.pair, (None, ()))
@@ -196,10 +202,22 @@ def adapt_job(
             "adapted": _histogram(out_of_fold),  # each from an adaptation that did not see it
         },
         "routed": len(routed),
+        "refit": len(learned),  # routed pairs the fine-tuned student also learned from before labeling the rest
     }
     write_atomic(files.adapt, json.dumps(report, indent=2) + "\n")
     return Adapted(
-        labels, provenance, sample, routed, adapter, config, estimate, mine.judgments, mine.run, theirs.run, files
+        labels,
+        provenance,
+        sample,
+        routed,
+        len(learned),
+        adapter,
+        config,
+        estimate,
+        mine.judgments,
+        mine.run,
+        theirs.run,
+        files,
     )
 
 
@@ -260,6 +278,27 @@ class FineTuning:
             training = TrainingSet(examples, (self.teacher.fingerprint,), (self.dataset.name,), {"ok": len(examples)})
             train_student(training, out, config, progress=self.progress, scale=self.student.scale)
         return load_student(out, self.engine)
+
+    def labeled(
+        self,
+        learned: dict[Pair, int],
+        name: str,
+        answered: Sequence[Judgment],
+        sample: dict[Pair, int],
+        store: JudgmentStore,
+        ray: RayOptions | None,
+    ) -> tuple[list[Judgment], Adapter, str]:
+        """The student fine-tuned on the teacher grades ``learned`` labels every ``answered`` pair, cut so that the
+        pairs outside ``sample`` (drawn to represent the collection, unlike routed pairs) get the sample's teacher
+        grade shares. Returns its judgments, that adapter and the fine-tuned student's fingerprint."""
+        scale = self.student.scale
+        pairs = sorted(learned)
+        tuned = self.tuned(pairs, np.array([learned[p] for p in pairs]), name)
+        every = [j.pair for j in answered]
+        base = label_job(tuned, every, self.dataset, store=store, ray=ray, progress=self.progress).judgments
+        others = np.array([j.probs for j in base if j.pair not in sample] or [j.probs for j in base])
+        cuts = matched_cuts(expected_grade(others, scale), np.array(list(sample.values())), scale)
+        return base, Adapter("finetune", scale, cuts), tuned.fingerprint
 
     def cross_fitted(
         self, pairs: Sequence[Pair], grades: np.ndarray, store: JudgmentStore

@@ -118,6 +118,12 @@ def adapt_summary(adapted: Adapted) -> list[str]:
         + (f" ({len(adapted.routed)} pairs routed to a teacher after adapting)" if adapted.routed else ""),
         f"teacher this run: {adapted.teacher_run.judged} requests, {adapted.teacher_run.reused} reused from the store",
     ]
+    if adapted.refit:
+        lines.append(
+            f"the student was fine-tuned again on the sample and the teacher's answers to {adapted.refit} routed "
+            "pairs, and labeled the pairs left (the estimate below is of the student fine-tuned on the sample alone, "
+            "on pairs like the sample: it errs low for the pairs left)"
+        )
     parts = []
     for name in ("kappa", "alpha", "accuracy"):
         value, interval = e.values[name], e.intervals[name]
