@@ -127,9 +127,9 @@ def adapt_job(
         by_pair = {j.pair: j for j in answered}
         fitted = sorted(taught)
         grades = np.array([taught[p].grade for p in fitted])
-        drawn = dict(zip(fitted, grades.tolist()))
+        drawn, every = dict(zip(fitted, grades.tolist())), [j.pair for j in answered]
         if tuning is not None:
-            base, adapter, fine_tuned = tuning.labeled(drawn, "student", answered, drawn, store, ray)
+            base, adapter, fine_tuned = tuning.labeled(drawn, "student", every, drawn, store, ray)
             out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store)
         else:
             probs, queries = np.array([by_pair[p].probs for p in fitted]), [p.query_id for p in fitted]
@@ -172,7 +172,7 @@ def adapt_job(
             if tuning is not None and route.teacher.fingerprint == teacher.fingerprint:
                 learned = {j.pair: j.grade for j in answered_routed if j.ok and j.grade in scale}
         if tuning is not None and learned:  # the routed answers teach too: the pairs left get a better student
-            again, adapter, refit = tuning.labeled(drawn | learned, "refit", answered, drawn, store, ray)
+            again, adapter, refit = tuning.labeled(drawn | learned, "refit", every, drawn, store, ray)
             fingerprint = make_fingerprint(
                 "adapted", student.fingerprint.split(":")[1], {"adapted": fingerprint, "refit": refit}
             )
@@ -283,19 +283,18 @@ class FineTuning:
         self,
         learned: dict[Pair, int],
         name: str,
-        answered: Sequence[Judgment],
+        pairs: Sequence[Pair],
         sample: dict[Pair, int],
         store: JudgmentStore,
-        ray: RayOptions | None,
+        ray: RayOptions | None = None,
     ) -> tuple[list[Judgment], Adapter, str]:
-        """The student fine-tuned on the teacher grades ``learned`` labels every ``answered`` pair, cut so that the
-        pairs outside ``sample`` (drawn to represent the collection, unlike routed pairs) get the sample's teacher
-        grade shares. Returns its judgments, that adapter and the fine-tuned student's fingerprint."""
+        """The student fine-tuned on the teacher grades ``learned`` labels ``pairs``, cut so that those outside
+        ``sample`` (drawn to represent the collection, unlike routed pairs) get the sample's teacher grade shares.
+        Returns its judgments, that adapter and the fine-tuned student's fingerprint."""
         scale = self.student.scale
-        pairs = sorted(learned)
-        tuned = self.tuned(pairs, np.array([learned[p] for p in pairs]), name)
-        every = [j.pair for j in answered]
-        base = label_job(tuned, every, self.dataset, store=store, ray=ray, progress=self.progress).judgments
+        taught = sorted(learned)
+        tuned = self.tuned(taught, np.array([learned[p] for p in taught]), name)
+        base = label_job(tuned, pairs, self.dataset, store=store, ray=ray, progress=self.progress).judgments
         others = np.array([j.probs for j in base if j.pair not in sample] or [j.probs for j in base])
         cuts = matched_cuts(expected_grade(others, scale), np.array(list(sample.values())), scale)
         return base, Adapter("finetune", scale, cuts), tuned.fingerprint
@@ -313,12 +312,10 @@ class FineTuning:
         def grade(name: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
             if len(given := set(grades[train].tolist())) == 1:
                 return np.full(int(test.sum()), given.pop())
-            mine = self.tuned([p for p, t in zip(pairs, train) if t], grades[train], name)
+            taught = {p: int(g) for p, g, t in zip(pairs, grades, train) if t}
             held = [p for p, t in zip(pairs, test) if t]
-            judged = label_job(mine, held, self.dataset, store=store, progress=self.progress).judgments
-            probs = np.array([j.probs for j in judged])
-            cuts = matched_cuts(expected_grade(probs, scale), grades[train], scale)
-            return Adapter("finetune", scale, cuts).grades(probs, [p.query_id for p in held])
+            judged, adapter, _ = self.labeled(taught, name, held, taught, store)
+            return adapter.grades(np.array([j.probs for j in judged]), [p.query_id for p in held])
 
         return cross_fit([p.query_id for p in pairs], grades, scale, self.config.folds, self.config.adapt_seed, grade)
 
