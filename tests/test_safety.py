@@ -256,6 +256,33 @@ def test_interrupted_at_random_then_resumed_ends_as_an_uninterrupted_run(tiny_st
     assert max(risks) < 8  # the store grows every couple of seconds (SAVE_SECONDS = 2)
 
 
+def test_ctrl_c_while_a_timer_fires_stops_the_requests_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """The teacher's requests run in an event loop. A Ctrl-C that lands while one of its callbacks sets a future (as a
+    timer's does at the end of a sleep) is handled between callbacks: the future is not cancelled under the callback
+    (asyncio's own handler did, and printed "Exception in callback ... InvalidStateError")."""
+    import asyncio
+
+    from qrelforge.errors import Interrupted
+    from qrelforge.llm.clients import run_requests
+
+    async def requests() -> None:
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+
+        def timer() -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the signal arrives while this callback runs
+            woken.set_result(None)
+
+        loop.call_soon(timer)
+        await woken
+        await asyncio.sleep(30)  # stopped here, by the signal
+
+    with pytest.raises(KeyboardInterrupt) as stop:
+        run_requests(requests())
+    assert isinstance(stop.value, Interrupted) and stop.value.signum == signal.SIGINT
+    assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
+
+
 # 7, 15: a damaged model folder is one error naming the file; a saved model's files are all readable by others
 
 

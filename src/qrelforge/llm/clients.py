@@ -16,12 +16,14 @@ from .gate import Gate, RemoteGate, retry_after
 
 CONTEXT_TOKENS = 8192  # SmolLM2 and Gemma 3 read 8k
 T = TypeVar("T")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def run_requests(requests: Coroutine[Any, Any, T]) -> T:
-    """Run ``requests`` in a new event loop. SIGTERM, as Ctrl-C does in ``asyncio.run``, cancels the requests in flight
-    (their connections closed, no task left behind) and then raises :class:`Interrupted` — a signal handler that raised
-    inside the loop would break a request half-way and leave its tasks unawaited."""
+    """Run ``requests`` in a new event loop. Ctrl-C (SIGINT) or SIGTERM cancels the requests in flight (their
+    connections closed, no task left behind) and then raises :class:`Interrupted`. The signal is handled inside the
+    loop, between callbacks: a handler run at any bytecode, as ``asyncio.run``'s own for SIGINT is, can cancel a timer's
+    future while that timer's callback is setting it, and a handler that raised would break a request half-way."""
     if threading.current_thread() is not threading.main_thread():
         return asyncio.run(requests)  # only the main thread receives signals
     stopped: list[int] = []
@@ -29,25 +31,27 @@ def run_requests(requests: Coroutine[Any, Any, T]) -> T:
     async def cancellable() -> T:
         loop, task = asyncio.get_running_loop(), asyncio.current_task()
         assert task is not None
-        previous = signal.getsignal(signal.SIGTERM)
+        previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
 
-        def stop() -> None:
-            stopped.append(signal.SIGTERM)
+        def stop(signum: int) -> None:
+            stopped.append(signum)
             task.cancel()
 
-        loop.add_signal_handler(signal.SIGTERM, stop)
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, stop, signum)
         try:
             return await requests
         finally:
-            loop.remove_signal_handler(signal.SIGTERM)
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                loop.remove_signal_handler(signum)
+                if handler is not None:
+                    signal.signal(signum, handler)
 
     try:
         return asyncio.run(cancellable())
     except asyncio.CancelledError:
         if stopped:
-            raise Interrupted("", signal.SIGTERM) from None
+            raise Interrupted("", stopped[0]) from None
         raise
 
 
