@@ -73,11 +73,13 @@ def extrapolated_agreement(
     grades: Sequence[int],
     resamples: int = 2000,
     seed: int = 0,
+    to: float = 1.0,
 ) -> AgreementEstimate:
-    """The agreement with ``reference`` of labels from a model fitted on the whole sample, extrapolated from
-    out-of-fold labels of models fitted on two ``shares`` of it (``larger``'s and ``smaller``'s): each statistic
-    s(1) = s(a) + max(0, s(a) - s(b)) * ln(1/a) / ln(a/b), a learning curve straight in the log of the training
-    size that never falls with more data. The intervals come from one bootstrap over queries of both.
+    """The agreement with ``reference`` of labels from a model fitted on ``to`` times the sample (the whole sample by
+    default), extrapolated from out-of-fold labels of models fitted on two ``shares`` of it (``larger``'s and
+    ``smaller``'s): each statistic s(to) = s(a) + max(0, s(a) - s(b)) * ln(to/a) / ln(a/b), a learning curve straight
+    in the log of the training size that never falls with more data. The intervals come from one bootstrap over
+    queries of both.
 
     >>> rng = np.random.default_rng(0)
     >>> truth = rng.integers(0, 4, 400)
@@ -89,9 +91,9 @@ def extrapolated_agreement(
     True
     """
     a, b = shares
-    if not 0 < b < a < 1:
-        raise ValueError(f"extrapolating needs two training shares 0 < smaller < larger < 1, not {shares}")
-    step = math.log(1 / a) / math.log(a / b)
+    if not 0 < b < a < min(1.0, to):
+        raise ValueError(f"extrapolating to {to} needs two training shares 0 < smaller < larger < 1, not {shares}")
+    step = math.log(to / a) / math.log(a / b)
     arrays = [np.asarray(larger), np.asarray(smaller)]
     reference_arr = np.asarray(reference)
     points = [_statistics(labels, reference_arr, grades) for labels in arrays]

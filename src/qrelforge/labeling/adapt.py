@@ -39,7 +39,16 @@ from ..judges.cost import Budget, worst_cost
 from ..records import Judgment, Pair, Provenance
 from ..students.base import expected_grade
 from ..students.config import EngineSettings
-from .adaptation import Adapter, cross_fit, cross_fitted, draw_sample, fit_adapter, matched_cuts
+from .adaptation import (
+    Adapter,
+    Kept,
+    cross_fit,
+    cross_fitted,
+    draw_sample,
+    fit_adapter,
+    matched_cuts,
+    routing_scores,
+)
 from .config import DEFAULT_ROUTING, AdaptConfig, RayOptions
 from .job import LabelFiles, label_job
 from .local import LabelRun
@@ -128,24 +137,12 @@ def adapt_job(
         fitted = sorted(taught)
         grades = np.array([taught[p].grade for p in fitted])
         drawn, every = dict(zip(fitted, grades.tolist())), [j.pair for j in answered]
+        probs, queries = np.array([by_pair[p].probs for p in fitted]), [p.query_id for p in fitted]
+        cuts = card.thresholds if card else None
         if tuning is not None:
             base, adapter, fine_tuned = tuning.labeled(drawn, "student", every, drawn, store, ray)
-            out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store)
         else:
-            probs, queries = np.array([by_pair[p].probs for p in fitted]), [p.query_id for p in fitted]
-            cuts = card.thresholds if card else None
             adapter = fit_adapter(probs, queries, grades, scale, config.adapt_method, config.adapt_shrinkage, cuts)
-            out_of_fold, estimate = cross_fitted(
-                probs,
-                queries,
-                grades,
-                scale,
-                config.adapt_method,
-                config.adapt_shrinkage,
-                cuts,
-                config.folds,
-                config.adapt_seed,
-            )
             base, fine_tuned = answered, ""
         fingerprint = make_fingerprint(
             "adapted",
@@ -178,6 +175,20 @@ def adapt_job(
             )
             left = {j.pair: j for j in adapted_judgments(again, adapter, fingerprint)}
             adapted = [j if j.pair in taught or j.pair in learned else left[j.pair] for j in adapted]
+        kept = (
+            Kept(len(routed) / max(1, len(answered) - len(taught)), route.score, 1 + len(learned) / len(fitted))
+            if route is not None
+            else None
+        )
+        if tuning is not None:
+            out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store, kept)
+        else:
+            method, shrinkage, folds, seed = (
+                config.adapt_method, config.adapt_shrinkage, config.folds, config.adapt_seed
+            )  # fmt: skip
+            out_of_fold, estimate = cross_fitted(
+                probs, queries, grades, scale, method, shrinkage, cuts, folds, seed, kept
+            )
     provenance: list[Provenance] = []
     for j in adapted:
         answer, their_scale = answers.get(j.pair, (None, ()))
@@ -300,24 +311,26 @@ class FineTuning:
         return base, Adapter("finetune", scale, cuts), tuned.fingerprint
 
     def cross_fitted(
-        self, pairs: Sequence[Pair], grades: np.ndarray, store: JudgmentStore
+        self, pairs: Sequence[Pair], grades: np.ndarray, store: JudgmentStore, kept: Kept | None = None
     ) -> tuple[np.ndarray, AgreementEstimate]:
         """Each sample pair graded by a student fine-tuned on the other folds, at cuts matched to their teacher grade
-        shares, and the agreement with the teacher that the student fine-tuned on the whole sample is expected to
-        reach on the other pairs (extrapolated from students fine-tuned on the folds and on half of each). A fold
-        whose other pairs hold a single teacher grade has nothing to learn an order from: it gives that grade, as
-        cuts matched to those pairs' grade shares would."""
+        shares, and the agreement with the teacher that the student fine-tuned on the whole sample (or, with a route,
+        ``kept.grown`` times it) is expected to reach on the pairs it keeps (extrapolated from students fine-tuned on
+        the folds and on half of each; ``cross_fit``). A fold whose other pairs hold a single teacher grade has
+        nothing to learn an order from: it gives that grade, as cuts matched to those pairs' grade shares would."""
         scale = self.student.scale
 
-        def grade(name: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        def grade(name: str, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if len(given := set(grades[train].tolist())) == 1:
-                return np.full(int(test.sum()), given.pop())
+                return np.full(int(test.sum()), given.pop()), np.zeros(int(test.sum()))
             taught = {p: int(g) for p, g, t in zip(pairs, grades, train) if t}
             held = [p for p, t in zip(pairs, test) if t]
             judged, adapter, _ = self.labeled(taught, name, held, taught, store)
-            return adapter.grades(np.array([j.probs for j in judged]), [p.query_id for p in held])
+            probs, queries = np.array([j.probs for j in judged]), [p.query_id for p in held]
+            return adapter.grades(probs, queries), routing_scores(adapter, probs, queries, kept)
 
-        return cross_fit([p.query_id for p in pairs], grades, scale, self.config.folds, self.config.adapt_seed, grade)
+        folds, seed = self.config.folds, self.config.adapt_seed
+        return cross_fit([p.query_id for p in pairs], grades, scale, folds, seed, grade, kept)
 
 
 def why_not_fine_tunable(student: Judge) -> str:

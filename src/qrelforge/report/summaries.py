@@ -121,26 +121,31 @@ def adapt_summary(adapted: Adapted) -> list[str]:
     if adapted.refit:
         lines.append(
             f"the student was fine-tuned again on the sample and the teacher's answers to {adapted.refit} routed "
-            "pairs, and labeled the pairs left (the estimate below is of the student fine-tuned on the sample alone, "
-            "on pairs like the sample: it errs low for the pairs left)"
+            "pairs, and labeled the pairs left"
         )
     parts = []
     for name in ("kappa", "alpha", "accuracy"):
         value, interval = e.values[name], e.intervals[name]
         shown = "n/a" if value is None else f"{value:.3f}"
         parts.append(f"{name} {shown}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
+    kept = " (those a fold's adaptation would have routed left out)" if adapted.routed else ""
     lines.append(
         f"estimated agreement of the adapted labels with the teacher (cross-fitted on the sample, "
-        f"{e.n} pairs of {e.queries} queries, 95% intervals over queries): " + ", ".join(parts)
+        f"{e.n} pairs{kept} of {e.queries} queries, 95% intervals over queries): " + ", ".join(parts)
     )
     if e.curve:
         measured = "; ".join(
             f"on {share:.0%} of it, kappa " + ("n/a" if values["kappa"] is None else f"{values['kappa']:.3f}")
             for share, values in e.curve
         )
+        to = (
+            f"the sample and the {adapted.refit} routed answers (each taken to teach as much as a sampled pair)"
+            if adapted.refit
+            else "the whole sample"
+        )
         lines.append(
-            f"(extrapolated to the whole sample from adaptations fitted {measured}: a learning curve straight in "
-            "the log of the sample size)"
+            f"(extrapolated to {to} from adaptations fitted {measured}: a learning curve straight in the log of "
+            "the training size)"
         )
     return lines
 
