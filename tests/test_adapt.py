@@ -33,7 +33,7 @@ from qrelforge.cli import main
 from qrelforge.evaluate.intervals import agreement_with_intervals
 from qrelforge.io.store import JudgmentStore
 from qrelforge.labeling.adapt import Adapted, FineTuning, Route, adapt_job
-from qrelforge.labeling.adaptation import Kept, cross_fitted, draw_sample, fit_adapter, fold_plan
+from qrelforge.labeling.adaptation import Kept, cross_fitted, draw_sample, fit_adapter, fold_plan, kept_like
 from qrelforge.labeling.route import uncertainty
 
 
@@ -78,8 +78,8 @@ def test_the_interval_covers_the_true_agreement_where_the_truth_is_known() -> No
     """Twenty simulated collections: the cross-fitted 95% interval of the adapted labels' kappa and alpha with the
     teacher covers the agreement on the pairs outside the sample in most of them (the interval is an estimate; a
     nominal 95% interval covers about 19 of 20). With 30% of those pairs then routed by ``cut`` the student labels
-    only the ones it is surer of, where it agrees more: the estimate of those pairs (each fold's pairs its adaptation
-    would route left out) covers their agreement in most collections; the estimate of all pairs does not."""
+    only the ones it is surer of, where it agrees more: the estimate of those (of the sample pairs the adaptation
+    would not have routed) covers their agreement in most collections; the estimate of all pairs does not."""
     scale, covered = (0, 1, 2, 3), Counter()
     for seed in range(20):
         judgments, teacher = synthetic(seed)
@@ -93,7 +93,8 @@ def test_the_interval_covers_the_true_agreement_where_the_truth_is_known() -> No
         labels = adapter.grades(rest_probs, rest_queries)
         scores = uncertainty(adapter.probabilities(rest_probs, rest_queries).tolist(), scale, adapter.thresholds, "cut")
         routed = set(np.argsort(-np.array(scores), kind="stable")[: round(0.3 * len(rest))].tolist())
-        for kept in (None, Kept(0.3, "cut")):
+        ranks = uncertainty(adapter.probabilities(probs, queries).tolist(), scale, adapter.thresholds, "cut")
+        for kept in (None, Kept(kept_like(ranks, 0.3))):
             _, estimate = cross_fitted(probs, queries, grades, scale, "ordinal", 2.0, None, 3, seed, kept)
             for route, left in (("no route", range(len(rest))), ("route", set(range(len(rest))) - routed)):
                 truth = agreement(

@@ -46,8 +46,8 @@ from .adaptation import (
     cross_fitted,
     draw_sample,
     fit_adapter,
+    kept_like,
     matched_cuts,
-    routing_scores,
 )
 from .config import DEFAULT_ROUTING, AdaptConfig, RayOptions
 from .job import LabelFiles, label_job
@@ -159,11 +159,15 @@ def adapt_job(
         answers = {j.pair: (j, teacher.scale) for j in theirs.judgments}  # any status: provenance shows failures too
         routed: list[Pair] = []
         learned: dict[Pair, int] = {}
+        kept: Kept | None = None
         if route is not None:
             route.budget.check(route.teacher)
             rest = [j for j in adapted if j.pair not in taught]
             scores = uncertainty([j.probs or () for j in rest], scale, adapter.thresholds, route.score)
             routed = choose([j.pair for j in rest], scores, route.budget, route.teacher, dataset)
+            sampled = {j.pair: j.probs or () for j in adapted if j.pair in taught}  # ranked as the rest was
+            ranks = uncertainty([sampled[p] for p in fitted], scale, adapter.thresholds, route.score)
+            kept = Kept(kept_like(ranks, len(routed) / max(1, len(rest))))
             answered_routed = label_job(route.teacher, routed, dataset, store=store, progress=progress).judgments
             answers |= {j.pair: (j, route.teacher.scale) for j in answered_routed}
             if tuning is not None and route.teacher.fingerprint == teacher.fingerprint:
@@ -175,11 +179,8 @@ def adapt_job(
             )
             left = {j.pair: j for j in adapted_judgments(again, adapter, fingerprint)}
             adapted = [j if j.pair in taught or j.pair in learned else left[j.pair] for j in adapted]
-        kept = (
-            Kept(len(routed) / max(1, len(answered) - len(taught)), route.score, 1 + len(learned) / len(fitted))
-            if route is not None
-            else None
-        )
+        if kept is not None and learned:
+            kept = replace(kept, grown=1 + len(learned) / len(fitted))
         if tuning is not None:
             out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store, kept)
         else:
@@ -315,19 +316,18 @@ class FineTuning:
     ) -> tuple[np.ndarray, AgreementEstimate]:
         """Each sample pair graded by a student fine-tuned on the other folds, at cuts matched to their teacher grade
         shares, and the agreement with the teacher that the student fine-tuned on the whole sample (or, with a route,
-        ``kept.grown`` times it) is expected to reach on the pairs it keeps (extrapolated from students fine-tuned on
+        ``kept.grown`` times it) is expected to reach on the pairs it labels (extrapolated from students fine-tuned on
         the folds and on half of each; ``cross_fit``). A fold whose other pairs hold a single teacher grade has
         nothing to learn an order from: it gives that grade, as cuts matched to those pairs' grade shares would."""
         scale = self.student.scale
 
-        def grade(name: str, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def grade(name: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
             if len(given := set(grades[train].tolist())) == 1:
-                return np.full(int(test.sum()), given.pop()), np.zeros(int(test.sum()))
+                return np.full(int(test.sum()), given.pop())
             taught = {p: int(g) for p, g, t in zip(pairs, grades, train) if t}
             held = [p for p, t in zip(pairs, test) if t]
             judged, adapter, _ = self.labeled(taught, name, held, taught, store)
-            probs, queries = np.array([j.probs for j in judged]), [p.query_id for p in held]
-            return adapter.grades(probs, queries), routing_scores(adapter, probs, queries, kept)
+            return adapter.grades(np.array([j.probs for j in judged]), [p.query_id for p in held])
 
         folds, seed = self.config.folds, self.config.adapt_seed
         return cross_fit([p.query_id for p in pairs], grades, scale, folds, seed, grade, kept)

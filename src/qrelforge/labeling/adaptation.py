@@ -25,8 +25,8 @@ of those, and both out-of-fold gradings are compared with the teacher's (kappa, 
 adaptation fitted on less of the sample agrees less, so each statistic is extrapolated from those two training sizes
 to the whole sample (``cross_fit``), with a 95% interval from one bootstrap over queries of both. It is written to
 ``LABELS.adapt.json`` with the two measured points (``learning_curve``). With a route after adapting, the student
-labels only the pairs it is surer of: the estimate leaves out each fold's pairs that fold's adaptation would route,
-and extrapolates to what the final student learned from (``Kept``).
+labels only the pairs it is surer of: the estimate is of the sample pairs the adapted student would not have routed
+(ranked by the same score), extrapolated to what the final student learned from (``Kept``).
 
 >>> import numpy as np
 >>> probs = np.array([[0.7, 0.2, 0.1, 0.0]] * 6 + [[0.1, 0.2, 0.3, 0.4]] * 6)
@@ -47,7 +47,6 @@ from ..errors import ConfigError
 from ..evaluate.intervals import AgreementEstimate, agreement_with_intervals, extrapolated_agreement
 from ..records import Judgment, Pair
 from ..students.base import expected_grade, temper
-from .route import uncertainty
 
 
 def draw_sample(
@@ -232,13 +231,24 @@ def _fit_ordinal(
 
 @dataclass(frozen=True)
 class Kept:
-    """What follows the adaptation, so that the estimate is of the pairs the student keeps: a ``share`` of the pairs
-    outside the sample routed to a teacher, least sure first by the routing ``score``, and the student that labels the
-    pairs left trained on ``grown`` times the sample (the routed answers teaching it too)."""
+    """With a route after adapting, the student labels only the pairs it is surer of. Which sample pairs are like
+    those: ``pairs``, a mask over the sample (``kept_like``); and the student that labels them trained on ``grown``
+    times the sample (the routed answers teaching it too)."""
 
-    share: float
-    score: str
+    pairs: np.ndarray
     grown: float = 1.0
+
+
+def kept_like(scores: Sequence[float], share: float) -> np.ndarray:
+    """The sample pairs the adapted student would keep if a ``share`` of them were routed, least sure first by their
+    routing ``scores`` (the same student's, as it ranked the pairs outside the sample): a mask for :class:`Kept`.
+
+    >>> kept_like([0.1, 0.9, 0.5, 0.2], 0.5).tolist()
+    [True, False, False, True]
+    """
+    keep = np.ones(len(scores), dtype=bool)
+    keep[np.argsort(-np.asarray(scores, dtype=float), kind="stable")[: round(share * len(scores))]] = False
+    return keep
 
 
 def cross_fitted(
@@ -254,24 +264,14 @@ def cross_fitted(
     kept: Kept | None = None,
 ) -> tuple[np.ndarray, AgreementEstimate]:
     """Each sample pair's grade by an adaptation ``method`` fitted without its fold, and the agreement with the
-    teacher that one fitted on the whole sample is expected to reach on the pairs it keeps (``cross_fit``)."""
+    teacher that one fitted on the whole sample is expected to reach on the pairs it labels (``cross_fit``)."""
 
-    def grade(name: str, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def grade(name: str, train: np.ndarray, test: np.ndarray) -> np.ndarray:
         subset = [q for q, t in zip(queries, train) if t]
         adapter = fit_adapter(probs[train], subset, teacher[train], scale, method, shrinkage, student_thresholds)
-        held = [q for q, t in zip(queries, test) if t]
-        return adapter.grades(probs[test], held), routing_scores(adapter, probs[test], held, kept)
+        return adapter.grades(probs[test], [q for q, t in zip(queries, test) if t])
 
     return cross_fit(queries, teacher, scale, folds, seed, grade, kept)
-
-
-def routing_scores(adapter: Adapter, probs: np.ndarray, queries: Sequence[str], kept: Kept | None) -> np.ndarray:
-    """The pairs' routing scores (higher: less sure) by ``kept``'s score, as the adapted student would route them
-    (all zero without a route: nothing is routed)."""
-    if kept is None or not len(probs):
-        return np.zeros(len(probs))
-    adapted = adapter.probabilities(probs, queries)
-    return np.asarray(uncertainty(adapted.tolist(), adapter.grades_scale, adapter.thresholds, kept.score), dtype=float)
 
 
 def cross_fit(
@@ -280,32 +280,24 @@ def cross_fit(
     scale: Sequence[int],
     folds: int,
     seed: int,
-    grade: Callable[[str, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    grade: Callable[[str, np.ndarray, np.ndarray], np.ndarray],
     kept: Kept | None = None,
 ) -> tuple[np.ndarray, AgreementEstimate]:
     """The out-of-fold grades of the sample pairs (of ``queries``, graded by the ``teacher``) and the agreement with
     the teacher that an adaptation fitted on the whole sample is expected to reach on the pairs it labels:
-    ``grade(name, train, test)`` fits an adaptation (named ``fold-K`` or ``half-K``) on the ``train`` pairs and
-    returns its grades and routing scores of the ``test`` ones; each fold is fitted on its training pairs and on half
-    of them (``fold_plan``), and each statistic is extrapolated from the two to the whole sample
-    (``extrapolated_agreement``), with 95% intervals over queries. The out-of-fold agreement alone errs low, each fold
-    having learned from less than the whole sample; it is all there is for a plan without halves.
-
-    With a route after adapting (``kept``), the student labels only the pairs it is surer of, and may have learned
-    from the routed answers too: each fold's held pairs that its adaptation would route (the ``kept.share`` least
-    sure) are left out of the estimate, and the curve is extrapolated to ``kept.grown`` times the sample."""
+    ``grade(name, train, test)`` fits an adaptation (named ``fold-K`` or ``half-K``) on the ``train`` pairs and grades
+    the ``test`` ones; each fold is fitted on its training pairs and on half of them (``fold_plan``), and each
+    statistic is extrapolated from the two to the whole sample (``extrapolated_agreement``), with 95% intervals over
+    queries. The out-of-fold agreement alone errs low, each fold having learned from less than the whole sample; it
+    is all there is for a plan without halves. With a route after adapting (``kept``), the statistics are of the
+    sample pairs like those the student keeps, extrapolated to ``kept.grown`` times the sample."""
     plan = fold_plan(queries, teacher, folds, seed)
     n = len(queries)
     out = {"fold": np.zeros(n, dtype=int), "half": np.zeros(n, dtype=int)}
-    keep = np.ones(n, dtype=bool)
     for k, fold in enumerate(plan, 1):
         for size, train in fold.sizes():
-            out[size][fold.test], scores = grade(f"{size}-{k}", train, fold.test)
-            if size == "fold" and kept is not None:
-                routed = np.argsort(-scores, kind="stable")[: round(kept.share * len(scores))]
-                keep[np.flatnonzero(fold.test)[routed]] = False
-    if not keep.any():  # everything routed: the student labels nothing, so say how it labels pairs like the sample
-        keep[:] = True
+            out[size][fold.test] = grade(f"{size}-{k}", train, fold.test)
+    keep = kept.pairs if kept is not None and kept.pairs.any() else np.ones(n, dtype=bool)  # none kept: all alike
     groups = [q for q, k in zip(queries, keep) if k]
     halves = [f.half for f in plan if f.half is not None]
     if not halves:  # fold_plan halves every fold or none

@@ -128,7 +128,7 @@ def adapt_summary(adapted: Adapted) -> list[str]:
         value, interval = e.values[name], e.intervals[name]
         shown = "n/a" if value is None else f"{value:.3f}"
         parts.append(f"{name} {shown}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
-    kept = " (those a fold's adaptation would have routed left out)" if adapted.routed else ""
+    kept = " (those the adapted student would have routed left out)" if adapted.routed else ""
     lines.append(
         f"estimated agreement of the adapted labels with the teacher (cross-fitted on the sample, "
         f"{e.n} pairs{kept} of {e.queries} queries, 95% intervals over queries): " + ", ".join(parts)
