@@ -4,6 +4,7 @@ reload, see the three grades, export them as qrels. Bad requests are refused wit
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -80,7 +81,8 @@ def token_of(url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A headless Chromium; its temporary files (its singleton folder too) go in a pytest folder, not in /tmp."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -98,7 +100,9 @@ def browser() -> Iterator[object]:
         "--window-size=1400,1000",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    scratch = tmp_path_factory.mktemp("chromium")
+    service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(scratch)})
+    driver = webdriver.Chrome(service=service, options=options)
     yield driver
     driver.quit()
 
