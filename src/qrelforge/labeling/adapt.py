@@ -162,12 +162,11 @@ def adapt_job(
         kept: Kept | None = None
         if route is not None:
             route.budget.check(route.teacher)
-            rest = [j for j in adapted if j.pair not in taught]
-            scores = uncertainty([j.probs or () for j in rest], scale, adapter.thresholds, route.score)
-            routed = choose([j.pair for j in rest], scores, route.budget, route.teacher, dataset)
-            sampled = {j.pair: j.probs or () for j in adapted if j.pair in taught}  # ranked as the rest was
-            ranks = uncertainty([sampled[p] for p in fitted], scale, adapter.thresholds, route.score)
-            kept = Kept(kept_like(ranks, len(routed) / max(1, len(rest))))
+            ranks = uncertainty([j.probs or () for j in adapted], scale, adapter.thresholds, route.score)
+            score = {j.pair: r for j, r in zip(adapted, ranks)}
+            rest = [j.pair for j in adapted if j.pair not in taught]
+            routed = choose(rest, [score[p] for p in rest], route.budget, route.teacher, dataset)
+            kept = Kept(kept_like([score[p] for p in fitted], len(routed) / max(1, len(rest))))  # the sample, alike
             answered_routed = label_job(route.teacher, routed, dataset, store=store, progress=progress).judgments
             answers |= {j.pair: (j, route.teacher.scale) for j in answered_routed}
             if tuning is not None and route.teacher.fingerprint == teacher.fingerprint:
@@ -184,11 +183,17 @@ def adapt_job(
         if tuning is not None:
             out_of_fold, estimate = tuning.cross_fitted(fitted, grades, store, kept)
         else:
-            method, shrinkage, folds, seed = (
-                config.adapt_method, config.adapt_shrinkage, config.folds, config.adapt_seed
-            )  # fmt: skip
             out_of_fold, estimate = cross_fitted(
-                probs, queries, grades, scale, method, shrinkage, cuts, folds, seed, kept
+                probs,
+                queries,
+                grades,
+                scale,
+                config.adapt_method,
+                config.adapt_shrinkage,
+                cuts,
+                config.folds,
+                config.adapt_seed,
+                kept,
             )
     provenance: list[Provenance] = []
     for j in adapted:
