@@ -28,7 +28,8 @@ class AgreementEstimate:
     n: int
     queries: int
     values: dict[str, float | None]  # kappa (Cohen's, unweighted), alpha (Krippendorff's, ordinal), accuracy
-    intervals: dict[str, tuple[float, float] | None]  # each value's 95% percentile interval over query resamples
+    intervals: dict[str, tuple[float, float] | None]  # 95% percentile intervals over query resamples (extrapolated:
+    # reaching down to the larger share's own)
     curve: tuple[tuple[float, dict[str, float | None]], ...] = ()  # extrapolated: (training share, values) measured
 
     def to_json(self) -> dict[str, object]:

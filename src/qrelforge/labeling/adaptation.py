@@ -23,7 +23,8 @@ The estimate: the sample is cut into folds by query-stratified rounds (``fold_pl
 by an adaptation fitted on the other folds (for ``finetune``, a student fine-tuned on them) and by one fitted on half
 of those, and both out-of-fold gradings are compared with the teacher's (kappa, ordinal alpha, accuracy). An
 adaptation fitted on less of the sample agrees less, so each statistic is extrapolated from those two training sizes
-to the whole sample (``cross_fit``), with a 95% interval from one bootstrap over queries of both. It is written to
+to the whole sample (``cross_fit``), with a 95% interval from one bootstrap over queries of both, reaching down to
+the larger size's own (the fits' training noise is not in the bootstrap). It is written to
 ``LABELS.adapt.json`` with the two measured points (``learning_curve``). With a route after adapting, the student
 labels only the pairs it is surer of: the estimate is of the sample pairs the adapted student would not have routed
 (ranked by the same score), extrapolated to what the final student learned from (``Kept``).
