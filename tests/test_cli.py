@@ -92,6 +92,23 @@ def test_bad_input_exits_2_with_file_and_line(tmp_path: Path) -> None:
     assert out.returncode == 2 and "none.txt: expected an existing file" in out.stderr
 
 
+def test_a_flag_that_would_change_nothing_is_an_error(
+    small_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--adapt-budget`` (or an adaptation setting) without ``--adapt``, ``--route-by`` without ``--route``: one
+    clear line and exit code 2, before anything is labeled; the default value said again is no mistake."""
+    base = ["label", "--judge", "human", "--dataset", str(small_dataset), "--out", str(tmp_path / "l.txt")]
+    for extra, said in (
+        (["--adapt-budget", "10%"], "--adapt-budget: how --adapt adapts the student, and there is no --adapt"),
+        (["--adapt-method", "ordinal", "--adapt-seed", "3"], "--adapt-method, --adapt-seed: how --adapt adapts"),
+        (["--route-by", "entropy"], "--route-by: which pairs --route sends to a teacher, and there is no --route"),
+    ):
+        assert main([*base, *extra]) == 2
+        assert said in capsys.readouterr().err
+        assert not (tmp_path / "l.txt").exists()
+    assert main([*base, "--adapt-seed", "13", "--quiet"]) == 0 and (tmp_path / "l.txt").is_file()
+
+
 def test_train_label_evaluate(
     small_dataset: Path, tiny_base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
 from ..records import Pair, graded
@@ -28,6 +28,7 @@ def label(args: argparse.Namespace) -> int:
     from ..labeling.job import LabelFiles, plan_job
     from ..report import label_summary, print_table, run_summary, write_report
 
+    _refuse_idle_flags(args)
     settings = config_from_args(EngineSettings, args)
     ray = config_from_args(RayOptions, args) if args.engine == "ray" else None
     if ray is not None and args.pairs and (args.pairs.is_dir() or args.pairs.suffix == ".parquet"):
@@ -89,6 +90,24 @@ def label(args: argparse.Namespace) -> int:
         )
         write_report(rows, args.report, f"{args.out.name}: {judge.fingerprint}", summary, calibration)
     return 0
+
+
+def _refuse_idle_flags(args: argparse.Namespace) -> None:
+    """A flag that would change nothing is a mistake to say, not to pass over: ``--adapt-budget`` and the adaptation's
+    settings need ``--adapt``, ``--route-by`` needs ``--route``."""
+    from .. import AdaptConfig, ConfigError
+    from ..labeling.config import DEFAULT_ROUTING
+
+    if not args.adapt:
+        idle = ["--adapt-budget"] if args.adapt_budget is not None else []
+        idle += [f"--{f.name.replace('_', '-')}" for f in fields(AdaptConfig) if getattr(args, f.name) != f.default]
+        if idle:
+            raise ConfigError(
+                f"{', '.join(idle)}: how --adapt adapts the student, and there is no --adapt here; give --adapt "
+                f"TEACHER (a teacher YAML, a label file or 'human'), or drop {'it' if len(idle) == 1 else 'them'}"
+            )
+    if not args.route and args.route_by != DEFAULT_ROUTING:
+        raise ConfigError("--route-by: which pairs --route sends to a teacher, and there is no --route here")
 
 
 def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: RayOptions) -> int:
