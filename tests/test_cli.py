@@ -95,13 +95,15 @@ def test_bad_input_exits_2_with_file_and_line(tmp_path: Path) -> None:
 def test_a_flag_that_would_change_nothing_is_an_error(
     small_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--adapt-budget`` (or an adaptation setting) without ``--adapt``, ``--route-by`` without ``--route``: one
-    clear line and exit code 2, before anything is labeled; the default value said again is no mistake."""
+    """``--adapt-budget`` (or an adaptation setting) without ``--adapt``, ``--route-by`` (or ``--budget`` beside
+    ``--adapt``) without ``--route``: one clear line and exit code 2, before anything is labeled; the default value
+    said again is no mistake."""
     base = ["label", "--judge", "human", "--dataset", str(small_dataset), "--out", str(tmp_path / "l.txt")]
     for extra, said in (
         (["--adapt-budget", "10%"], "--adapt-budget: how --adapt adapts the student, and there is no --adapt"),
         (["--adapt-method", "ordinal", "--adapt-seed", "3"], "--adapt-method, --adapt-seed: how --adapt adapts"),
         (["--route-by", "entropy"], "--route-by: which pairs --route sends to a teacher, and there is no --route"),
+        (["--adapt", "human", "--adapt-budget", "10%", "--budget", "10%"], "--budget beside --adapt: what --route"),
     ):
         assert main([*base, *extra]) == 2
         assert said in capsys.readouterr().err

@@ -94,13 +94,17 @@ def label(args: argparse.Namespace) -> int:
 
 def _refuse_idle_flags(args: argparse.Namespace) -> None:
     """A flag that would change nothing is a mistake to say, not to pass over: ``--adapt-budget`` and the adaptation's
-    settings need ``--adapt``, ``--route-by`` needs ``--route``."""
+    settings need ``--adapt``; ``--route-by``, and ``--budget`` beside ``--adapt``, need ``--route``."""
     from .. import AdaptConfig, ConfigError
     from ..labeling.config import DEFAULT_ROUTING
 
     if not args.adapt:
         idle = ["--adapt-budget"] if args.adapt_budget is not None else []
-        idle += [f"--{f.name.replace('_', '-')}" for f in fields(AdaptConfig) if getattr(args, f.name) != f.default]
+        idle += [
+            f.metadata.get("flag") or f"--{f.name.replace('_', '-')}"
+            for f in fields(AdaptConfig)
+            if getattr(args, f.name) != f.default
+        ]
         if idle:
             raise ConfigError(
                 f"{', '.join(idle)}: how --adapt adapts the student, and there is no --adapt here; give --adapt "
@@ -108,6 +112,11 @@ def _refuse_idle_flags(args: argparse.Namespace) -> None:
             )
     if not args.route and args.route_by != DEFAULT_ROUTING:
         raise ConfigError("--route-by: which pairs --route sends to a teacher, and there is no --route here")
+    if args.adapt and not args.route and args.budget is not None:
+        raise ConfigError(
+            "--budget beside --adapt: what --route may send to a teacher after adapting, and there is no --route "
+            "here (the sample's budget is --adapt-budget)"
+        )
 
 
 def _label_pair_set(args: argparse.Namespace, settings: EngineSettings, ray: RayOptions) -> int:
